@@ -1,0 +1,39 @@
+# Two commands matter: `make run` (the portal with a local database, mail
+# catcher and demo accounts) and `make test` (every check and test).
+
+# go.mod pins a patched toolchain (go1.26.11); let the go command fetch it even
+# where the machine's default is GOTOOLCHAIN=local.
+export GOTOOLCHAIN := auto
+GO ?= go
+SHELL := /bin/bash
+SOURCES := cmd web internal templates static migrations
+
+.PHONY: run test check generate build clean-dev
+
+## run: start the portal for development at http://localhost:8080
+run:
+	@mkdir -p .dev
+	@$(GO) build -o .dev/portal ./cmd/portal
+	@PORTAL_DATABASE_URL="$${PORTAL_DATABASE_URL:-$$(scripts/postgres.sh portal_dev)}" ./.dev/portal dev
+
+## test: formatting, vet, generated-code freshness, then every test against a real PostgreSQL
+test: check
+	PORTAL_TEST_DATABASE_URL="$${PORTAL_TEST_DATABASE_URL:-$$(scripts/postgres.sh)}" \
+		$(GO) test -race -count=1 -timeout 30m ./...
+
+## check: gofmt, go vet, and committed *_templ.go files equal to a fresh `templ generate`
+check:
+	@unformatted=$$(gofmt -l $(SOURCES)); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	@before=$$(find templates -name '*_templ.go' -exec sha256sum {} + | sort); \
+	$(GO) tool templ generate -path templates >/dev/null 2>&1 || { $(GO) tool templ generate -path templates; exit 1; }; \
+	after=$$(find templates -name '*_templ.go' -exec sha256sum {} + | sort); \
+	if [ "$$before" != "$$after" ]; then echo "templ generate changed generated files (now regenerated; review and commit them):"; \
+		diff <(echo "$$before") <(echo "$$after") | grep '^[<>]' | awk '{print $$3}' | sort -u; exit 1; fi
+
+## generate: regenerate templ components after editing *.templ
+generate:
+	$(GO) tool templ generate -path templates
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/portal ./cmd/portal

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/healthnet/secureportal/internal/config"
+	"github.com/healthnet/secureportal/internal/mailcatcher"
+	"github.com/healthnet/secureportal/internal/postgres"
+)
+
+// devDefaults is the demo configuration of `make run`: the health plan's real
+// public contacts (from its provider bulletin), readable logs, and mail sent
+// to the local catcher. Any variable set in the environment wins.
+var devDefaults = map[string]string{
+	"PORTAL_ADDR":         "127.0.0.1:8080",
+	"PORTAL_BASE_URL":     "http://localhost:8080",
+	"PORTAL_METRICS_ADDR": "127.0.0.1:9090",
+	"PORTAL_LOG_FORMAT":   "text",
+	"PORTAL_KEYRING":      ".dev/portal.keyring",
+	"PORTAL_MAIL_FROM":    "Health Net Secure Messaging <secure-messaging@localhost>",
+	"PORTAL_ORG_NAME":     "Health Net",
+	"PORTAL_ORG_CONTACTS": "Provider Services – Los Angeles County=tel:1-855-464-3571;" +
+		"Provider Services – San Diego County=tel:1-855-464-3572;" +
+		"Provider Services email=mailto:provider_services@healthnet.com;" +
+		"Provider Communications=fax:1-800-937-6086",
+}
+
+const (
+	devSMTPAddr = "127.0.0.1:1025"
+	devMailAddr = "127.0.0.1:8025"
+)
+
+func cmdDev(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if err := noFlags("dev", args, stderr); err != nil {
+		return err
+	}
+	if url := getenv("PORTAL_DATABASE_URL"); url != "" {
+		created, err := postgres.CreateDatabaseIfMissing(ctx, url)
+		if err != nil {
+			return err
+		}
+		if created {
+			fmt.Fprintln(stderr, "created the development database")
+		}
+	}
+	catcher, err := mailcatcher.StartWithOptions(devSMTPAddr, mailcatcher.Options{
+		Logger: slog.New(slog.NewTextHandler(stderr, nil)).With("component", "mailcatcher"),
+	})
+	if err != nil {
+		return fmt.Errorf("start mail catcher on %s: %w", devSMTPAddr, err)
+	}
+	defer catcher.Close()
+	mln, err := net.Listen("tcp", devMailAddr)
+	if err != nil {
+		return fmt.Errorf("mail catcher web page on %s: %w", devMailAddr, err)
+	}
+	web := &http.Server{Handler: catcher.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go web.Serve(mln)
+	defer web.Close()
+
+	devGetenv := func(k string) string {
+		if v := getenv(k); v != "" {
+			return v
+		}
+		if k == "PORTAL_SMTP_URL" && getenv("PORTAL_SMTP_URL_FILE") == "" {
+			return "smtp://" + catcher.Addr() + "?tls=none"
+		}
+		return devDefaults[k]
+	}
+	return serve(ctx, devGetenv, stderr, func(cfg *config.Config, addr string) {
+		fmt.Fprintf(stdout, `
+  ┌──────────────────────────────────────────────────────────────┐
+    %s Secure Messaging is running (development mode)
+
+    Portal:        %s
+    Mail catcher:  http://%s   (every email the portal sends)
+    Metrics:       http://%s/metrics
+
+    Press Ctrl-C to stop. Data stays in the database for next time.
+  └──────────────────────────────────────────────────────────────┘
+
+`, cfg.Org.Name, cfg.BaseURL, mln.Addr(), cfg.MetricsAddr)
+	})
+}

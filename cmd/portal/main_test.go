@@ -1,0 +1,105 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/healthnet/secureportal/internal/config"
+	"github.com/healthnet/secureportal/internal/pgtest"
+)
+
+func TestUnknownCommandAndBadFlagsAreUsageErrors(t *testing.T) {
+	for _, args := range [][]string{nil, {"frobnicate"}, {"serve", "--port=1"}, {"migrate", "extra"}, {"version", "x"}} {
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), args, func(string) string { return "" }, &out, &errOut)
+		var u usageError
+		if !errors.As(err, &u) {
+			t.Errorf("%v: error %v is not a usage error (exit 2)", args, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), "Usage: portal <command>") {
+			t.Errorf("%v: usage not printed: %v", args, err)
+		}
+	}
+}
+
+func TestVersionAndHelp(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"version"}, nil, &out, io.Discard); err != nil || !strings.HasPrefix(out.String(), "portal ") {
+		t.Errorf("version: %q %v", out.String(), err)
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"help"}, nil, &out, io.Discard); err != nil || !strings.Contains(out.String(), "serve") {
+		t.Errorf("help: %q %v", out.String(), err)
+	}
+}
+
+func TestServeRefusesBadConfigNamingTheVariable(t *testing.T) {
+	env := map[string]string{"PORTAL_DATABASE_URL": "postgres://x/y", "PORTAL_SESSION_IDLE": "soon"}
+	err := run(context.Background(), []string{"serve"}, func(k string) string { return env[k] }, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "PORTAL_SESSION_IDLE") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// serve migrates an empty database, answers /readyz, and stops cleanly when
+// its context is cancelled (SIGTERM).
+func TestServeMigratesServesAndStops(t *testing.T) {
+	env := map[string]string{
+		"PORTAL_DATABASE_URL": pgtest.NewEmpty(t),
+		"PORTAL_ADDR":         "127.0.0.1:0",
+		"PORTAL_METRICS_ADDR": "127.0.0.1:0",
+		"PORTAL_ORG_NAME":     "Health Net",
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addrc := make(chan string, 1)
+	done := make(chan error, 1)
+	var logs bytes.Buffer
+	go func() {
+		done <- serve(ctx, func(k string) string { return env[k] }, &syncWriter{w: &logs}, func(_ *config.Config, addr string) { addrc <- addr })
+	}()
+	var addr string
+	select {
+	case addr = <-addrc:
+	case err := <-done:
+		t.Fatalf("serve failed: %v", err)
+	case <-time.After(60 * time.Second):
+		t.Fatal("serve did not start")
+	}
+	res, err := http.Get("http://" + addr + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Errorf("/readyz = %d", res.StatusCode)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve returned %v after shutdown", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/healthnet/secureportal/internal/config"
+	"github.com/healthnet/secureportal/internal/postgres"
+	"github.com/healthnet/secureportal/web"
+)
+
+// Version is set at build time with -ldflags "-X main.Version=...".
+var Version = ""
+
+func version() string {
+	if Version != "" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// noFlags parses a subcommand's (absent) flags so that `portal serve --oops`
+// prints usage and exits 2 instead of being ignored.
+func noFlags(name string, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("portal "+name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // the usage error below says it once
+	if err := fs.Parse(args); err != nil {
+		return usageError{fmt.Sprintf("portal %s: %v\n\n%s", name, err, usage)}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("portal %s: unexpected argument %q\n\n%s", name, fs.Arg(0), usage)}
+	}
+	return nil
+}
+
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	level.UnmarshalText([]byte(cfg.LogLevel)) // validated by config.Load
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// setup loads configuration, connects to the database and migrates it: the
+// common start of every command that needs the database.
+func setup(ctx context.Context, getenv func(string) string, stderr io.Writer) (*config.Config, *slog.Logger, *pgxpool.Pool, error) {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	log := newLogger(cfg, stderr)
+	pool, err := postgres.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := postgres.Migrate(ctx, pool, log); err != nil {
+		pool.Close()
+		return nil, nil, nil, err
+	}
+	return cfg, log, pool, nil
+}
+
+func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	if err := noFlags("migrate", args, stderr); err != nil {
+		return err
+	}
+	_, log, pool, err := setup(ctx, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	pool.Close()
+	log.Info("database is up to date")
+	return nil
+}
+
+func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if err := noFlags("serve", args, stderr); err != nil {
+		return err
+	}
+	return serve(ctx, getenv, stderr, nil)
+}
+
+// serve runs the portal until ctx is cancelled. ready, when not nil, is called
+// with the bound addresses once the listeners accept connections.
+func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, ready func(cfg *config.Config, addr string)) error {
+	cfg, log, pool, err := setup(ctx, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+
+	metrics := web.NewMetrics(pool)
+	srv := web.New(cfg, log, pool, metrics)
+	defer srv.Close()
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on PORTAL_ADDR %s: %w", cfg.Addr, err)
+	}
+	if cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listen on PORTAL_METRICS_ADDR %s: %w", cfg.MetricsAddr, err)
+		}
+		msrv := &http.Server{Handler: metrics.Handler(), ReadHeaderTimeout: 5 * time.Second}
+		go msrv.Serve(mln)
+		defer msrv.Close()
+		log.Info("metrics listening", "addr", mln.Addr().String())
+	}
+	log.Info("portal listening", "addr", ln.Addr().String(), "base_url", cfg.BaseURL.String(), "tls", cfg.ServesTLS(), "version", version())
+	if ready != nil {
+		ready(cfg, ln.Addr().String())
+	}
+	err = srv.Serve(ctx, ln)
+	if err == nil || errors.Is(err, context.Canceled) {
+		log.Info("portal stopped")
+		return nil
+	}
+	return err
+}

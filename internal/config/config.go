@@ -1,0 +1,322 @@
+// Package config loads the portal's configuration from the environment once, at
+// start-up, and validates it. The resulting Config is passed down explicitly;
+// nothing in the portal reads the environment after this.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/mail"
+	"net/netip"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is everything the portal needs to know about its deployment.
+type Config struct {
+	DatabaseURL string
+	Addr        string
+	BaseURL     *url.URL
+	MetricsAddr string // empty: no metrics listener
+
+	SMTP     SMTP
+	MailFrom string
+
+	KeyringPath string
+
+	TLSCert string
+	TLSKey  string
+
+	TrustedProxies []netip.Prefix
+
+	SessionIdle     time.Duration
+	SessionLifetime time.Duration
+
+	Org Org
+
+	LogFormat string // "json" or "text"
+	LogLevel  string // debug, info, warn, error
+
+	// MaxFormBytes bounds request bodies that are not uploads.
+	MaxFormBytes int64
+	// ShutdownTimeout bounds how long in-flight requests may take to finish
+	// after SIGTERM before the server gives up on them.
+	ShutdownTimeout time.Duration
+}
+
+// Org is the organisation's public identity: shown in the layout, the help
+// page and emails. Never hard-coded in templates.
+type Org struct {
+	Name     string
+	Contacts []Contact
+}
+
+// Contact is one way to reach the organisation, e.g. a county's Provider
+// Services line.
+type Contact struct {
+	Label string
+	Kind  string // "tel", "fax", "mailto" or "https"
+	Value string
+}
+
+// SMTP describes the outgoing mail server parsed from PORTAL_SMTP_URL.
+type SMTP struct {
+	Host     string
+	Port     int
+	Username string
+	Password string
+	TLS      string // "none", "starttls" or "tls"
+}
+
+// SecureCookies reports whether session cookies must carry the Secure flag and
+// the __Host- prefix: whenever the public base URL is https.
+func (c *Config) SecureCookies() bool { return c.BaseURL.Scheme == "https" }
+
+// ServesTLS reports whether the portal terminates TLS itself.
+func (c *Config) ServesTLS() bool { return c.TLSCert != "" }
+
+// Getenv is the signature of os.Getenv; tests pass a map lookup instead.
+type Getenv func(string) string
+
+// Load reads the configuration from getenv and validates it. Every problem is
+// reported, each naming the variable and what is wrong with it.
+func Load(getenv Getenv) (*Config, error) {
+	l := loader{getenv: getenv}
+	c := &Config{
+		DatabaseURL:     l.secret("PORTAL_DATABASE_URL", ""),
+		Addr:            l.str("PORTAL_ADDR", ":8080"),
+		MetricsAddr:     l.str("PORTAL_METRICS_ADDR", "127.0.0.1:9090"),
+		MailFrom:        l.str("PORTAL_MAIL_FROM", "Secure Messaging <no-reply@localhost>"),
+		KeyringPath:     l.str("PORTAL_KEYRING", "portal.keyring"),
+		TLSCert:         l.str("PORTAL_TLS_CERT", ""),
+		TLSKey:          l.str("PORTAL_TLS_KEY", ""),
+		SessionIdle:     l.duration("PORTAL_SESSION_IDLE", 15*time.Minute),
+		SessionLifetime: l.duration("PORTAL_SESSION_LIFETIME", 12*time.Hour),
+		LogFormat:       l.oneOf("PORTAL_LOG_FORMAT", "json", "json", "text"),
+		LogLevel:        l.oneOf("PORTAL_LOG_LEVEL", "info", "debug", "info", "warn", "error"),
+		MaxFormBytes:    l.bytes("PORTAL_MAX_FORM_BYTES", 1<<20),
+		ShutdownTimeout: l.duration("PORTAL_SHUTDOWN_TIMEOUT", 20*time.Second),
+		Org: Org{
+			Name:     l.str("PORTAL_ORG_NAME", "Health Plan"),
+			Contacts: l.contacts("PORTAL_ORG_CONTACTS"),
+		},
+	}
+	if c.DatabaseURL == "" {
+		c.DatabaseURL = l.secret("DATABASE_URL", "")
+	}
+	if c.DatabaseURL == "" {
+		l.fail("PORTAL_DATABASE_URL", "is required (a postgres:// URL; DATABASE_URL is also accepted)")
+	} else if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		// The URL may hold a password: never echo it.
+		l.fail("PORTAL_DATABASE_URL", "must be a postgres:// or postgresql:// URL")
+	}
+	c.BaseURL = l.baseURL("PORTAL_BASE_URL", "http://localhost:8080")
+	c.SMTP = l.smtp("PORTAL_SMTP_URL", "smtp://127.0.0.1:1025?tls=none")
+	c.TrustedProxies = l.prefixes("PORTAL_TRUSTED_PROXIES")
+
+	l.checkAddr("PORTAL_ADDR", c.Addr)
+	if c.MetricsAddr != "" {
+		l.checkAddr("PORTAL_METRICS_ADDR", c.MetricsAddr)
+		if c.MetricsAddr == c.Addr && !strings.HasSuffix(c.Addr, ":0") {
+			l.fail("PORTAL_METRICS_ADDR", "must differ from PORTAL_ADDR: metrics stay off the public port")
+		}
+	}
+	if _, err := mail.ParseAddress(c.MailFrom); err != nil {
+		l.fail("PORTAL_MAIL_FROM", "must be an email address, optionally with a name (\"Name <addr@example.org>\")")
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		l.fail("PORTAL_TLS_CERT", "and PORTAL_TLS_KEY must be set together")
+	}
+	if c.SessionIdle > c.SessionLifetime && c.SessionLifetime > 0 {
+		l.fail("PORTAL_SESSION_IDLE", "must not be longer than PORTAL_SESSION_LIFETIME")
+	}
+	if strings.TrimSpace(c.Org.Name) == "" {
+		l.fail("PORTAL_ORG_NAME", "must not be empty")
+	}
+	if err := errors.Join(l.errs...); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// loader accumulates errors so that one start-up reports every bad variable.
+type loader struct {
+	getenv Getenv
+	errs   []error
+}
+
+func (l *loader) fail(name, format string, args ...any) {
+	l.errs = append(l.errs, fmt.Errorf("config: %s %s", name, fmt.Sprintf(format, args...)))
+}
+
+func (l *loader) str(name, def string) string {
+	if v := strings.TrimSpace(l.getenv(name)); v != "" {
+		return v
+	}
+	return def
+}
+
+// secret reads NAME, or the contents of the file named by NAME_FILE, so that
+// secrets can come from mounted files instead of the process environment.
+func (l *loader) secret(name, def string) string {
+	v, file := l.getenv(name), l.getenv(name+"_FILE")
+	switch {
+	case v != "" && file != "":
+		l.fail(name, "and %s_FILE are both set; set only one", name)
+		return ""
+	case file != "":
+		b, err := os.ReadFile(file)
+		if err != nil {
+			l.fail(name+"_FILE", "cannot be read: %v", err)
+			return ""
+		}
+		return strings.TrimSpace(string(b))
+	case v != "":
+		return strings.TrimSpace(v)
+	}
+	return def
+}
+
+func (l *loader) oneOf(name, def string, allowed ...string) string {
+	v := strings.ToLower(l.str(name, def))
+	for _, a := range allowed {
+		if v == a {
+			return v
+		}
+	}
+	l.fail(name, "must be one of %s (got %q)", strings.Join(allowed, ", "), v)
+	return def
+}
+
+func (l *loader) duration(name string, def time.Duration) time.Duration {
+	v := l.str(name, "")
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		l.fail(name, "must be a positive duration such as 15m or 12h (got %q)", v)
+		return def
+	}
+	return d
+}
+
+func (l *loader) bytes(name string, def int64) int64 {
+	v := l.str(name, "")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 {
+		l.fail(name, "must be a positive number of bytes (got %q)", v)
+		return def
+	}
+	return n
+}
+
+func (l *loader) checkAddr(name, addr string) {
+	if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
+		l.fail(name, "must be host:port or :port (got %q)", addr)
+	}
+}
+
+func (l *loader) baseURL(name, def string) *url.URL {
+	v := strings.TrimRight(l.str(name, def), "/")
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		l.fail(name, "must be an absolute http:// or https:// URL such as https://secure.example.org (got %q)", v)
+		u, _ = url.Parse(def)
+		return u
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		l.fail(name, "must not carry a query, fragment or credentials")
+	}
+	return u
+}
+
+func (l *loader) smtp(name, def string) SMTP {
+	v := l.secret(name, def)
+	u, err := url.Parse(v)
+	if err != nil || u.Scheme != "smtp" || u.Hostname() == "" {
+		l.fail(name, "must look like smtp://user:pass@host:port?tls=none|starttls|tls")
+		return SMTP{}
+	}
+	s := SMTP{Host: u.Hostname(), TLS: u.Query().Get("tls")}
+	if s.TLS == "" {
+		s.TLS = "starttls"
+	}
+	if s.TLS != "none" && s.TLS != "starttls" && s.TLS != "tls" {
+		l.fail(name, "has tls=%q; use none, starttls or tls", s.TLS)
+	}
+	s.Port = 587
+	if s.TLS == "tls" {
+		s.Port = 465
+	}
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			l.fail(name, "has an invalid port %q", p)
+		}
+		s.Port = n
+	}
+	if u.User != nil {
+		s.Username = u.User.Username()
+		s.Password, _ = u.User.Password()
+	}
+	return s
+}
+
+// prefixes parses a comma-separated list of IP addresses and CIDR ranges of
+// the reverse proxies whose X-Forwarded-For we believe.
+func (l *loader) prefixes(name string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, f := range strings.Split(l.getenv(name), ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			l.fail(name, "has %q, which is neither an IP address nor a CIDR range", f)
+			continue
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out
+}
+
+// contacts parses "Label=kind:value;Label=kind:value", e.g.
+// "Provider Services – Los Angeles County=tel:1-855-464-3571".
+func (l *loader) contacts(name string) []Contact {
+	var out []Contact
+	for _, f := range strings.Split(l.getenv(name), ";") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		label, rest, ok := strings.Cut(f, "=")
+		kind, value, ok2 := strings.Cut(rest, ":")
+		label, kind = strings.TrimSpace(label), strings.TrimSpace(kind)
+		value = strings.TrimPrefix(strings.TrimSpace(value), "//")
+		if !ok || !ok2 || label == "" || value == "" {
+			l.fail(name, "entry %q must look like Label=tel:1-800-555-0100", f)
+			continue
+		}
+		switch kind {
+		case "tel", "fax", "mailto", "https":
+		default:
+			l.fail(name, "entry %q has kind %q; use tel, fax, mailto or https", f, kind)
+			continue
+		}
+		out = append(out, Contact{Label: label, Kind: kind, Value: value})
+	}
+	return out
+}

@@ -1,0 +1,57 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/healthnet/secureportal/internal/config"
+	"github.com/healthnet/secureportal/templates/layout"
+)
+
+// chrome builds the page frame for r: organisation, contacts, assets and the
+// navigation that fits the viewer.
+func (s *Server) chrome(r *http.Request) layout.Chrome {
+	c := layout.Chrome{
+		OrgName:       s.cfg.Org.Name,
+		Contacts:      contactsView(s.cfg.Org.Contacts),
+		StylesheetURL: s.assets.URL("css/app.css"),
+		IconURL:       s.assets.URL("img/shield.svg"),
+	}
+	c.Nav = []layout.NavItem{
+		{Label: "Secure Email Guide", URL: "/help"},
+	}
+	for i := range c.Nav {
+		c.Nav[i].Current = c.Nav[i].URL == r.URL.Path
+	}
+	return c
+}
+
+func contactsView(cs []config.Contact) []layout.Contact {
+	out := make([]layout.Contact, 0, len(cs))
+	for _, c := range cs {
+		v := layout.Contact{Label: c.Label, Value: c.Value}
+		switch c.Kind {
+		case "tel":
+			v.Href = "tel:" + dialable(c.Value)
+		case "mailto":
+			v.Href = "mailto:" + c.Value
+		case "https":
+			v.Href = "https://" + c.Value
+		case "fax":
+			v.Value = c.Value + " (fax)"
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// dialable keeps the digits and a leading plus of a phone number for tel: links.
+func dialable(phone string) string {
+	var b strings.Builder
+	for i, c := range phone {
+		if c >= '0' && c <= '9' || (c == '+' && i == 0) {
+			b.WriteRune(c)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,101 @@
+package web
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/healthnet/secureportal/internal/config"
+	"github.com/healthnet/secureportal/internal/pgtest"
+)
+
+// syncBuffer is a log sink that tests can read while handlers write to it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+type testEnv struct {
+	srv  *Server
+	http *httptest.Server
+	logs *syncBuffer
+}
+
+// newTestEnv starts the real handler over a real, freshly migrated database.
+// extra overrides configuration variables.
+func newTestEnv(t *testing.T, extra map[string]string) *testEnv {
+	t.Helper()
+	pool := pgtest.NewPool(t)
+	vars := map[string]string{
+		"PORTAL_DATABASE_URL": "postgres://unused/for-config-validation",
+		"PORTAL_ORG_NAME":     "Health Net",
+		"PORTAL_ORG_CONTACTS": "Provider Services – Los Angeles County=tel:1-855-464-3571;Provider Services – San Diego County=tel:1-855-464-3572;Provider Services email=mailto:provider_services@healthnet.com;Provider Communications=fax:1-800-937-6086",
+	}
+	for k, v := range extra {
+		vars[k] = v
+	}
+	cfg, err := config.Load(func(k string) string { return vars[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	srv := New(cfg, log, pool, nil)
+	t.Cleanup(srv.Close)
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	return &testEnv{srv: srv, http: ts, logs: logs}
+}
+
+// get fetches path and returns the response with its body read.
+func (e *testEnv) get(t *testing.T, path string) (*http.Response, string) {
+	t.Helper()
+	return do(t, e.http.Client(), http.MethodGet, e.http.URL+path, nil, nil)
+}
+
+func do(t *testing.T, c *http.Client, method, url string, body io.Reader, header http.Header) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, string(b)
+}
+
+func mustContain(t *testing.T, what, s string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(s, w) {
+			t.Errorf("%s does not contain %q", what, w)
+		}
+	}
+}

@@ -1,0 +1,48 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/healthnet/secureportal/internal/postgres"
+	"github.com/healthnet/secureportal/templates/pages"
+)
+
+func (s *Server) home(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, pages.Home(pages.HomeView{Chrome: s.chrome(r), OrgName: s.cfg.Org.Name}))
+}
+
+func (s *Server) help(w http.ResponseWriter, r *http.Request) {
+	c := s.chrome(r)
+	s.render(w, r, http.StatusOK, pages.Help(pages.HelpView{Chrome: c, OrgName: s.cfg.Org.Name, Contacts: c.Contacts}))
+}
+
+// healthz answers while the process is alive; it touches nothing else, so a
+// database outage does not make the orchestrator restart healthy processes.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write([]byte("ok\n"))
+}
+
+// readyz answers 200 only when the database is reachable and its schema is
+// what this binary expects, so a load balancer sends no traffic before then.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if err := s.pool.Ping(ctx); err != nil {
+		s.log.WarnContext(ctx, "not ready: database unreachable", "err", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte("database unreachable\n"))
+		return
+	}
+	pending, err := postgres.MigrationsPending(ctx, s.pool)
+	if err != nil || pending {
+		s.log.WarnContext(ctx, "not ready: migrations pending", "pending", pending, "err", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte("database migrations pending\n"))
+		return
+	}
+	w.Write([]byte("ready\n"))
+}

@@ -1,0 +1,156 @@
+// Package web is the portal's HTTP layer: routing, middleware, sessions and
+// the handlers that turn requests into calls on the domain packages.
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/alexedwards/scs/pgxstore"
+	"github.com/alexedwards/scs/v2"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/healthnet/secureportal/internal/config"
+	"github.com/healthnet/secureportal/static"
+)
+
+// Server holds what every handler needs. Fields are explicit dependencies,
+// set once in New; handlers never reach for globals.
+type Server struct {
+	cfg      *config.Config
+	log      *slog.Logger
+	pool     *pgxpool.Pool
+	sessions *scs.SessionManager
+	assets   *static.Assets
+	metrics  *Metrics
+	// stopCleanup ends the expired-session sweeper started by New.
+	stopCleanup context.CancelFunc
+}
+
+// New wires a Server. metrics may be shared with a separate metrics listener.
+func New(cfg *config.Config, log *slog.Logger, pool *pgxpool.Pool, metrics *Metrics) *Server {
+	if metrics == nil {
+		metrics = NewMetrics(pool)
+	}
+	// pgxstore's own cleanup goroutine races with its StopCleanup (a data race
+	// under -race), so it is disabled and we sweep expired sessions ourselves.
+	store := pgxstore.NewWithCleanupInterval(pool, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{
+		cfg:         cfg,
+		log:         log,
+		pool:        pool,
+		sessions:    newSessionManager(cfg, store, log),
+		assets:      static.New(),
+		metrics:     metrics,
+		stopCleanup: cancel,
+	}
+	go s.sweepExpiredSessions(ctx, 5*time.Minute)
+	return s
+}
+
+// Close stops the server's background work.
+func (s *Server) Close() { s.stopCleanup() }
+
+// sweepExpiredSessions deletes expired session rows every interval, so the
+// table holds only sessions that can still be used.
+func (s *Server) sweepExpiredSessions(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := s.pool.Exec(ctx, "DELETE FROM sessions WHERE expiry < now()"); err != nil && ctx.Err() == nil {
+				s.log.Warn("sweep expired sessions", "err", err)
+			}
+		}
+	}
+}
+
+// newSessionManager configures scs explicitly: its defaults (24 h lifetime,
+// no idle timeout, a plain "session" cookie, raw tokens in the store) do not
+// meet DESIGN.md §6.
+func newSessionManager(cfg *config.Config, store scs.Store, log *slog.Logger) *scs.SessionManager {
+	sm := scs.New()
+	sm.Store = store
+	sm.IdleTimeout = cfg.SessionIdle
+	sm.Lifetime = cfg.SessionLifetime
+	// A stolen database dump must not yield usable session cookies.
+	sm.HashTokenInStore = true
+	sm.Cookie.Name = "session"
+	if cfg.SecureCookies() {
+		// __Host- makes the browser refuse the cookie unless it is Secure,
+		// host-only and Path=/, so a sibling subdomain cannot plant one.
+		sm.Cookie.Name = "__Host-session"
+	}
+	sm.Cookie.Secure = cfg.SecureCookies()
+	sm.Cookie.HttpOnly = true
+	sm.Cookie.SameSite = http.SameSiteLaxMode
+	sm.Cookie.Path = "/"
+	// Shared clinic computers: the cookie dies with the browser.
+	sm.Cookie.Persist = false
+	sm.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
+		log.ErrorContext(r.Context(), "session store failed", "err", err)
+		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
+	}
+	return sm
+}
+
+// httpServer builds the net/http server with timeouts that bound slow clients
+// (Slowloris) while leaving room for large attachment uploads and downloads.
+func (s *Server) httpServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Addr:              s.cfg.Addr,
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       10 * time.Minute,
+		WriteTimeout:      10 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+}
+
+// Serve listens on ln until ctx is cancelled, then stops accepting new
+// connections and waits (up to the configured timeout) for in-flight requests
+// to finish.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	return s.serve(ctx, ln, s.Handler())
+}
+
+func (s *Server) serve(ctx context.Context, ln net.Listener, h http.Handler) error {
+	srv := s.httpServer(h)
+	srv.BaseContext = func(net.Listener) context.Context { return context.WithoutCancel(ctx) }
+	errc := make(chan error, 1)
+	go func() {
+		var err error
+		if s.cfg.ServesTLS() {
+			err = srv.ServeTLS(ln, s.cfg.TLSCert, s.cfg.TLSKey)
+		} else {
+			err = srv.Serve(ln)
+		}
+		errc <- err
+	}()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("web: serve: %w", err)
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down: finishing in-flight requests", "timeout", s.cfg.ShutdownTimeout)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("web: shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("web: serve: %w", err)
+	}
+	return nil
+}
