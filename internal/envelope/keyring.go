@@ -1,0 +1,465 @@
+package envelope
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"maps"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+)
+
+// KeyState is the lifecycle state of one KEK version.
+type KeyState string
+
+const (
+	// KeyActive: the single version used to wrap new DEKs (and to unwrap).
+	KeyActive KeyState = "active"
+	// KeyDecryptOnly: a former active version, kept only to unwrap DEKs
+	// that have not been rewrapped yet.
+	KeyDecryptOnly KeyState = "decrypt-only"
+	// KeyRetired: the key material has been destroyed; the version number
+	// stays listed so it is never reused.
+	KeyRetired KeyState = "retired"
+)
+
+// KeyInfo describes one KEK version; it never contains key material.
+type KeyInfo struct {
+	Version   uint32
+	State     KeyState
+	CreatedAt time.Time
+}
+
+const (
+	keyringFormatV1 = 1
+	kekSize         = 32
+	maxKeyringFile  = 1 << 20
+
+	wrapFormatV1 = 1
+	// WrappedDEKSize is the size of a DEK wrapped by a Keyring:
+	// format (1) || nonce (12) || AES-256-GCM(DEK) (32) || tag (16).
+	WrappedDEKSize = 1 + nonceSize + DEKSize + tagSize
+)
+
+// Keyring is a KEKProvider backed by a local JSON file of versioned 256-bit
+// AES keys. It is the simplest deployable option (the file is provisioned
+// like a TLS private key, outside the database and its backups); see
+// KEKProvider for the path to a KMS.
+//
+// File format (format version 1):
+//
+//	{"format":1,"keys":[{"version":1,"state":"active","created_at":"...","key":"<base64 std>"}, ...]}
+//
+// Exactly one key is active. Retired entries keep their version (so it is
+// never reused) but carry no key material.
+//
+// Wrapped DEK format (see WrappedDEKSize): AES-256-GCM under the KEK with a
+// random 96-bit nonce and associated data
+// u8(1) || u32be(kekVersion) || aad, so a blob relabelled with another
+// version, or moved to another data key (aad), fails with ErrAuth.
+//
+// A Keyring is safe for concurrent use within one process. Rotate and
+// Retire rewrite the file atomically but do not coordinate between
+// processes: run them from a single administrative command and restart (or
+// reload) the servers afterwards.
+type Keyring struct {
+	path string
+	rand io.Reader // nil means crypto/rand; tests inject a fixed reader
+
+	mu      sync.RWMutex
+	keys    map[uint32]kekEntry // copy-on-write: replaced, never mutated
+	current uint32
+}
+
+type kekEntry struct {
+	state   KeyState
+	created time.Time
+	key     *secretKey // nil when retired; see secretKey for why it is indirect
+}
+
+type keyringFile struct {
+	Format int              `json:"format"`
+	Keys   []keyringFileKey `json:"keys"`
+}
+
+type keyringFileKey struct {
+	Version   uint32    `json:"version"`
+	State     KeyState  `json:"state"`
+	CreatedAt time.Time `json:"created_at"`
+	Key       string    `json:"key,omitempty"`
+}
+
+// InitKeyring creates a new keyring file at path, mode 0600, holding one
+// active version (1). It refuses to overwrite an existing file, because
+// replacing a keyring destroys every DEK wrapped under it.
+func InitKeyring(path string) (*Keyring, error) {
+	k := &Keyring{path: path}
+	key, err := k.newKey()
+	if err != nil {
+		return nil, err
+	}
+	k.keys = map[uint32]kekEntry{1: {state: KeyActive, created: now(), key: key}}
+	k.current = 1
+	data, err := k.marshal(k.keys)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("envelope: keyring %s already exists; refusing to overwrite: %w", path, err)
+		}
+		return nil, fmt.Errorf("envelope: creating keyring: %w", err)
+	}
+	err = writeSyncClose(f, data)
+	if err != nil {
+		_ = os.Remove(path)
+		return nil, fmt.Errorf("envelope: writing keyring %s: %w", path, err)
+	}
+	syncDir(filepath.Dir(path))
+	return k, nil
+}
+
+// LoadKeyring reads the keyring at path. It refuses (ErrKeyringPermissions)
+// a file with any group or other permission bits: a KEK readable by other
+// local accounts is a compromised KEK.
+func LoadKeyring(path string) (*Keyring, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("envelope: opening keyring: %w", err)
+	}
+	defer f.Close()
+	// Stat the opened file, not the path, so the checked file is the read file.
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("envelope: stat keyring %s: %w", path, err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("envelope: keyring %s is not a regular file: %w", path, ErrMalformed)
+	}
+	if perm := st.Mode().Perm(); perm&0o077 != 0 {
+		return nil, fmt.Errorf("envelope: keyring %s has mode %04o, accessible by group or others; run chmod 600 %s: %w",
+			path, perm, path, ErrKeyringPermissions)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxKeyringFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("envelope: reading keyring %s: %w", path, err)
+	}
+	keys, current, err := parseKeyring(data)
+	if err != nil {
+		return nil, fmt.Errorf("envelope: keyring %s: %w", path, err)
+	}
+	return &Keyring{path: path, keys: keys, current: current}, nil
+}
+
+// parseKeyring validates and decodes a keyring file. It is strict (unknown
+// fields, trailing data, duplicate versions, bad key lengths and anything but
+// exactly one active key are rejected with ErrMalformed) because a silently
+// misread keyring can strand or mis-wrap data.
+func parseKeyring(data []byte) (map[uint32]kekEntry, uint32, error) {
+	if len(data) > maxKeyringFile {
+		return nil, 0, fmt.Errorf("file larger than %d bytes: %w", maxKeyringFile, ErrMalformed)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var kf keyringFile
+	if err := dec.Decode(&kf); err != nil {
+		return nil, 0, fmt.Errorf("invalid JSON (%v): %w", err, ErrMalformed)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, 0, fmt.Errorf("trailing data after JSON object: %w", ErrMalformed)
+	}
+	if kf.Format != keyringFormatV1 {
+		return nil, 0, fmt.Errorf("unsupported format %d: %w", kf.Format, ErrMalformed)
+	}
+	if len(kf.Keys) == 0 {
+		return nil, 0, fmt.Errorf("no keys: %w", ErrMalformed)
+	}
+	keys := make(map[uint32]kekEntry, len(kf.Keys))
+	var current uint32
+	for _, fk := range kf.Keys {
+		if fk.Version == 0 {
+			return nil, 0, fmt.Errorf("key version 0 is reserved: %w", ErrMalformed)
+		}
+		if _, dup := keys[fk.Version]; dup {
+			return nil, 0, fmt.Errorf("duplicate key version %d: %w", fk.Version, ErrMalformed)
+		}
+		e := kekEntry{state: fk.State, created: fk.CreatedAt}
+		switch fk.State {
+		case KeyActive, KeyDecryptOnly:
+			raw, err := base64.StdEncoding.Strict().DecodeString(fk.Key)
+			if err != nil || len(raw) != kekSize {
+				return nil, 0, fmt.Errorf("key version %d: key must be %d bytes of standard base64: %w", fk.Version, kekSize, ErrMalformed)
+			}
+			e.key = &secretKey{b: new([32]byte)}
+			copy(e.key.b[:], raw)
+		case KeyRetired:
+			if fk.Key != "" {
+				return nil, 0, fmt.Errorf("key version %d: retired keys must not contain key material: %w", fk.Version, ErrMalformed)
+			}
+		default:
+			return nil, 0, fmt.Errorf("key version %d: unknown state %q: %w", fk.Version, fk.State, ErrMalformed)
+		}
+		if fk.State == KeyActive {
+			if current != 0 {
+				return nil, 0, fmt.Errorf("more than one active key (%d and %d): %w", current, fk.Version, ErrMalformed)
+			}
+			current = fk.Version
+		}
+		keys[fk.Version] = e
+	}
+	if current == 0 {
+		return nil, 0, fmt.Errorf("no active key: %w", ErrMalformed)
+	}
+	return keys, current, nil
+}
+
+func (k *Keyring) marshal(keys map[uint32]kekEntry) ([]byte, error) {
+	kf := keyringFile{Format: keyringFormatV1}
+	for _, v := range slices.Sorted(maps.Keys(keys)) {
+		e := keys[v]
+		fk := keyringFileKey{Version: v, State: e.state, CreatedAt: e.created}
+		if e.key != nil {
+			fk.Key = base64.StdEncoding.EncodeToString(e.key.bytes())
+		}
+		kf.Keys = append(kf.Keys, fk)
+	}
+	data, err := json.MarshalIndent(kf, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("envelope: encoding keyring: %w", err)
+	}
+	return append(data, '\n'), nil
+}
+
+// Path returns the keyring file path.
+func (k *Keyring) Path() string { return k.path }
+
+// String identifies the keyring without revealing key material.
+func (k *Keyring) String() string { return "envelope.Keyring(" + k.path + ")" }
+
+// CurrentVersion returns the active KEK version.
+func (k *Keyring) CurrentVersion() uint32 {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	return k.current
+}
+
+// Has reports whether version v is present and usable for unwrapping
+// (active or decrypt-only). Retired and unknown versions report false.
+func (k *Keyring) Has(v uint32) bool {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	e, ok := k.keys[v]
+	return ok && e.key != nil
+}
+
+// Versions lists all versions, including retired ones, in ascending order.
+func (k *Keyring) Versions() []KeyInfo {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	out := make([]KeyInfo, 0, len(k.keys))
+	for _, v := range slices.Sorted(maps.Keys(k.keys)) {
+		e := k.keys[v]
+		out = append(out, KeyInfo{Version: v, State: e.state, CreatedAt: e.created})
+	}
+	return out
+}
+
+// Rotate adds a new random KEK version, makes it active, demotes the
+// previously active version to decrypt-only and atomically rewrites the
+// file. It returns the new version. Existing wrapped DEKs keep working;
+// rewrap them (Unwrap + Wrap) before retiring the old version.
+func (k *Keyring) Rotate() (uint32, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var maxV uint32
+	for v := range k.keys {
+		maxV = max(maxV, v)
+	}
+	if maxV == math.MaxUint32 {
+		return 0, errors.New("envelope: keyring version space exhausted")
+	}
+	key, err := k.newKey()
+	if err != nil {
+		return 0, err
+	}
+	next := maps.Clone(k.keys)
+	old := next[k.current]
+	old.state = KeyDecryptOnly
+	next[k.current] = old
+	newV := maxV + 1
+	next[newV] = kekEntry{state: KeyActive, created: now(), key: key}
+	if err := k.save(next); err != nil {
+		return 0, err
+	}
+	k.keys, k.current = next, newV
+	return newV, nil
+}
+
+// Retire marks version v retired and destroys its key material in the file,
+// so every DEK still wrapped under v becomes permanently unrecoverable. The
+// caller must first verify that no stored DEK references v. The active
+// version cannot be retired (Rotate first). Retiring an already retired
+// version is a no-op.
+func (k *Keyring) Retire(v uint32) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	e, ok := k.keys[v]
+	if !ok {
+		return fmt.Errorf("envelope: retire KEK version %d: %w", v, ErrUnknownKEKVersion)
+	}
+	if e.state == KeyRetired {
+		return nil
+	}
+	if v == k.current {
+		return fmt.Errorf("envelope: cannot retire active KEK version %d; rotate first", v)
+	}
+	next := maps.Clone(k.keys)
+	next[v] = kekEntry{state: KeyRetired, created: e.created}
+	if err := k.save(next); err != nil {
+		return err
+	}
+	k.keys = next
+	return nil
+}
+
+// Wrap encrypts dek under the active KEK (see the Keyring doc for format).
+func (k *Keyring) Wrap(aad []byte, dek DEK) (uint32, []byte, error) {
+	if err := dek.check(); err != nil {
+		return 0, nil, err
+	}
+	k.mu.RLock()
+	version := k.current
+	key := k.keys[version].key
+	k.mu.RUnlock()
+	if key == nil {
+		return 0, nil, errors.New("envelope: keyring has no active key (use InitKeyring or LoadKeyring)")
+	}
+
+	aead, err := newGCM(key.bytes())
+	if err != nil {
+		return 0, nil, err
+	}
+	out := make([]byte, 1+nonceSize, WrappedDEKSize)
+	out[0] = wrapFormatV1
+	if _, err := io.ReadFull(k.randReader(), out[1:]); err != nil {
+		return 0, nil, fmt.Errorf("envelope: generating wrap nonce: %w", err)
+	}
+	out = aead.Seal(out, out[1:1+nonceSize], dek.key.bytes(), wrapAD(version, aad))
+	return version, out, nil
+}
+
+// Unwrap decrypts a DEK wrapped under KEK version. It fails with
+// ErrUnknownKEKVersion if version is unknown or retired, ErrMalformed if the
+// blob is not a Keyring-wrapped DEK, and ErrAuth if it does not
+// authenticate (wrong aad, tampering, or a different keyring file).
+func (k *Keyring) Unwrap(version uint32, aad, wrapped []byte) (DEK, error) {
+	k.mu.RLock()
+	e, ok := k.keys[version]
+	k.mu.RUnlock()
+	if !ok || e.key == nil {
+		return DEK{}, fmt.Errorf("envelope: unwrap with KEK version %d: %w", version, ErrUnknownKEKVersion)
+	}
+	if len(wrapped) != WrappedDEKSize || wrapped[0] != wrapFormatV1 {
+		return DEK{}, fmt.Errorf("envelope: wrapped DEK has bad length or format: %w", ErrMalformed)
+	}
+	aead, err := newGCM(e.key.bytes())
+	if err != nil {
+		return DEK{}, err
+	}
+	raw, err := aead.Open(nil, wrapped[1:1+nonceSize], wrapped[1+nonceSize:], wrapAD(version, aad))
+	if err != nil {
+		return DEK{}, fmt.Errorf("envelope: unwrap with KEK version %d: %w", version, ErrAuth)
+	}
+	dek, err := DEKFromBytes(raw)
+	clear(raw)
+	if err != nil {
+		return DEK{}, err
+	}
+	return dek.WithKEKVersion(version), nil
+}
+
+func wrapAD(version uint32, aad []byte) []byte {
+	ad := make([]byte, 0, 5+len(aad))
+	ad = append(ad, wrapFormatV1)
+	ad = binary.BigEndian.AppendUint32(ad, version)
+	return append(ad, aad...)
+}
+
+func (k *Keyring) randReader() io.Reader {
+	if k.rand != nil {
+		return k.rand
+	}
+	return rand.Reader
+}
+
+func (k *Keyring) newKey() (*secretKey, error) {
+	key, err := newSecretKey(k.randReader())
+	if err != nil {
+		return nil, fmt.Errorf("envelope: generating KEK: %w", err)
+	}
+	return key, nil
+}
+
+// save atomically replaces the keyring file: write a 0600 temp file in the
+// same directory, fsync, rename over the old file, fsync the directory. A
+// crash leaves either the old or the new keyring, never a torn one.
+func (k *Keyring) save(keys map[uint32]kekEntry) error {
+	data, err := k.marshal(keys)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Dir(k.path)
+	f, err := os.CreateTemp(dir, ".keyring-*.tmp")
+	if err != nil {
+		return fmt.Errorf("envelope: saving keyring: %w", err)
+	}
+	tmp := f.Name()
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("envelope: saving keyring: %w", err)
+	}
+	if err := writeSyncClose(f, data); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("envelope: saving keyring: %w", err)
+	}
+	if err := os.Rename(tmp, k.path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("envelope: saving keyring: %w", err)
+	}
+	syncDir(dir)
+	return nil
+}
+
+func writeSyncClose(f *os.File, data []byte) error {
+	_, err := f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// syncDir makes a create/rename durable. Best effort: not all platforms
+// support fsync on directories.
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
+}
+
+func now() time.Time { return time.Now().UTC().Truncate(time.Second) }
