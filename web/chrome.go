@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/healthnet/secureportal/internal/accounts"
 	"github.com/healthnet/secureportal/internal/config"
 	"github.com/healthnet/secureportal/templates/layout"
 )
@@ -17,9 +18,14 @@ func (s *Server) chrome(r *http.Request) layout.Chrome {
 		StylesheetURL: s.assets.URL("css/app.css"),
 		IconURL:       s.assets.URL("img/shield.svg"),
 	}
-	c.Nav = []layout.NavItem{
-		{Label: "Secure Email Guide", URL: "/help"},
+	if u, ok := currentUser(r.Context()); ok {
+		c.SignedInAs = displayName(u)
+		c.LogoutURL = "/logout"
+		c.Nav = []layout.NavItem{{Label: "Home", URL: homeFor(u)}, {Label: "Your account", URL: "/account"}}
+	} else {
+		c.Nav = []layout.NavItem{{Label: "Sign in", URL: "/login"}}
 	}
+	c.Nav = append(c.Nav, layout.NavItem{Label: "Secure Email Guide", URL: "/help"})
 	for i := range c.Nav {
 		c.Nav[i].Current = c.Nav[i].URL == r.URL.Path
 	}
@@ -54,4 +60,13 @@ func dialable(phone string) string {
 		}
 	}
 	return b.String()
+}
+
+// displayName is how the portal addresses a user: their chosen name, or their
+// email address before they have chosen one.
+func displayName(u accounts.User) string {
+	if u.DisplayName != "" {
+		return u.DisplayName
+	}
+	return u.Email
 }

@@ -57,7 +57,7 @@ func newTestEnv(t *testing.T, extra map[string]string) *testEnv {
 	}
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv := New(cfg, log, pool, nil)
+	srv := New(cfg, log, pool, nil, Services{})
 	t.Cleanup(srv.Close)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)

@@ -10,6 +10,10 @@ import (
 )
 
 func (s *Server) home(w http.ResponseWriter, r *http.Request) {
+	if u, ok := currentUser(r.Context()); ok {
+		s.render(w, r, http.StatusOK, pages.Welcome(pages.WelcomeView{Chrome: s.chrome(r), Name: displayName(u), OrgName: s.cfg.Org.Name}))
+		return
+	}
 	s.render(w, r, http.StatusOK, pages.Home(pages.HomeView{Chrome: s.chrome(r), OrgName: s.cfg.Org.Name}))
 }
 
@@ -45,4 +49,13 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Write([]byte("ready\n"))
+}
+
+func (s *Server) account(w http.ResponseWriter, r *http.Request) {
+	u, _ := currentUser(r.Context())
+	last := "—"
+	if !u.LastLoginAt.IsZero() {
+		last = u.LastLoginAt.Local().Format("2006-01-02 15:04 MST")
+	}
+	s.render(w, r, http.StatusOK, pages.Account(pages.AccountView{Chrome: s.chrome(r), Email: u.Email, Name: displayName(u), Role: string(u.Role), LastLogin: last}))
 }

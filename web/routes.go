@@ -23,9 +23,30 @@ func (s *Server) Handler() http.Handler {
 	// Pages for people: sessions, cross-origin protection on unsafe methods,
 	// small request bodies.
 	r.Group(func(r chi.Router) {
-		r.Use(s.crossOriginProtection, s.sessions.LoadAndSave, s.limitBody(s.cfg.MaxFormBytes))
+		r.Use(s.crossOriginProtection, s.sessions.LoadAndSave, s.limitBody(s.cfg.MaxFormBytes), s.loadUser)
 		r.Get("/", s.home)
 		r.Get("/help", s.help)
+
+		// The doors: open to everyone, rate-limited per client IP.
+		r.Get("/login", s.loginForm)
+		r.With(s.rateLimited(s.doorLimiter)).Post("/login", s.login)
+		r.Post("/logout", s.logout)
+		r.Get("/forgot-password", s.forgotForm)
+		r.With(s.rateLimited(s.doorLimiter)).Post("/forgot-password", s.forgot)
+		r.Group(func(r chi.Router) {
+			r.Use(s.rateLimited(s.doorLimiter))
+			r.Get("/register/{token}", s.registerForm)
+			r.Post("/register/{token}", s.register)
+			r.Post("/register/{token}/new-link", s.registerNewLink)
+			r.Get("/reset-password/{token}", s.resetForm)
+			r.Post("/reset-password/{token}", s.reset)
+		})
+
+		// Signed-in users only.
+		r.Group(func(r chi.Router) {
+			r.Use(s.requireUser)
+			r.Get("/account", s.account)
+		})
 	})
 	return r
 }

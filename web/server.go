@@ -15,6 +15,7 @@ import (
 	"github.com/alexedwards/scs/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/healthnet/secureportal/internal/accounts"
 	"github.com/healthnet/secureportal/internal/config"
 	"github.com/healthnet/secureportal/static"
 )
@@ -28,12 +29,22 @@ type Server struct {
 	sessions *scs.SessionManager
 	assets   *static.Assets
 	metrics  *Metrics
+	accounts *accounts.Service
+	// doorLimiter rate-limits sign-in, forgot-password and emailed-link
+	// requests per client IP.
+	doorLimiter *ipLimiter
 	// stopCleanup ends the expired-session sweeper started by New.
 	stopCleanup context.CancelFunc
 }
 
-// New wires a Server. metrics may be shared with a separate metrics listener.
-func New(cfg *config.Config, log *slog.Logger, pool *pgxpool.Pool, metrics *Metrics) *Server {
+// Services are the domain services the handlers call.
+type Services struct {
+	Accounts *accounts.Service
+}
+
+// New wires a Server. metrics may be shared with a separate metrics listener;
+// nil gets a fresh registry.
+func New(cfg *config.Config, log *slog.Logger, pool *pgxpool.Pool, metrics *Metrics, svc Services) *Server {
 	if metrics == nil {
 		metrics = NewMetrics(pool)
 	}
@@ -48,6 +59,8 @@ func New(cfg *config.Config, log *slog.Logger, pool *pgxpool.Pool, metrics *Metr
 		sessions:    newSessionManager(cfg, store, log),
 		assets:      static.New(),
 		metrics:     metrics,
+		accounts:    svc.Accounts,
+		doorLimiter: newIPLimiter(cfg.Accounts.RatePerMinute),
 		stopCleanup: cancel,
 	}
 	go s.sweepExpiredSessions(ctx, 5*time.Minute)

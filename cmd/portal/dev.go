@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -9,8 +10,10 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/healthnet/secureportal/internal/accounts"
 	"github.com/healthnet/secureportal/internal/config"
 	"github.com/healthnet/secureportal/internal/mailcatcher"
+	"github.com/healthnet/secureportal/internal/portal"
 	"github.com/healthnet/secureportal/internal/postgres"
 )
 
@@ -73,7 +76,13 @@ func cmdDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		}
 		return devDefaults[k]
 	}
-	return serve(ctx, devGetenv, stderr, func(cfg *config.Config, addr string) {
+	if err := ensureDevKeyring(devGetenv("PORTAL_KEYRING")); err != nil {
+		return err
+	}
+	return serve(ctx, devGetenv, stderr, func(cfg *config.Config, app *portal.App) {
+		if err := seedDemo(ctx, app); err != nil {
+			fmt.Fprintln(stderr, "demo accounts:", err)
+		}
 		fmt.Fprintf(stdout, `
   ┌──────────────────────────────────────────────────────────────┐
     %s Secure Messaging is running (development mode)
@@ -82,9 +91,43 @@ func cmdDev(ctx context.Context, args []string, getenv func(string) string, stdo
     Mail catcher:  http://%s   (every email the portal sends)
     Metrics:       http://%s/metrics
 
+    Demo accounts (password for all: %s)
+      admin     %s
+      staff     %s
+      provider  %s
+
+    To see registration, create a pending provider in another terminal:
+      PORTAL_DATABASE_URL='%s' PORTAL_KEYRING=%s \
+        .dev/portal user create --email you@clinic.example --role provider
+    then open the link in the mail catcher.
+
     Press Ctrl-C to stop. Data stays in the database for next time.
   └──────────────────────────────────────────────────────────────┘
 
-`, cfg.Org.Name, cfg.BaseURL, mln.Addr(), cfg.MetricsAddr)
+`, cfg.Org.Name, cfg.BaseURL, mln.Addr(), cfg.MetricsAddr, demoPassword, demoUsers[0].email, demoUsers[1].email, demoUsers[2].email, cfg.DatabaseURL, cfg.KeyringPath)
 	})
+}
+
+// demoPassword is the password of the demo accounts of `make run` only.
+const demoPassword = "orange kayak quietly drifts north"
+
+var demoUsers = []struct {
+	email, name string
+	role        accounts.Role
+}{
+	{"admin@healthnet.example", "Avery Admin", accounts.RoleAdmin},
+	{"rep.la@healthnet.example", "Lena Ortiz (Provider Services – LA)", accounts.RoleStaff},
+	{"dr.lopez@clinic.example", "Dr. Maria Lopez", accounts.RoleProvider},
+}
+
+// seedDemo creates the demo accounts once; later runs find them and keep
+// whatever changed since.
+func seedDemo(ctx context.Context, app *portal.App) error {
+	for _, u := range demoUsers {
+		_, err := app.Accounts.CreateUser(ctx, u.email, u.name, u.role, demoPassword, 0, "")
+		if err != nil && !errors.Is(err, accounts.ErrEmailTaken) {
+			return fmt.Errorf("create %s: %w", u.email, err)
+		}
+	}
+	return nil
 }

@@ -39,6 +39,8 @@ Commands:
   serve     apply database migrations, then serve the portal (PORTAL_* variables)
   dev       like serve, plus a local mail catcher and readable logs (for make run)
   migrate   apply database migrations and exit
+  keys      manage encryption keys: portal keys init|rotate|rewrap|status|retire V
+  user      create an account: portal user create --email E --name N --role R [--password-stdin]
   version   print the version
   help      print this help
 
@@ -57,6 +59,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdDev(ctx, rest, getenv, stdout, stderr)
 	case "migrate":
 		return cmdMigrate(ctx, rest, getenv, stderr)
+	case "keys":
+		return cmdKeys(ctx, rest, getenv, stdout, stderr)
+	case "user":
+		return cmdUser(ctx, rest, getenv, stdinOf(), stdout, stderr)
 	case "version":
 		if len(rest) > 0 {
 			return usageError{"portal version takes no arguments\n\n" + usage}

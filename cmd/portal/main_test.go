@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/healthnet/secureportal/internal/config"
 	"github.com/healthnet/secureportal/internal/pgtest"
+	"github.com/healthnet/secureportal/internal/portal"
 )
 
 func TestUnknownCommandAndBadFlagsAreUsageErrors(t *testing.T) {
@@ -57,6 +60,10 @@ func TestServeMigratesServesAndStops(t *testing.T) {
 		"PORTAL_ADDR":         "127.0.0.1:0",
 		"PORTAL_METRICS_ADDR": "127.0.0.1:0",
 		"PORTAL_ORG_NAME":     "Health Net",
+		"PORTAL_KEYRING":      filepath.Join(t.TempDir(), "portal.keyring"),
+	}
+	if err := ensureDevKeyring(env["PORTAL_KEYRING"]); err != nil {
+		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -64,7 +71,7 @@ func TestServeMigratesServesAndStops(t *testing.T) {
 	done := make(chan error, 1)
 	var logs bytes.Buffer
 	go func() {
-		done <- serve(ctx, func(k string) string { return env[k] }, &syncWriter{w: &logs}, func(_ *config.Config, addr string) { addrc <- addr })
+		done <- serve(ctx, func(k string) string { return env[k] }, &syncWriter{w: &logs}, func(cfg *config.Config, _ *portal.App) { addrc <- cfg.Addr })
 	}()
 	var addr string
 	select {
@@ -102,4 +109,56 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(p)
+}
+
+func TestServeRefusesToStartWithoutKeyring(t *testing.T) {
+	env := map[string]string{
+		"PORTAL_DATABASE_URL": pgtest.New(t),
+		"PORTAL_ADDR":         "127.0.0.1:0",
+		"PORTAL_METRICS_ADDR": "",
+		"PORTAL_KEYRING":      filepath.Join(t.TempDir(), "absent.keyring"),
+	}
+	err := run(context.Background(), []string{"serve"}, func(k string) string { return env[k] }, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "portal keys init") {
+		t.Fatalf("err = %v, want advice to run portal keys init", err)
+	}
+}
+
+func TestUserCreateWithPasswordFromStdin(t *testing.T) {
+	env := map[string]string{
+		"PORTAL_DATABASE_URL": pgtest.New(t),
+		"PORTAL_KEYRING":      filepath.Join(t.TempDir(), "portal.keyring"),
+	}
+	if err := ensureDevKeyring(env["PORTAL_KEYRING"]); err != nil {
+		t.Fatal(err)
+	}
+	getenv := func(k string) string { return env[k] }
+	stdinOf = func() io.Reader { return strings.NewReader("granite meadow lighthouse echoes\n") }
+	defer func() { stdinOf = func() io.Reader { return os.Stdin } }()
+
+	var out bytes.Buffer
+	args := []string{"user", "create", "--email", "Admin@Plan.example", "--name", "Ada Admin", "--role", "admin", "--password-stdin"}
+	if err := run(context.Background(), args, getenv, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "created active admin account admin@plan.example") {
+		t.Errorf("output %q", out.String())
+	}
+	var errOut bytes.Buffer
+	err := run(context.Background(), args, getenv, io.Discard, &errOut)
+	if err == nil {
+		t.Error("creating the same email twice succeeded")
+	}
+
+	stdinOf = func() io.Reader { return strings.NewReader("short\n") }
+	errOut.Reset()
+	err = run(context.Background(), []string{"user", "create", "--email", "b@plan.example", "--role", "staff", "--password-stdin"}, getenv, io.Discard, &errOut)
+	if err == nil || !strings.Contains(errOut.String(), "at least 15 characters") {
+		t.Errorf("weak password: err %v, stderr %q", err, errOut.String())
+	}
+	err = run(context.Background(), []string{"user", "create", "--email", "c@plan.example", "--role", "superuser"}, getenv, io.Discard, io.Discard)
+	var u usageError
+	if !errors.As(err, &u) {
+		t.Errorf("forged role: %v, want usage error", err)
+	}
 }

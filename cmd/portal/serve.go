@@ -15,8 +15,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/healthnet/secureportal/internal/config"
+	"github.com/healthnet/secureportal/internal/portal"
 	"github.com/healthnet/secureportal/internal/postgres"
-	"github.com/healthnet/secureportal/web"
 )
 
 // Version is set at build time with -ldflags "-X main.Version=...".
@@ -96,17 +96,30 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 }
 
 // serve runs the portal until ctx is cancelled. ready, when not nil, is called
-// with the bound addresses once the listeners accept connections.
-func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, ready func(cfg *config.Config, addr string)) error {
+// once the listeners accept connections (cfg.Addr then holds the bound address).
+func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, ready func(cfg *config.Config, app *portal.App)) error {
 	cfg, log, pool, err := setup(ctx, getenv, stderr)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
 
-	metrics := web.NewMetrics(pool)
-	srv := web.New(cfg, log, pool, metrics)
-	defer srv.Close()
+	keyring, err := openKeyring(ctx, cfg, pool)
+	if err != nil {
+		return err
+	}
+	app, err := portal.New(cfg, log, pool, keyring, portal.Options{})
+	if err != nil {
+		return err
+	}
+	if err := app.Start(ctx); err != nil {
+		return err
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		defer cancel()
+		app.Stop(stopCtx)
+	}()
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -118,16 +131,17 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, re
 			ln.Close()
 			return fmt.Errorf("listen on PORTAL_METRICS_ADDR %s: %w", cfg.MetricsAddr, err)
 		}
-		msrv := &http.Server{Handler: metrics.Handler(), ReadHeaderTimeout: 5 * time.Second}
+		msrv := &http.Server{Handler: app.Metrics.Handler(), ReadHeaderTimeout: 5 * time.Second}
 		go msrv.Serve(mln)
 		defer msrv.Close()
 		log.Info("metrics listening", "addr", mln.Addr().String())
 	}
-	log.Info("portal listening", "addr", ln.Addr().String(), "base_url", cfg.BaseURL.String(), "tls", cfg.ServesTLS(), "version", version())
+	cfg.Addr = ln.Addr().String()
+	log.Info("portal listening", "addr", cfg.Addr, "base_url", cfg.BaseURL.String(), "tls", cfg.ServesTLS(), "version", version())
 	if ready != nil {
-		ready(cfg, ln.Addr().String())
+		ready(cfg, app)
 	}
-	err = srv.Serve(ctx, ln)
+	err = app.Web.Serve(ctx, ln)
 	if err == nil || errors.Is(err, context.Canceled) {
 		log.Info("portal stopped")
 		return nil

@@ -41,6 +41,8 @@ type Config struct {
 	LogFormat string // "json" or "text"
 	LogLevel  string // debug, info, warn, error
 
+	Accounts Accounts
+
 	// MaxFormBytes bounds request bodies that are not uploads.
 	MaxFormBytes int64
 	// ShutdownTimeout bounds how long in-flight requests may take to finish
@@ -61,6 +63,18 @@ type Contact struct {
 	Label string
 	Kind  string // "tel", "fax", "mailto" or "https"
 	Value string
+}
+
+// Accounts holds the knobs of sign-in and emailed links (DESIGN.md §6).
+type Accounts struct {
+	RegistrationTTL  time.Duration
+	ResetTTL         time.Duration
+	LockoutThreshold int           // consecutive failures before a temporary lock
+	LockoutDuration  time.Duration // how long that lock lasts
+	MaxHashes        int           // argon2id computations allowed at once
+	// RatePerMinute is how many login, forgot-password and link requests one
+	// client IP may make per minute before getting 429.
+	RatePerMinute int
 }
 
 // SMTP describes the outgoing mail server parsed from PORTAL_SMTP_URL.
@@ -91,7 +105,7 @@ func Load(getenv Getenv) (*Config, error) {
 		Addr:            l.str("PORTAL_ADDR", ":8080"),
 		MetricsAddr:     l.str("PORTAL_METRICS_ADDR", "127.0.0.1:9090"),
 		MailFrom:        l.str("PORTAL_MAIL_FROM", "Secure Messaging <no-reply@localhost>"),
-		KeyringPath:     l.str("PORTAL_KEYRING", "portal.keyring"),
+		KeyringPath:     KeyringPath(getenv),
 		TLSCert:         l.str("PORTAL_TLS_CERT", ""),
 		TLSKey:          l.str("PORTAL_TLS_KEY", ""),
 		SessionIdle:     l.duration("PORTAL_SESSION_IDLE", 15*time.Minute),
@@ -100,6 +114,14 @@ func Load(getenv Getenv) (*Config, error) {
 		LogLevel:        l.oneOf("PORTAL_LOG_LEVEL", "info", "debug", "info", "warn", "error"),
 		MaxFormBytes:    l.bytes("PORTAL_MAX_FORM_BYTES", 1<<20),
 		ShutdownTimeout: l.duration("PORTAL_SHUTDOWN_TIMEOUT", 20*time.Second),
+		Accounts: Accounts{
+			RegistrationTTL:  l.duration("PORTAL_REGISTRATION_TTL", 72*time.Hour),
+			ResetTTL:         l.duration("PORTAL_RESET_TTL", 30*time.Minute),
+			LockoutThreshold: l.count("PORTAL_LOCKOUT_THRESHOLD", 10),
+			LockoutDuration:  l.duration("PORTAL_LOCKOUT_DURATION", 15*time.Minute),
+			MaxHashes:        l.count("PORTAL_MAX_CONCURRENT_HASHES", 4),
+			RatePerMinute:    l.count("PORTAL_RATE_LIMIT_PER_MINUTE", 20),
+		},
 		Org: Org{
 			Name:     l.str("PORTAL_ORG_NAME", "Health Plan"),
 			Contacts: l.contacts("PORTAL_ORG_CONTACTS"),
@@ -141,6 +163,16 @@ func Load(getenv Getenv) (*Config, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// KeyringPath is PORTAL_KEYRING or its default. Key commands that only touch
+// the keyring file (`portal keys init`, `rotate`) need nothing else, not even
+// a database.
+func KeyringPath(getenv Getenv) string {
+	if v := strings.TrimSpace(getenv("PORTAL_KEYRING")); v != "" {
+		return v
+	}
+	return "portal.keyring"
 }
 
 // loader accumulates errors so that one start-up reports every bad variable.
@@ -203,6 +235,19 @@ func (l *loader) duration(name string, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+func (l *loader) count(name string, def int) int {
+	v := l.str(name, "")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		l.fail(name, "must be a positive whole number (got %q)", v)
+		return def
+	}
+	return n
 }
 
 func (l *loader) bytes(name string, def int64) int64 {

@@ -101,6 +101,9 @@ func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
 		{"tls cert without key", "PORTAL_TLS_CERT", "/etc/cert.pem", "PORTAL_TLS_CERT and PORTAL_TLS_KEY must be set together"},
 		{"log format", "PORTAL_LOG_FORMAT", "xml", "PORTAL_LOG_FORMAT must be one of json, text"},
 		{"contact kind", "PORTAL_ORG_CONTACTS", "LA=phone:123", `has kind "phone"`},
+		{"lockout threshold", "PORTAL_LOCKOUT_THRESHOLD", "ten", `PORTAL_LOCKOUT_THRESHOLD must be a positive whole number (got "ten")`},
+		{"zero hashes", "PORTAL_MAX_CONCURRENT_HASHES", "0", "PORTAL_MAX_CONCURRENT_HASHES must be a positive whole number"},
+		{"reset ttl", "PORTAL_RESET_TTL", "30", "PORTAL_RESET_TTL must be a positive duration"},
 		{"unreadable secret file", "PORTAL_SMTP_URL_FILE", "/nonexistent/smtp", "PORTAL_SMTP_URL_FILE cannot be read"},
 	}
 	for _, tc := range cases {

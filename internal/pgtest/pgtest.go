@@ -87,12 +87,7 @@ func New(t testing.TB) string {
 // NewPool is New plus a connection pool that is closed when t ends.
 func NewPool(t testing.TB) *pgxpool.Pool {
 	t.Helper()
-	pool, err := postgres.Open(context.Background(), New(t))
-	if err != nil {
-		t.Fatalf("pgtest: %v", err)
-	}
-	t.Cleanup(pool.Close)
-	return pool
+	return NewPoolFor(t, New(t))
 }
 
 // NewEmpty creates a fresh database with no schema at all, for tests of the
@@ -215,4 +210,15 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// NewPoolFor opens a pool on a database made by New, closed when t ends.
+func NewPoolFor(t testing.TB, url string) *pgxpool.Pool {
+	t.Helper()
+	pool, err := postgres.Open(context.Background(), url)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
 }

@@ -28,3 +28,69 @@ type HomeView struct {
 	Chrome  layout.Chrome
 	OrgName string
 }
+
+// LoginView feeds the sign-in page.
+type LoginView struct {
+	Chrome layout.Chrome
+	Email  Field
+	Pass   Field
+	Next   string
+	// Notice explains why the user is here (signed out after inactivity,
+	// password changed...). Failure is the uniform "not right" message.
+	Notice  string
+	Failure string
+}
+
+// RegisterView feeds first-time registration.
+type RegisterView struct {
+	Chrome  layout.Chrome
+	Action  string // the form's own URL (it carries the token)
+	OrgName string
+	Email   string
+	Name    Field
+	Pass    Field
+	Confirm Field
+}
+
+// LinkProblemView explains an expired, used or unknown emailed link and
+// offers a way on.
+type LinkProblemView struct {
+	Chrome   layout.Chrome
+	Register bool
+	// ResendAction is where "send me a new link" posts (registration only).
+	ResendAction string
+	Sent         bool
+}
+
+// ForgotView feeds the forgot-password page.
+type ForgotView struct {
+	Chrome layout.Chrome
+	Email  Field
+	Sent   bool
+	TTL    string
+}
+
+// ResetView feeds the choose-a-new-password page.
+type ResetView struct {
+	Chrome  layout.Chrome
+	Action  string
+	Email   string
+	Pass    Field
+	Confirm Field
+}
+
+// WelcomeView is a signed-in user's start page.
+type WelcomeView struct {
+	Chrome  layout.Chrome
+	Name    string
+	OrgName string
+}
+
+// AccountView shows a signed-in user their own account.
+type AccountView struct {
+	Chrome    layout.Chrome
+	Email     string
+	Name      string
+	Role      string
+	LastLogin string
+}

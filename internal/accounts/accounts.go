@@ -1,0 +1,152 @@
+// Package accounts is the doors of the portal: users and their roles,
+// registration from an emailed link, sign-in with throttling and lockout,
+// password resets, and the auth epoch that lets one change end every session.
+package accounts
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/healthnet/secureportal/internal/audit"
+)
+
+// Role says what a user may see and do (DESIGN.md §2).
+type Role string
+
+const (
+	RoleProvider Role = "provider"
+	RoleStaff    Role = "staff"
+	RoleAdmin    Role = "admin"
+)
+
+// ParseRole accepts exactly the stored role names; anything else (a forged
+// form value) is an error.
+func ParseRole(s string) (Role, error) {
+	switch r := Role(s); r {
+	case RoleProvider, RoleStaff, RoleAdmin:
+		return r, nil
+	}
+	return "", ErrInvalidRole
+}
+
+// Status is where an account is in its life.
+type Status string
+
+const (
+	StatusPending  Status = "pending"  // created, not yet registered
+	StatusActive   Status = "active"   // may sign in
+	StatusLocked   Status = "locked"   // locked by an admin until unlocked
+	StatusDisabled Status = "disabled" // switched off by an admin
+)
+
+// Purpose says what an emailed link is for.
+type Purpose string
+
+const (
+	PurposeRegister Purpose = "register"
+	PurposeReset    Purpose = "reset"
+)
+
+// User is an account as stored.
+type User struct {
+	ID           int64
+	Email        string
+	DisplayName  string
+	Role         Role
+	Status       Status
+	PasswordHash string
+	AuthEpoch    int64
+	FailedLogins int
+	LockedUntil  time.Time // zero when not temporarily locked
+	CreatedAt    time.Time
+	LastLoginAt  time.Time // zero before the first sign-in
+}
+
+// TemporarilyLocked reports whether too many failed sign-ins locked the
+// account at now.
+func (u User) TemporarilyLocked(now time.Time) bool { return now.Before(u.LockedUntil) }
+
+// Token is an emailed link's record; the raw token itself is never stored.
+type Token struct {
+	ID        int64
+	UserID    int64
+	Purpose   Purpose
+	NextPath  string
+	ExpiresAt time.Time
+	UsedAt    time.Time // zero while unused
+}
+
+// Errors callers branch on.
+var (
+	ErrNotFound           = errors.New("accounts: not found")
+	ErrInvalidCredentials = errors.New("accounts: invalid email or password")
+	ErrTokenInvalid       = errors.New("accounts: link unknown, used, expired or replaced")
+	ErrEmailTaken         = errors.New("accounts: an account with this email already exists")
+	ErrInvalidRole        = errors.New("accounts: role must be provider, staff or admin")
+	ErrSessionEnded       = errors.New("accounts: session no longer valid")
+)
+
+// Job is background work the store enqueues in the same transaction as the
+// change that needs it (a River job's arguments: ids only, never PHI or tokens).
+type Job interface{ Kind() string }
+
+// LinkEmail asks the mail worker to mint a fresh link token for a user and
+// email it. Minting happens in the worker, right before sending, so a raw
+// token never sits in the job table; a retry mints a new one, voiding the old.
+type LinkEmail struct {
+	UserID  int64   `json:"user_id"`
+	Purpose Purpose `json:"purpose"`
+	// Next is where the user lands after using the link (a local path).
+	Next string `json:"next,omitempty"`
+}
+
+func (LinkEmail) Kind() string { return "account_link_email" }
+
+// PasswordChangedEmail tells a user their password was changed (no password
+// in it), so a reset they did not ask for does not go unnoticed.
+type PasswordChangedEmail struct {
+	UserID int64 `json:"user_id"`
+}
+
+func (PasswordChangedEmail) Kind() string { return "password_changed_email" }
+
+// NewUser is what creating an account needs.
+type NewUser struct {
+	Email        string
+	DisplayName  string
+	Role         Role
+	PasswordHash string // empty: a pending account that must register
+}
+
+// Store is what accounts needs from the database. internal/postgres
+// implements it; each method is one transaction, and the audit events and
+// jobs passed in are written in that same transaction.
+type Store interface {
+	UserByEmail(ctx context.Context, email string) (User, error)
+	UserByID(ctx context.Context, id int64) (User, error)
+	// CreateUser inserts the account (ErrEmailTaken if the email exists),
+	// the audit event with the new id as its target, and the jobs that
+	// jobs returns for the new user, all in one transaction.
+	CreateUser(ctx context.Context, u NewUser, ev audit.Event, jobs func(User) []Job) (User, error)
+	// RecordLoginFailure counts a failed sign-in; when the count reaches
+	// threshold it locks the account until lockUntil and reports locked.
+	RecordLoginFailure(ctx context.Context, userID int64, threshold int, lockUntil time.Time, ev audit.Event) (locked bool, err error)
+	// RecordLoginSuccess clears the failure count and stamps the sign-in;
+	// a non-empty newHash replaces the password hash (parameter upgrade).
+	RecordLoginSuccess(ctx context.Context, userID int64, newHash string, ev audit.Event) error
+	// InsertToken stores a link token's hash and voids the user's older
+	// unused tokens of the same purpose (newest only).
+	InsertToken(ctx context.Context, t Token, sha256 []byte) error
+	// TokenByHash finds a token that is unused and unexpired at now.
+	TokenByHash(ctx context.Context, sha256 []byte, now time.Time) (Token, error)
+	// TokenByHashAnyState finds a token whatever its state (for "send me a new link").
+	TokenByHashAnyState(ctx context.Context, sha256 []byte) (Token, error)
+	// CompleteRegistration consumes the token and activates the account.
+	CompleteRegistration(ctx context.Context, tokenID, userID int64, name, hash string, now time.Time, ev audit.Event) (User, error)
+	// CompleteReset consumes the token, sets the password, clears any
+	// lockout and bumps the auth epoch (ending every session).
+	CompleteReset(ctx context.Context, tokenID, userID int64, hash string, now time.Time, ev audit.Event, jobs ...Job) (User, error)
+	// Record writes audit events and enqueues jobs with no other change.
+	Record(ctx context.Context, ev audit.Event, jobs ...Job) error
+}

@@ -1,0 +1,46 @@
+// Package jobs holds the River workers: sending mail, rewrapping keys, purging expired messages.
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/riverqueue/river"
+
+	"github.com/healthnet/secureportal/internal/postgres"
+)
+
+// RewrapArgs asks for every data key to be rewrapped to the current KEK
+// version: the background form of `portal keys rewrap`, for deployments
+// where an operator would rather enqueue the work than hold a shell open.
+type RewrapArgs struct {
+	// BatchSize is how many keys each transaction rewraps; 0 means
+	// postgres.DefaultRewrapBatch.
+	BatchSize int `json:"batch_size"`
+}
+
+// Kind names the job in River's table.
+func (RewrapArgs) Kind() string { return "rewrap_keys" }
+
+// RewrapWorker runs RewrapArgs jobs. Rewrapping is resumable and safe to
+// run concurrently with itself and with the command (FOR UPDATE SKIP
+// LOCKED), so River's retry on failure simply carries on where it stopped.
+type RewrapWorker struct {
+	river.WorkerDefaults[RewrapArgs]
+	Keys *postgres.DataKeys
+	Log  *slog.Logger
+}
+
+// Work rewraps all keys not on the current KEK version, logging progress
+// per batch (counts only).
+func (w *RewrapWorker) Work(ctx context.Context, job *river.Job[RewrapArgs]) error {
+	done, err := w.Keys.Rewrap(ctx, job.Args.BatchSize, func(done, remaining int64) {
+		w.Log.Info("rewrap progress", "job_id", job.ID, "rewrapped", done, "remaining", remaining)
+	})
+	if err != nil {
+		return fmt.Errorf("jobs: rewrap keys: %w", err)
+	}
+	w.Log.Info("rewrap finished", "job_id", job.ID, "rewrapped", done)
+	return nil
+}

@@ -1,0 +1,127 @@
+// Package portal assembles the running application from its configuration:
+// database stores, domain services, background job workers and the HTTP
+// server. cmd/portal and the end-to-end tests build it the same way.
+package portal
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/healthnet/secureportal/internal/accounts"
+	"github.com/healthnet/secureportal/internal/config"
+	"github.com/healthnet/secureportal/internal/delivery"
+	"github.com/healthnet/secureportal/internal/envelope"
+	"github.com/healthnet/secureportal/internal/jobs"
+	"github.com/healthnet/secureportal/internal/password"
+	"github.com/healthnet/secureportal/internal/postgres"
+	"github.com/healthnet/secureportal/web"
+)
+
+// dekCacheSize bounds how many unwrapped data keys stay in memory for reads.
+const dekCacheSize = 1024
+
+// App is the assembled portal.
+type App struct {
+	Config   *config.Config
+	Log      *slog.Logger
+	Pool     *pgxpool.Pool
+	Jobs     *river.Client[pgx.Tx]
+	Accounts *accounts.Service
+	// Keys is the envelope-encryption store of every encrypted record.
+	Keys    *postgres.DataKeys
+	Metrics *web.Metrics
+	Web     *web.Server
+}
+
+// Options are seams for tests; the zero value is production.
+type Options struct {
+	// Now is the clock of the account rules (token expiry, lockouts).
+	Now func() time.Time
+}
+
+// New builds the portal over an already migrated database.
+// keyring wraps every data key; serve loads and checks it first.
+func New(cfg *config.Config, log *slog.Logger, pool *pgxpool.Pool, keyring envelope.KEKProvider, opts Options) (*App, error) {
+	hasher, err := password.NewHasher(password.DefaultParams, cfg.Accounts.MaxHashes)
+	if err != nil {
+		return nil, fmt.Errorf("portal: password hasher: %w", err)
+	}
+	workers := river.NewWorkers()
+	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
+		Queues:  map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 8}},
+		Workers: workers,
+		Logger:  log.With("component", "river"),
+		// A mail that cannot be sent is retried with River's backoff for
+		// about a day before the job is discarded (and logged).
+		MaxAttempts: 12,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("portal: job client: %w", err)
+	}
+	accountSvc := accounts.New(postgres.NewAccountStore(pool, client), hasher, accounts.Settings{
+		OrgName:          cfg.Org.Name,
+		RegistrationTTL:  cfg.Accounts.RegistrationTTL,
+		ResetTTL:         cfg.Accounts.ResetTTL,
+		LockoutThreshold: cfg.Accounts.LockoutThreshold,
+		LockoutDuration:  cfg.Accounts.LockoutDuration,
+	}, log.With("component", "accounts"), opts.Now)
+
+	mailer := delivery.NewSMTPMailer(cfg, log.With("component", "mail"))
+	site := jobs.MailSite{BaseURL: cfg.BaseURL, OrgName: cfg.Org.Name, Contacts: contactLines(cfg.Org.Contacts),
+		RegistrationTTL: cfg.Accounts.RegistrationTTL, ResetTTL: cfg.Accounts.ResetTTL}
+	jobLog := log.With("component", "jobs")
+	river.AddWorker(workers, &jobs.LinkEmailWorker{Accounts: accountSvc, Mailer: mailer, Site: site, Log: jobLog})
+	river.AddWorker(workers, &jobs.PasswordChangedWorker{Accounts: accountSvc, Mailer: mailer, Site: site, Log: jobLog})
+	keys := postgres.NewDataKeys(pool, keyring, dekCacheSize, log.With("component", "datakeys"))
+	river.AddWorker(workers, &jobs.RewrapWorker{Keys: keys, Log: jobLog})
+
+	metrics := web.NewMetrics(pool)
+	return &App{
+		Config:   cfg,
+		Log:      log,
+		Pool:     pool,
+		Jobs:     client,
+		Accounts: accountSvc,
+		Keys:     keys,
+		Metrics:  metrics,
+		Web:      web.New(cfg, log, pool, metrics, web.Services{Accounts: accountSvc}),
+	}, nil
+}
+
+// Start starts the background job workers.
+func (a *App) Start(ctx context.Context) error {
+	if err := a.Jobs.Start(ctx); err != nil {
+		return fmt.Errorf("portal: start jobs: %w", err)
+	}
+	return nil
+}
+
+// Stop lets running jobs finish (up to ctx's deadline) and stops the server's
+// background work.
+func (a *App) Stop(ctx context.Context) {
+	if err := a.Jobs.Stop(ctx); err != nil {
+		a.Log.Warn("stopping job workers", "err", err)
+	}
+	a.Web.Close()
+}
+
+// contactLines formats contacts for plain-text and HTML email footers.
+func contactLines(cs []config.Contact) []string {
+	out := make([]string, 0, len(cs))
+	for _, c := range cs {
+		v := c.Value
+		if c.Kind == "fax" {
+			v += " (fax)"
+		}
+		out = append(out, strings.TrimSpace(c.Label)+": "+v)
+	}
+	return out
+}

@@ -1,0 +1,276 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/healthnet/secureportal/internal/accounts"
+	"github.com/healthnet/secureportal/internal/audit"
+)
+
+// JobInserter is the part of a River client the stores use to enqueue work
+// inside their own transactions.
+type JobInserter interface {
+	InsertTx(ctx context.Context, tx pgx.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+}
+
+// AccountStore implements accounts.Store.
+type AccountStore struct {
+	pool *pgxpool.Pool
+	jobs JobInserter
+}
+
+// NewAccountStore returns a store over pool that enqueues jobs with jobs.
+func NewAccountStore(pool *pgxpool.Pool, jobs JobInserter) *AccountStore {
+	return &AccountStore{pool: pool, jobs: jobs}
+}
+
+var _ accounts.Store = (*AccountStore)(nil)
+
+const userColumns = `id, email::text, display_name, role, status, coalesce(password_hash, ''), auth_epoch,
+	failed_logins, coalesce(locked_until, 'epoch'), created_at, coalesce(last_login_at, 'epoch')`
+
+func scanUser(row pgx.Row) (accounts.User, error) {
+	var u accounts.User
+	err := row.Scan(&u.ID, &u.Email, &u.DisplayName, &u.Role, &u.Status, &u.PasswordHash, &u.AuthEpoch,
+		&u.FailedLogins, &u.LockedUntil, &u.CreatedAt, &u.LastLoginAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return u, accounts.ErrNotFound
+	}
+	epoch := time.Unix(0, 0)
+	if u.LockedUntil.Equal(epoch) {
+		u.LockedUntil = time.Time{}
+	}
+	if u.LastLoginAt.Equal(epoch) {
+		u.LastLoginAt = time.Time{}
+	}
+	return u, err
+}
+
+func (s *AccountStore) UserByEmail(ctx context.Context, email string) (accounts.User, error) {
+	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email = $1`, email))
+	return u, wrap("user by email", err)
+}
+
+func (s *AccountStore) UserByID(ctx context.Context, id int64) (accounts.User, error) {
+	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+	return u, wrap("user by id", err)
+}
+
+func (s *AccountStore) CreateUser(ctx context.Context, nu accounts.NewUser, ev audit.Event, jobs func(accounts.User) []accounts.Job) (accounts.User, error) {
+	var u accounts.User
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		status := accounts.StatusPending
+		if nu.PasswordHash != "" {
+			status = accounts.StatusActive
+		}
+		var err error
+		u, err = scanUser(tx.QueryRow(ctx, `
+			INSERT INTO users (email, display_name, role, status, password_hash, password_changed_at)
+			VALUES ($1, $2, $3, $4, nullif($5, ''), CASE WHEN $5 <> '' THEN now() END)
+			RETURNING `+userColumns, nu.Email, nu.DisplayName, nu.Role, status, nu.PasswordHash))
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+			return accounts.ErrEmailTaken
+		}
+		if err != nil {
+			return err
+		}
+		ev.TargetID = fmt.Sprint(u.ID)
+		return s.record(ctx, tx, ev, jobs(u)...)
+	})
+	return u, wrap("create user", err)
+}
+
+func (s *AccountStore) RecordLoginFailure(ctx context.Context, userID int64, threshold int, lockUntil time.Time, ev audit.Event) (bool, error) {
+	var locked bool
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// The count resets when a lock starts, so the next lock needs another
+		// full run of failures.
+		err := tx.QueryRow(ctx, `
+			UPDATE users SET
+				failed_logins = CASE WHEN failed_logins + 1 >= $2 THEN 0 ELSE failed_logins + 1 END,
+				locked_until  = CASE WHEN failed_logins + 1 >= $2 THEN $3 ELSE locked_until END
+			WHERE id = $1
+			RETURNING locked_until IS NOT NULL AND locked_until = $3`, userID, threshold, lockUntil).Scan(&locked)
+		if err != nil {
+			return err
+		}
+		if err := s.record(ctx, tx, ev); err != nil {
+			return err
+		}
+		if locked {
+			return s.record(ctx, tx, audit.Event{Action: audit.AccountLocked, TargetType: "user", TargetID: fmt.Sprint(userID), IP: ev.IP,
+				Detail: map[string]any{"until": lockUntil.UTC().Format(time.RFC3339), "failures": threshold}})
+		}
+		return nil
+	})
+	return locked, wrap("record login failure", err)
+}
+
+func (s *AccountStore) RecordLoginSuccess(ctx context.Context, userID int64, newHash string, ev audit.Event) error {
+	return wrap("record login success", pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `
+			UPDATE users SET failed_logins = 0, locked_until = NULL, last_login_at = now(),
+				password_hash = coalesce(nullif($2, ''), password_hash)
+			WHERE id = $1`, userID, newHash)
+		if err != nil {
+			return err
+		}
+		if newHash != "" {
+			if err := s.record(ctx, tx, audit.Event{ActorID: userID, Action: audit.PasswordRehashed, TargetType: "user", TargetID: fmt.Sprint(userID)}); err != nil {
+				return err
+			}
+		}
+		return s.record(ctx, tx, ev)
+	}))
+}
+
+func (s *AccountStore) InsertToken(ctx context.Context, t accounts.Token, sum []byte) error {
+	return wrap("insert token", pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// Newest only: an older link stops working the moment a new one exists.
+		if _, err := tx.Exec(ctx, `UPDATE tokens SET used_at = now() WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL`,
+			t.UserID, t.Purpose); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO tokens (user_id, purpose, token_sha256, next_path, expires_at) VALUES ($1, $2, $3, $4, $5)`,
+			t.UserID, t.Purpose, sum, t.NextPath, t.ExpiresAt)
+		return err
+	}))
+}
+
+const tokenColumns = `id, user_id, purpose, next_path, expires_at, coalesce(used_at, 'epoch')`
+
+func scanToken(row pgx.Row) (accounts.Token, error) {
+	var t accounts.Token
+	err := row.Scan(&t.ID, &t.UserID, &t.Purpose, &t.NextPath, &t.ExpiresAt, &t.UsedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return t, accounts.ErrNotFound
+	}
+	if t.UsedAt.Equal(time.Unix(0, 0)) {
+		t.UsedAt = time.Time{}
+	}
+	return t, err
+}
+
+func (s *AccountStore) TokenByHash(ctx context.Context, sum []byte, now time.Time) (accounts.Token, error) {
+	t, err := scanToken(s.pool.QueryRow(ctx, `SELECT `+tokenColumns+` FROM tokens
+		WHERE token_sha256 = $1 AND used_at IS NULL AND expires_at > $2`, sum, now))
+	return t, wrap("token by hash", err)
+}
+
+func (s *AccountStore) TokenByHashAnyState(ctx context.Context, sum []byte) (accounts.Token, error) {
+	t, err := scanToken(s.pool.QueryRow(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE token_sha256 = $1`, sum))
+	return t, wrap("token by hash", err)
+}
+
+// consumeToken marks a token used if it still is usable; ErrNotFound when a
+// concurrent request (a double submit) consumed it first.
+func consumeToken(ctx context.Context, tx pgx.Tx, tokenID, userID int64, now time.Time) error {
+	tag, err := tx.Exec(ctx, `UPDATE tokens SET used_at = $3 WHERE id = $1 AND user_id = $2 AND used_at IS NULL AND expires_at > $3`,
+		tokenID, userID, now)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() != 1 {
+		return accounts.ErrNotFound
+	}
+	return nil
+}
+
+func (s *AccountStore) CompleteRegistration(ctx context.Context, tokenID, userID int64, name, hash string, now time.Time, ev audit.Event) (accounts.User, error) {
+	var u accounts.User
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := consumeToken(ctx, tx, tokenID, userID, now); err != nil {
+			return err
+		}
+		var err error
+		u, err = scanUser(tx.QueryRow(ctx, `
+			UPDATE users SET display_name = $2, password_hash = $3, status = 'active', password_changed_at = $4,
+				failed_logins = 0, locked_until = NULL
+			WHERE id = $1 AND status = 'pending'
+			RETURNING `+userColumns, userID, name, hash, now))
+		if err != nil {
+			return err
+		}
+		return s.record(ctx, tx, ev)
+	})
+	return u, wrap("complete registration", err)
+}
+
+func (s *AccountStore) CompleteReset(ctx context.Context, tokenID, userID int64, hash string, now time.Time, ev audit.Event, jobs ...accounts.Job) (accounts.User, error) {
+	var u accounts.User
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := consumeToken(ctx, tx, tokenID, userID, now); err != nil {
+			return err
+		}
+		var err error
+		u, err = scanUser(tx.QueryRow(ctx, `
+			UPDATE users SET password_hash = $2, password_changed_at = $3, auth_epoch = auth_epoch + 1,
+				failed_logins = 0, locked_until = NULL
+			WHERE id = $1 AND status = 'active'
+			RETURNING `+userColumns, userID, hash, now))
+		if err != nil {
+			return err
+		}
+		return s.record(ctx, tx, ev, jobs...)
+	})
+	return u, wrap("complete reset", err)
+}
+
+func (s *AccountStore) Record(ctx context.Context, ev audit.Event, jobs ...accounts.Job) error {
+	return wrap("record", pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		return s.record(ctx, tx, ev, jobs...)
+	}))
+}
+
+// record appends ev to the audit chain and enqueues jobs, inside tx.
+func (s *AccountStore) record(ctx context.Context, tx pgx.Tx, ev audit.Event, jobs ...accounts.Job) error {
+	if err := AppendAudit(ctx, tx, ev); err != nil {
+		return err
+	}
+	for _, j := range jobs {
+		if _, err := s.jobs.InsertTx(ctx, tx, j, nil); err != nil {
+			return fmt.Errorf("enqueue %s: %w", j.Kind(), err)
+		}
+	}
+	return nil
+}
+
+// AppendAudit writes one event to the hash-chained audit log inside tx.
+func AppendAudit(ctx context.Context, tx pgx.Tx, ev audit.Event) error {
+	detail := ev.Detail
+	if detail == nil {
+		detail = map[string]any{}
+	}
+	b, err := json.Marshal(detail)
+	if err != nil {
+		return fmt.Errorf("audit detail: %w", err)
+	}
+	var actor *int64
+	if ev.ActorID != 0 {
+		actor = &ev.ActorID
+	}
+	_, err = tx.Exec(ctx, `SELECT audit_append($1, $2, $3, $4, $5, $6)`, actor, string(ev.Action), ev.TargetType, ev.TargetID, ev.IP, b)
+	if err != nil {
+		return fmt.Errorf("append audit %s: %w", ev.Action, err)
+	}
+	return nil
+}
+
+// wrap prefixes store errors, keeping sentinels visible to errors.Is.
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("postgres: %s: %w", op, err)
+}

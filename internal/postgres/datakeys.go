@@ -1,0 +1,236 @@
+package postgres
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/healthnet/secureportal/internal/envelope"
+)
+
+// Querier is what DataKeys needs to run a statement: both pgx.Tx and
+// *pgxpool.Pool satisfy it, so callers read inside their own transaction
+// when they have one and straight from the pool when they do not.
+type Querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// Owner names what a data key protects. Kind and ID are bound into the
+// wrap's associated data (envelope.WrapAAD), so a wrapped DEK copied onto
+// another owner's data_keys row does not unwrap. ThreadID is stored so that
+// a whole thread's keys can be found (and shredded) together; it is not part
+// of the wrap AAD because the record's Binding already carries it.
+type Owner struct {
+	Kind     string // e.g. "message", "attachment"
+	ID       string // the owning row's immutable id
+	ThreadID string // the owning thread, or ""
+}
+
+// DataKeys stores wrapped data-encryption keys (table data_keys) and
+// encrypted streams (table data_chunks), and seals and opens the records and
+// attachments they protect. It is the only code that sees unwrapped DEKs;
+// messaging stores ciphertext in its own columns next to the data key id.
+//
+// A DataKeys is safe for concurrent use.
+type DataKeys struct {
+	pool  *pgxpool.Pool
+	kek   envelope.KEKProvider
+	cache *envelope.DEKCache
+	log   *slog.Logger
+}
+
+// NewDataKeys returns a store that wraps new DEKs with kek and keeps up to
+// cacheSize unwrapped DEKs in memory, so that re-reading a thread does not
+// cost a KEK unwrap per record (a network call once the KEK is in a KMS).
+func NewDataKeys(pool *pgxpool.Pool, kek envelope.KEKProvider, cacheSize int, log *slog.Logger) *DataKeys {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &DataKeys{pool: pool, kek: kek, cache: envelope.NewDEKCache(cacheSize), log: log}
+}
+
+// SealRecord encrypts plaintext under a fresh DEK bound to b, and inserts
+// the wrapped DEK in tx, the caller's transaction: the key and the row that
+// holds the ciphertext then commit or roll back together, so there is never
+// a ciphertext without its key (or an orphan key). The caller stores ct and
+// dataKeyID in its own row; ct is never written here.
+//
+// One DEK per record (not per thread) is what lets a single message be
+// shredded without touching its neighbours.
+func (d *DataKeys) SealRecord(ctx context.Context, tx pgx.Tx, owner Owner, b envelope.Binding, plaintext []byte) (dataKeyID string, ct []byte, err error) {
+	id, dek, err := d.newDataKey(ctx, tx, owner)
+	if err != nil {
+		return "", nil, err
+	}
+	ct, err = envelope.Seal(dek, b, plaintext)
+	if err != nil {
+		return "", nil, fmt.Errorf("postgres: datakeys: seal record: %w", err)
+	}
+	return id, ct, nil
+}
+
+// OpenRecord decrypts a record sealed by SealRecord. The data_keys row is
+// read every time, even when the DEK is cached, because its absence is how
+// a shredding done by another process (or by a recall) becomes visible:
+// a missing row gives envelope.ErrShredded. Any other failure (wrong owner,
+// wrong Binding, tampering, unknown KEK version) gives the envelope error
+// (ErrAuth, ErrMalformed, ErrUnknownKEKVersion) and never plaintext.
+func (d *DataKeys) OpenRecord(ctx context.Context, q Querier, dataKeyID string, owner Owner, b envelope.Binding, ct []byte) ([]byte, error) {
+	dek, err := d.dek(ctx, q, dataKeyID, owner)
+	if err != nil {
+		return nil, err
+	}
+	pt, err := envelope.Open(dek, b, ct)
+	if err != nil {
+		d.logFailure("open record", dataKeyID, owner, err)
+		return nil, fmt.Errorf("postgres: datakeys: open record: %w", err)
+	}
+	return pt, nil
+}
+
+// Shred deletes a data key, and with it (ON DELETE CASCADE) any stream
+// chunks, then forgets the DEK in this process's cache. From then on the
+// data it protected cannot be decrypted from the live database by anyone.
+//
+// What shredding does not reach: database backups taken earlier still hold
+// the wrapped DEK, and whoever has such a backup and the KEK version that
+// wrapped it can recover the data. The data is gone everywhere only once
+// that KEK version has been rotated away, rewrapped, retired (`portal keys
+// retire`) and every copy of the old keyring file destroyed. Other portal
+// processes may hold the DEK in their caches, but they cannot use it:
+// OpenRecord and OpenStream check the row first.
+//
+// Shredding a key that does not exist is not an error: the outcome the
+// caller wants already holds.
+func (d *DataKeys) Shred(ctx context.Context, q Querier, dataKeyID string) error {
+	// RETURNING gives the canonical id text, which is what the cache is
+	// keyed by, whatever spelling of the UUID the caller passed.
+	var id string
+	err := q.QueryRow(ctx, `DELETE FROM data_keys WHERE id = $1 RETURNING id::text`, dataKeyID).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: datakeys: shred: %w", err)
+	}
+	d.cache.Delete(id)
+	return nil
+}
+
+// newDataKey creates, wraps and inserts a DEK for owner. The wrap AAD names
+// the new id and the owner, so the wrapped bytes only unwrap on this row.
+func (d *DataKeys) newDataKey(ctx context.Context, tx pgx.Tx, owner Owner) (string, envelope.DEK, error) {
+	if owner.Kind == "" || owner.ID == "" {
+		return "", envelope.DEK{}, errors.New("postgres: datakeys: owner kind and id are required")
+	}
+	id, err := newUUID()
+	if err != nil {
+		return "", envelope.DEK{}, err
+	}
+	dek, version, wrapped, err := envelope.NewWrappedDEK(d.kek, envelope.WrapAAD(id, owner.Kind, owner.ID))
+	if err != nil {
+		return "", envelope.DEK{}, fmt.Errorf("postgres: datakeys: new DEK: %w", err)
+	}
+	_, err = tx.Exec(ctx, `
+		INSERT INTO data_keys (id, owner_kind, owner_id, thread_id, kek_version, wrapped)
+		VALUES ($1, $2, $3, $4, $5, $6)`,
+		id, owner.Kind, owner.ID, owner.ThreadID, int64(version), wrapped)
+	if err != nil {
+		return "", envelope.DEK{}, fmt.Errorf("postgres: datakeys: insert data key: %w", err)
+	}
+	// Deliberately not cached: the transaction may still roll back, and a
+	// cached key for a row that never existed would outlive it.
+	return id, dek, nil
+}
+
+// dek returns the unwrapped DEK of dataKeyID for owner, from the cache when
+// possible. The row is always read (see OpenRecord) and its owner compared,
+// so a cache hit can never bypass the owner binding that the wrap AAD
+// enforces on a miss.
+func (d *DataKeys) dek(ctx context.Context, q Querier, dataKeyID string, owner Owner) (envelope.DEK, error) {
+	var (
+		id, kind, ownerID string
+		version           int64
+		wrapped           []byte
+	)
+	err := q.QueryRow(ctx, `
+		SELECT id::text, owner_kind, owner_id, kek_version, wrapped
+		FROM data_keys WHERE id = $1`, dataKeyID).Scan(&id, &kind, &ownerID, &version, &wrapped)
+	if errors.Is(err, pgx.ErrNoRows) {
+		d.logFailure("load data key", dataKeyID, owner, envelope.ErrShredded)
+		return envelope.DEK{}, fmt.Errorf("postgres: datakeys: data key %s: %w", dataKeyID, envelope.ErrShredded)
+	}
+	if err != nil {
+		return envelope.DEK{}, fmt.Errorf("postgres: datakeys: load data key: %w", err)
+	}
+	if dek, ok := d.cache.Get(id); ok {
+		if kind != owner.Kind || ownerID != owner.ID {
+			d.logFailure("unwrap", id, owner, envelope.ErrAuth)
+			return envelope.DEK{}, fmt.Errorf("postgres: datakeys: data key %s belongs to another owner: %w", id, envelope.ErrAuth)
+		}
+		return dek, nil
+	}
+	// The owner checked here is the caller's, not the row's: the wrap AAD
+	// proves the row was written for that owner.
+	dek, err := d.kek.Unwrap(uint32(version), envelope.WrapAAD(id, owner.Kind, owner.ID), wrapped)
+	if err != nil {
+		d.logFailure("unwrap", id, owner, err)
+		return envelope.DEK{}, fmt.Errorf("postgres: datakeys: unwrap data key %s: %w", id, err)
+	}
+	d.cache.Put(id, dek)
+	return dek, nil
+}
+
+// logFailure records a failed unwrap or open for investigation: which key,
+// what kind of owner, and the class of failure. Never the error text of
+// lower layers verbatim beyond its class, never key material or plaintext,
+// and not the owner id (it may identify a patient's message).
+func (d *DataKeys) logFailure(op, dataKeyID string, owner Owner, err error) {
+	level := slog.LevelWarn
+	if errors.Is(err, envelope.ErrShredded) {
+		level = slog.LevelInfo // expected after a recall; not an incident
+	}
+	d.log.Log(context.Background(), level, "datakeys: "+op+" failed",
+		"data_key_id", dataKeyID, "owner_kind", owner.Kind, "error_class", errorClass(err))
+}
+
+// errorClass names the envelope sentinel err wraps, for logs and metrics.
+func errorClass(err error) string {
+	for _, c := range []struct {
+		err  error
+		name string
+	}{
+		{envelope.ErrShredded, "shredded"},
+		{envelope.ErrAuth, "auth"},
+		{envelope.ErrTruncated, "truncated"},
+		{envelope.ErrMalformed, "malformed"},
+		{envelope.ErrUnknownKEKVersion, "unknown_kek_version"},
+		{ErrTooLarge, "too_large"},
+	} {
+		if errors.Is(err, c.err) {
+			return c.name
+		}
+	}
+	return "other"
+}
+
+// newUUID returns a random (version 4) UUID in canonical lowercase form. It
+// is generated here rather than by the database because the wrap AAD needs
+// it before the row is inserted.
+func newUUID() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("postgres: datakeys: generate id: %w", err)
+	}
+	b[6] = b[6]&0x0f | 0x40 // version 4
+	b[8] = b[8]&0x3f | 0x80 // RFC 9562 variant
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]), nil
+}

@@ -1,0 +1,77 @@
+// Package mail renders the bodies of the portal's emails: HTML with templ and
+// plain text beside it. Emails carry no PHI: the organisation's name, a link
+// and whom to call, nothing about any message's subject or content.
+package mail
+
+import (
+	"fmt"
+	"strings"
+)
+
+// LinkView feeds an email that carries a registration or reset link.
+type LinkView struct {
+	OrgName string
+	// Register is true for a registration link, false for a password reset.
+	Register  bool
+	URL       string
+	ExpiresIn string // "72 hours", "30 minutes"
+	HelpURL   string
+	Contacts  []string // "Provider Services – Los Angeles County: 1-855-464-3571"
+}
+
+// Subject is the email's subject line.
+func (v LinkView) Subject() string {
+	if v.Register {
+		return "Complete your " + v.OrgName + " Secure Messaging registration"
+	}
+	return "Reset your " + v.OrgName + " Secure Messaging password"
+}
+
+// Text is the plain-text body.
+func (v LinkView) Text() string {
+	var b strings.Builder
+	if v.Register {
+		fmt.Fprintf(&b, "%s uses Secure Messaging to send you protected health information.\n\n", v.OrgName)
+		fmt.Fprintf(&b, "To register, open this link and choose a password:\n\n%s\n\n", v.URL)
+	} else {
+		fmt.Fprintf(&b, "Someone asked to reset the password of your %s Secure Messaging account.\n\n", v.OrgName)
+		fmt.Fprintf(&b, "To choose a new password, open this link:\n\n%s\n\n", v.URL)
+		b.WriteString("If you did not ask for this, ignore this email: your password stays as it is.\n\n")
+	}
+	fmt.Fprintf(&b, "The link works once, for %s. If it has expired, the page lets you ask for a new one.\n\n", v.ExpiresIn)
+	writeFooter(&b, v.OrgName, v.HelpURL, v.Contacts)
+	return b.String()
+}
+
+// PasswordChangedView feeds the notice sent after a password change.
+type PasswordChangedView struct {
+	OrgName   string
+	ForgotURL string
+	HelpURL   string
+	Contacts  []string
+}
+
+func (v PasswordChangedView) Subject() string {
+	return "Your " + v.OrgName + " Secure Messaging password was changed"
+}
+
+func (v PasswordChangedView) Text() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "The password of your %s Secure Messaging account was just changed, and every signed-in session was signed out.\n\n", v.OrgName)
+	fmt.Fprintf(&b, "If this was you, there is nothing to do.\n\nIf it was not, reset your password now at %s and call us.\n\n", v.ForgotURL)
+	writeFooter(&b, v.OrgName, v.HelpURL, v.Contacts)
+	return b.String()
+}
+
+func writeFooter(b *strings.Builder, org, help string, contacts []string) {
+	fmt.Fprintf(b, "Questions? Contact the %s representative you work with", org)
+	if len(contacts) > 0 {
+		b.WriteString(", or:\n")
+		for _, c := range contacts {
+			fmt.Fprintf(b, "  %s\n", c)
+		}
+	} else {
+		b.WriteString(".\n")
+	}
+	fmt.Fprintf(b, "\nSecure Email Guide: %s\n", help)
+}

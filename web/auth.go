@@ -1,0 +1,304 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/healthnet/secureportal/internal/accounts"
+	"github.com/healthnet/secureportal/internal/password"
+	"github.com/healthnet/secureportal/templates/layout"
+	"github.com/healthnet/secureportal/templates/pages"
+)
+
+// loginFailure is the one answer for unknown user, wrong password, pending,
+// locked and disabled accounts: telling them apart would tell an attacker
+// which addresses have accounts.
+const loginFailure = "The email address or password is not right. Check them and try again, or reset your password. After several failed attempts, sign-in is paused for a while."
+
+var loginNotices = map[string]string{
+	reasonIdle:      "You were signed out after a period without activity, to protect the information on this screen. Please sign in again.",
+	reasonLifetime:  "You were signed out because you have been signed in for a long time. Please sign in again.",
+	reasonChanged:   "You were signed out because your account changed (for example, its password was reset). Please sign in again.",
+	reasonSignedOut: "You have signed out.",
+	reasonReset:     "Your password has been changed and you were signed out everywhere. Sign in with your new password.",
+	reasonSignIn:    "Please sign in to continue.",
+}
+
+func emailField(value, errMsg string) pages.Field {
+	return pages.Field{Name: "email", Label: "Email address", Type: "email", Value: value, Error: errMsg,
+		Autocomplete: "username", Required: true, MaxLength: 254}
+}
+
+func (s *Server) loginView(r *http.Request, email, next string) pages.LoginView {
+	return pages.LoginView{
+		Chrome: s.chrome(r),
+		Email:  emailField(email, ""),
+		Pass:   pages.Field{Name: "password", Label: "Password", Type: "password", Autocomplete: "current-password", Required: true},
+		Next:   accounts.SafeNext(next),
+	}
+}
+
+func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
+	if u, ok := currentUser(r.Context()); ok {
+		http.Redirect(w, r, firstNonEmpty(accounts.SafeNext(r.URL.Query().Get("next")), homeFor(u)), http.StatusSeeOther)
+		return
+	}
+	v := s.loginView(r, "", r.URL.Query().Get("next"))
+	reason := r.URL.Query().Get("reason")
+	if reason == "" || reason == reasonSignIn {
+		// A browser that was signed in and lost its session without a
+		// redirect (e.g. opened /login directly) still deserves to know why.
+		if er := s.expiryReason(r); er != "" {
+			reason = er
+			s.clearSignedInCookie(w)
+		}
+	}
+	v.Notice = loginNotices[reason]
+	s.render(w, r, http.StatusOK, pages.Login(v))
+}
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		s.renderError(w, r, http.StatusBadRequest)
+		return
+	}
+	email, next := r.PostForm.Get("email"), r.PostForm.Get("next")
+	u, err := s.accounts.Login(r.Context(), email, r.PostForm.Get("password"), ClientIP(r.Context()).String())
+	var fe accounts.FieldErrors
+	switch {
+	case errors.As(err, &fe):
+		v := s.loginView(r, email, next)
+		v.Email.Error, v.Pass.Error = fe["email"], fe["password"]
+		s.render(w, r, http.StatusUnprocessableEntity, pages.Login(v))
+		return
+	case errors.Is(err, accounts.ErrInvalidCredentials):
+		v := s.loginView(r, email, next)
+		v.Failure = loginFailure
+		s.render(w, r, http.StatusUnauthorized, pages.Login(v))
+		return
+	case err != nil:
+		s.serverError(w, r, err)
+		return
+	}
+	if err := s.signIn(w, r, u); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.log.InfoContext(r.Context(), "signed in", "request_id", RequestID(r.Context()), "user_id", u.ID, "role", u.Role)
+	http.Redirect(w, r, firstNonEmpty(accounts.SafeNext(next), homeFor(u)), http.StatusSeeOther)
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	if u, ok := currentUser(r.Context()); ok {
+		if err := s.accounts.Logout(r.Context(), u, ClientIP(r.Context()).String()); err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+	}
+	if err := s.sessions.Destroy(r.Context()); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.clearSignedInCookie(w)
+	http.Redirect(w, r, "/login?reason="+reasonSignedOut, http.StatusSeeOther)
+}
+
+// tokenPage marks a page whose URL carries a secret: the browser must not
+// send that URL to anyone as a Referer.
+func tokenPage(w http.ResponseWriter) {
+	w.Header().Set("Referrer-Policy", "no-referrer")
+}
+
+func (s *Server) passwordFields(pwErr, confirmErr string) (pages.Field, pages.Field) {
+	return pages.Field{Name: "password", Label: "Password", Type: "password", Autocomplete: "new-password", Required: true, Error: pwErr,
+			Hint: "At least 15 characters. A phrase of four or more unrelated words is easy to remember and hard to guess. Avoid your name, your email address and " + s.cfg.Org.Name + "."},
+		pages.Field{Name: "password_confirm", Label: "Type the password again", Type: "password", Autocomplete: "new-password", Required: true, Error: confirmErr}
+}
+
+// strengthNote adds the strength of a refused password to its error, so the
+// user learns how far off it was.
+func strengthNote(pwErr, pw string, context ...string) string {
+	if pwErr == "" || pw == "" {
+		return pwErr
+	}
+	h := password.Strength(pw, context...)
+	return pwErr + " Strength: " + h.Label + "."
+}
+
+func (s *Server) registerView(r *http.Request, token string, u accounts.User, name string, fe accounts.FieldErrors, pw string) pages.RegisterView {
+	pass, confirm := s.passwordFields(strengthNote(fe["password"], pw, s.cfg.Org.Name, u.Email, name), fe["password_confirm"])
+	return pages.RegisterView{
+		Chrome:  s.chrome(r),
+		Action:  "/register/" + token,
+		OrgName: s.cfg.Org.Name,
+		Email:   u.Email,
+		Name: pages.Field{Name: "name", Label: "Your name", Type: "text", Value: name, Error: fe["name"], Required: true, MaxLength: 100,
+			Autocomplete: "name", Hint: "As it should appear to " + s.cfg.Org.Name + ", for example “Dr. Maria Lopez, Lopez Family Clinic”."},
+		Pass:    pass,
+		Confirm: confirm,
+	}
+}
+
+func (s *Server) linkProblem(w http.ResponseWriter, r *http.Request, register bool, token string, sent bool) {
+	s.render(w, r, http.StatusGone, pages.LinkProblem(pages.LinkProblemView{
+		Chrome: s.chrome(r), Register: register, ResendAction: "/register/" + token + "/new-link", Sent: sent,
+	}))
+}
+
+func (s *Server) registerForm(w http.ResponseWriter, r *http.Request) {
+	tokenPage(w)
+	token := chi.URLParam(r, "token")
+	_, u, err := s.accounts.CheckLink(r.Context(), token, accounts.PurposeRegister)
+	if errors.Is(err, accounts.ErrTokenInvalid) {
+		s.linkProblem(w, r, true, token, false)
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, pages.Register(s.registerView(r, token, u, "", nil, "")))
+}
+
+func (s *Server) register(w http.ResponseWriter, r *http.Request) {
+	tokenPage(w)
+	token := chi.URLParam(r, "token")
+	if err := r.ParseForm(); err != nil {
+		s.renderError(w, r, http.StatusBadRequest)
+		return
+	}
+	name, pw := r.PostForm.Get("name"), r.PostForm.Get("password")
+	u, t, err := s.accounts.Register(r.Context(), token, name, pw, r.PostForm.Get("password_confirm"), ClientIP(r.Context()).String())
+	var fe accounts.FieldErrors
+	switch {
+	case errors.As(err, &fe):
+		_, pending, cerr := s.accounts.CheckLink(r.Context(), token, accounts.PurposeRegister)
+		if cerr != nil {
+			s.linkProblem(w, r, true, token, false)
+			return
+		}
+		s.render(w, r, http.StatusUnprocessableEntity, pages.Register(s.registerView(r, token, pending, name, fe, pw)))
+		return
+	case errors.Is(err, accounts.ErrTokenInvalid):
+		s.linkProblem(w, r, true, token, false)
+		return
+	case err != nil:
+		s.serverError(w, r, err)
+		return
+	}
+	if err := s.signIn(w, r, u); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.log.InfoContext(r.Context(), "registered", "request_id", RequestID(r.Context()), "user_id", u.ID)
+	http.Redirect(w, r, firstNonEmpty(accounts.SafeNext(t.NextPath), homeFor(u)), http.StatusSeeOther)
+}
+
+func (s *Server) registerNewLink(w http.ResponseWriter, r *http.Request) {
+	tokenPage(w)
+	token := chi.URLParam(r, "token")
+	if err := s.accounts.RequestNewRegistrationLink(r.Context(), token, ClientIP(r.Context()).String()); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.linkProblem(w, r, true, token, true)
+}
+
+func (s *Server) forgotView(r *http.Request, email, errMsg string) pages.ForgotView {
+	return pages.ForgotView{Chrome: s.chrome(r), Email: emailField(email, errMsg), TTL: layout.Duration(s.cfg.Accounts.ResetTTL)}
+}
+
+func (s *Server) forgotForm(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, pages.Forgot(s.forgotView(r, "", "")))
+}
+
+func (s *Server) forgot(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		s.renderError(w, r, http.StatusBadRequest)
+		return
+	}
+	email := r.PostForm.Get("email")
+	err := s.accounts.RequestReset(r.Context(), email, ClientIP(r.Context()).String())
+	var fe accounts.FieldErrors
+	switch {
+	case errors.As(err, &fe):
+		s.render(w, r, http.StatusUnprocessableEntity, pages.Forgot(s.forgotView(r, email, fe["email"])))
+		return
+	case err != nil:
+		s.serverError(w, r, err)
+		return
+	}
+	v := s.forgotView(r, "", "")
+	v.Sent = true
+	s.render(w, r, http.StatusOK, pages.Forgot(v))
+}
+
+func (s *Server) resetView(r *http.Request, token string, u accounts.User, fe accounts.FieldErrors, pw string) pages.ResetView {
+	pass, confirm := s.passwordFields(strengthNote(fe["password"], pw, s.cfg.Org.Name, u.Email, u.DisplayName), fe["password_confirm"])
+	pass.Label = "New password"
+	confirm.Label = "Type the new password again"
+	return pages.ResetView{Chrome: s.chrome(r), Action: "/reset-password/" + token, Email: u.Email, Pass: pass, Confirm: confirm}
+}
+
+func (s *Server) resetForm(w http.ResponseWriter, r *http.Request) {
+	tokenPage(w)
+	token := chi.URLParam(r, "token")
+	_, u, err := s.accounts.CheckLink(r.Context(), token, accounts.PurposeReset)
+	if errors.Is(err, accounts.ErrTokenInvalid) {
+		s.linkProblem(w, r, false, token, false)
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, pages.Reset(s.resetView(r, token, u, nil, "")))
+}
+
+func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
+	tokenPage(w)
+	token := chi.URLParam(r, "token")
+	if err := r.ParseForm(); err != nil {
+		s.renderError(w, r, http.StatusBadRequest)
+		return
+	}
+	pw := r.PostForm.Get("password")
+	u, err := s.accounts.ResetPassword(r.Context(), token, pw, r.PostForm.Get("password_confirm"), ClientIP(r.Context()).String())
+	var fe accounts.FieldErrors
+	switch {
+	case errors.As(err, &fe):
+		_, owner, cerr := s.accounts.CheckLink(r.Context(), token, accounts.PurposeReset)
+		if cerr != nil {
+			s.linkProblem(w, r, false, token, false)
+			return
+		}
+		s.render(w, r, http.StatusUnprocessableEntity, pages.Reset(s.resetView(r, token, owner, fe, pw)))
+		return
+	case errors.Is(err, accounts.ErrTokenInvalid):
+		s.linkProblem(w, r, false, token, false)
+		return
+	case err != nil:
+		s.serverError(w, r, err)
+		return
+	}
+	// The reset ended every session, this browser's included: it does not
+	// sign in, so whoever holds the link still needs the new password.
+	if err := s.sessions.Destroy(r.Context()); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.clearSignedInCookie(w)
+	s.log.InfoContext(r.Context(), "password reset", "request_id", RequestID(r.Context()), "user_id", u.ID)
+	http.Redirect(w, r, "/login?reason="+reasonReset, http.StatusSeeOther)
+}
+
+func firstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,233 @@
+package web_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/healthnet/secureportal/internal/config"
+	"github.com/healthnet/secureportal/internal/envelope"
+	"github.com/healthnet/secureportal/internal/mailcatcher"
+	"github.com/healthnet/secureportal/internal/pgtest"
+	"github.com/healthnet/secureportal/internal/portal"
+	"net/http/httptest"
+)
+
+// clock is a settable clock for the account rules (expiry, lockout).
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// site is the whole portal over a real database, with a real SMTP sink and
+// job workers running.
+type site struct {
+	t     *testing.T
+	URL   string
+	app   *portal.App
+	mail  *mailcatcher.Server
+	clock *clock
+	logs  *logBuffer
+}
+
+func newSite(t *testing.T, extra map[string]string) *site {
+	t.Helper()
+	mc, err := mailcatcher.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mc.Close() })
+	dbURL := pgtest.New(t)
+	vars := map[string]string{
+		"PORTAL_DATABASE_URL": dbURL,
+		"PORTAL_SMTP_URL":     "smtp://" + mc.Addr() + "?tls=none",
+		"PORTAL_ORG_NAME":     "Health Net",
+		"PORTAL_MAIL_FROM":    "Health Net Secure Messaging <secure@healthnet.example>",
+	}
+	for k, v := range extra {
+		vars[k] = v
+	}
+	ts := httptest.NewUnstartedServer(nil)
+	vars["PORTAL_BASE_URL"] = "http://" + ts.Listener.Addr().String()
+	cfg, err := config.Load(func(k string) string { return vars[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := pgtest.NewPoolFor(t, dbURL)
+	logs := &logBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	clk := &clock{now: time.Now()}
+	keyring, err := envelope.InitKeyring(filepath.Join(t.TempDir(), "test.keyring"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := portal.New(cfg, log, pool, keyring, portal.Options{Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := app.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ts.Config.Handler = app.Web.Handler()
+	ts.Start()
+	t.Cleanup(func() {
+		ts.Close()
+		stopCtx, stop := context.WithTimeout(context.Background(), 10*time.Second)
+		defer stop()
+		app.Stop(stopCtx)
+		cancel()
+	})
+	return &site{t: t, URL: ts.URL, app: app, mail: mc, clock: clk, logs: logs}
+}
+
+// browser is one person's browser: its own cookies, no automatic redirects
+// so tests see where each answer points.
+type browser struct {
+	t *testing.T
+	s *site
+	c *http.Client
+}
+
+func (s *site) browser() *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: s.t, s: s, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+type page struct {
+	Status   int
+	Body     string
+	Header   http.Header
+	Location string
+}
+
+func (b *browser) do(method, path string, form url.Values, header http.Header) page {
+	b.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	target := path
+	if !strings.HasPrefix(path, "http") {
+		target = b.s.URL + path
+	}
+	req, err := http.NewRequest(method, target, body)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	// What a browser sends for a same-site form post.
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	res, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	return page{Status: res.StatusCode, Body: string(raw), Header: res.Header, Location: res.Header.Get("Location")}
+}
+
+func (b *browser) get(path string) page { return b.do(http.MethodGet, path, nil, nil) }
+func (b *browser) post(path string, form url.Values) page {
+	return b.do(http.MethodPost, path, form, nil)
+}
+
+// follow GETs path and follows redirects, returning the final page and URL path.
+func (b *browser) follow(path string) (page, string) {
+	b.t.Helper()
+	for range 10 {
+		p := b.get(path)
+		if p.Location == "" {
+			return p, path
+		}
+		path = p.Location
+	}
+	b.t.Fatalf("redirect loop at %s", path)
+	return page{}, ""
+}
+
+// mailTo waits for the next email to addr whose subject contains subject and
+// returns the first portal link in it containing linkPart.
+func (s *site) mailTo(addr, subject, linkPart string) (mailcatcher.Message, string) {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	seen := map[int]bool{}
+	for _, m := range s.mail.Messages() {
+		seen[m.ID] = true // only mail that arrives from now on
+	}
+	m, err := s.mail.WaitFor(ctx, func(m mailcatcher.Message) bool {
+		return !seen[m.ID] && len(m.To) > 0 && strings.EqualFold(m.To[0], addr) && strings.Contains(m.Subject, subject)
+	})
+	if err != nil {
+		s.t.Fatalf("no email to %s with subject %q: %v", addr, subject, err)
+	}
+	for _, l := range m.Links() {
+		if strings.Contains(l, linkPart) {
+			u, _ := url.Parse(l)
+			return m, u.Path
+		}
+	}
+	if linkPart != "" {
+		s.t.Fatalf("email %q has no link containing %q: %v", m.Subject, linkPart, m.Links())
+	}
+	return m, ""
+}
+
+func must(t *testing.T, what string, cond bool) {
+	t.Helper()
+	if !cond {
+		t.Errorf("%s", what)
+	}
+}
+
+func contains(t *testing.T, what, s string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(s, w) {
+			t.Errorf("%s does not contain %q", what, w)
+		}
+	}
+}

@@ -1,0 +1,146 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/healthnet/secureportal/internal/accounts"
+)
+
+// Session keys.
+const (
+	sessUserID = "user_id"
+	sessEpoch  = "auth_epoch"
+)
+
+// Why a user was sent to the sign-in page; shown there in words.
+const (
+	reasonIdle      = "idle"
+	reasonLifetime  = "lifetime"
+	reasonChanged   = "changed"
+	reasonSignedOut = "signed_out"
+	reasonReset     = "reset"
+	reasonSignIn    = "signin"
+)
+
+type userKey struct{}
+
+// currentUser returns the signed-in user, if any.
+func currentUser(ctx context.Context) (accounts.User, bool) {
+	u, ok := ctx.Value(userKey{}).(accounts.User)
+	return u, ok
+}
+
+// signedInCookie remembers, outside the session, when this browser signed in.
+// It holds no secret: only a time. When a request carries it but no live
+// session, the session has expired, and the sign-in page can say why
+// instead of showing a bare form.
+func (s *Server) signedInCookieName() string {
+	if s.cfg.SecureCookies() {
+		return "__Host-signed-in"
+	}
+	return "signed-in"
+}
+
+func (s *Server) setSignedInCookie(w http.ResponseWriter, at time.Time) {
+	http.SetCookie(w, &http.Cookie{Name: s.signedInCookieName(), Value: strconv.FormatInt(at.Unix(), 10), Path: "/",
+		Secure: s.cfg.SecureCookies(), HttpOnly: true, SameSite: http.SameSiteLaxMode})
+}
+
+func (s *Server) clearSignedInCookie(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{Name: s.signedInCookieName(), Value: "", Path: "/", MaxAge: -1,
+		Secure: s.cfg.SecureCookies(), HttpOnly: true, SameSite: http.SameSiteLaxMode})
+}
+
+// expiryReason tells whether a browser that once signed in lost its session
+// to the idle timeout or the absolute lifetime; "" if it never signed in.
+func (s *Server) expiryReason(r *http.Request) string {
+	c, err := r.Cookie(s.signedInCookieName())
+	if err != nil {
+		return ""
+	}
+	at, err := strconv.ParseInt(c.Value, 10, 64)
+	if err != nil {
+		return ""
+	}
+	if time.Since(time.Unix(at, 0)) >= s.cfg.SessionLifetime {
+		return reasonLifetime
+	}
+	return reasonIdle
+}
+
+// loadUser puts the signed-in user in the request context. The auth epoch
+// is checked on every request, so a password reset, admin reset or disable
+// ends every session of the account at once.
+func (s *Server) loadUser(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := s.sessions.GetInt64(r.Context(), sessUserID)
+		if id == 0 {
+			next.ServeHTTP(w, r)
+			return
+		}
+		u, err := s.accounts.SessionUser(r.Context(), id, s.sessions.GetInt64(r.Context(), sessEpoch))
+		if errors.Is(err, accounts.ErrSessionEnded) {
+			s.log.InfoContext(r.Context(), "session ended by account change", "request_id", RequestID(r.Context()), "user_id", id)
+			if err := s.sessions.Destroy(r.Context()); err != nil {
+				s.serverError(w, r, err)
+				return
+			}
+			s.clearSignedInCookie(w)
+			s.redirectToLogin(w, r, reasonChanged)
+			return
+		}
+		if err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{}, u)))
+	})
+}
+
+// requireUser sends a visitor without a live session to the sign-in page,
+// remembering where they were going and why they have to sign in.
+func (s *Server) requireUser(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := currentUser(r.Context()); !ok {
+			reason := s.expiryReason(r)
+			if reason != "" {
+				s.clearSignedInCookie(w)
+			} else {
+				reason = reasonSignIn
+			}
+			s.redirectToLogin(w, r, reason)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) redirectToLogin(w http.ResponseWriter, r *http.Request, reason string) {
+	q := url.Values{"reason": {reason}}
+	if r.Method == http.MethodGet && r.URL.Path != "/login" {
+		if next := accounts.SafeNext(r.URL.RequestURI()); next != "" {
+			q.Set("next", next)
+		}
+	}
+	http.Redirect(w, r, "/login?"+q.Encode(), http.StatusSeeOther)
+}
+
+// signIn starts an authenticated session for u. The token is renewed first,
+// so a session id planted before sign-in (session fixation) is worthless.
+func (s *Server) signIn(w http.ResponseWriter, r *http.Request, u accounts.User) error {
+	if err := s.sessions.RenewToken(r.Context()); err != nil {
+		return err
+	}
+	s.sessions.Put(r.Context(), sessUserID, u.ID)
+	s.sessions.Put(r.Context(), sessEpoch, u.AuthEpoch)
+	s.setSignedInCookie(w, time.Now())
+	return nil
+}
+
+// homeFor is where a user lands after sign-in when no page was asked for.
+func homeFor(accounts.User) string { return "/" }
