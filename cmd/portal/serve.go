@@ -104,11 +104,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, re
 	}
 	defer pool.Close()
 
-	keyring, err := openKeyring(ctx, cfg, pool)
-	if err != nil {
-		return err
-	}
-	app, err := portal.New(cfg, log, pool, keyring, portal.Options{})
+	app, err := newApp(ctx, cfg, log, pool)
 	if err != nil {
 		return err
 	}
@@ -147,4 +143,13 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, re
 		return nil
 	}
 	return err
+}
+
+// newApp checks the keyring against the database and assembles the portal.
+func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, pool *pgxpool.Pool) (*portal.App, error) {
+	keyring, err := openKeyring(ctx, cfg, pool)
+	if err != nil {
+		return nil, err
+	}
+	return portal.New(cfg, log, pool, keyring, portal.Options{})
 }

@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/healthnet/secureportal/internal/accounts"
-	"github.com/healthnet/secureportal/internal/portal"
 )
 
 const userUsage = `Usage: portal user create --email E --name N --role staff|admin|provider [--password-stdin]
@@ -58,11 +57,7 @@ func cmdUser(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	defer pool.Close()
-	keyring, err := openKeyring(ctx, cfg, pool)
-	if err != nil {
-		return err
-	}
-	app, err := portal.New(cfg, log, pool, keyring, portal.Options{})
+	app, err := newApp(ctx, cfg, log, pool)
 	if err != nil {
 		return err
 	}
