@@ -59,7 +59,7 @@ func (l *logBuffer) String() string {
 // site is the whole portal over a real database, with a real SMTP sink and
 // job workers running.
 type site struct {
-	t     *testing.T
+	t     testing.TB
 	URL   string
 	app   *portal.App
 	mail  *mailcatcher.Server
@@ -67,7 +67,7 @@ type site struct {
 	logs  *logBuffer
 }
 
-func newSite(t *testing.T, extra map[string]string) *site {
+func newSite(t testing.TB, extra map[string]string) *site {
 	t.Helper()
 	mc, err := mailcatcher.Start("127.0.0.1:0")
 	if err != nil {
@@ -121,7 +121,7 @@ func newSite(t *testing.T, extra map[string]string) *site {
 // browser is one person's browser: its own cookies, no automatic redirects
 // so tests see where each answer points.
 type browser struct {
-	t *testing.T
+	t testing.TB
 	s *site
 	c *http.Client
 }
@@ -231,3 +231,5 @@ func contains(t *testing.T, what, s string, wants ...string) {
 		}
 	}
 }
+
+func stringsReader(s string) io.Reader { return strings.NewReader(s) }
