@@ -11,7 +11,7 @@ import (
 
 func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 	if u, ok := currentUser(r.Context()); ok {
-		s.render(w, r, http.StatusOK, pages.Welcome(pages.WelcomeView{Chrome: s.chrome(r), Name: displayName(u), OrgName: s.cfg.Org.Name}))
+		http.Redirect(w, r, homeFor(u), http.StatusSeeOther)
 		return
 	}
 	s.render(w, r, http.StatusOK, pages.Home(pages.HomeView{Chrome: s.chrome(r), OrgName: s.cfg.Org.Name}))

@@ -138,11 +138,14 @@ type page struct {
 	Location string
 }
 
-func (b *browser) do(method, path string, form url.Values, header http.Header) page {
+func (b *browser) do(method, path string, form url.Values, header http.Header, raw ...io.Reader) page {
 	b.t.Helper()
 	var body io.Reader
 	if form != nil {
 		body = strings.NewReader(form.Encode())
+	}
+	if len(raw) > 0 {
+		body = raw[0]
 	}
 	target := path
 	if !strings.HasPrefix(path, "http") {
@@ -165,8 +168,8 @@ func (b *browser) do(method, path string, form url.Values, header http.Header) p
 		b.t.Fatal(err)
 	}
 	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	return page{Status: res.StatusCode, Body: string(raw), Header: res.Header, Location: res.Header.Get("Location")}
+	got, _ := io.ReadAll(res.Body)
+	return page{Status: res.StatusCode, Body: string(got), Header: res.Header, Location: res.Header.Get("Location")}
 }
 
 func (b *browser) get(path string) page { return b.do(http.MethodGet, path, nil, nil) }

@@ -4,6 +4,8 @@ import (
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
+
+	"github.com/healthnet/secureportal/internal/accounts"
 )
 
 // Handler returns the portal's complete HTTP handler. Every route lives in
@@ -21,31 +23,57 @@ func (s *Server) Handler() http.Handler {
 	r.Handle("/static/*", s.assets)
 
 	// Pages for people: sessions, cross-origin protection on unsafe methods,
-	// small request bodies.
+	// and the signed-in user (if any) in the context.
 	r.Group(func(r chi.Router) {
-		r.Use(s.crossOriginProtection, s.sessions.LoadAndSave, s.limitBody(s.cfg.MaxFormBytes), s.loadUser)
-		r.Get("/", s.home)
-		r.Get("/help", s.help)
+		r.Use(s.crossOriginProtection, s.sessions.LoadAndSave, s.loadUser)
 
-		// The doors: open to everyone, rate-limited per client IP.
-		r.Get("/login", s.loginForm)
-		r.With(s.rateLimited(s.doorLimiter)).Post("/login", s.login)
-		r.Post("/logout", s.logout)
-		r.Get("/forgot-password", s.forgotForm)
-		r.With(s.rateLimited(s.doorLimiter)).Post("/forgot-password", s.forgot)
+		// Small forms.
 		r.Group(func(r chi.Router) {
-			r.Use(s.rateLimited(s.doorLimiter))
-			r.Get("/register/{token}", s.registerForm)
-			r.Post("/register/{token}", s.register)
-			r.Post("/register/{token}/new-link", s.registerNewLink)
-			r.Get("/reset-password/{token}", s.resetForm)
-			r.Post("/reset-password/{token}", s.reset)
+			r.Use(s.limitBody(s.cfg.MaxFormBytes))
+			r.Get("/", s.home)
+			r.Get("/help", s.help)
+
+			// The doors: open to everyone, rate-limited per client IP.
+			r.Get("/login", s.loginForm)
+			r.With(s.rateLimited(s.doorLimiter)).Post("/login", s.login)
+			r.Post("/logout", s.logout)
+			r.Get("/forgot-password", s.forgotForm)
+			r.With(s.rateLimited(s.doorLimiter)).Post("/forgot-password", s.forgot)
+			r.Group(func(r chi.Router) {
+				r.Use(s.rateLimited(s.doorLimiter))
+				r.Get("/register/{token}", s.registerForm)
+				r.Post("/register/{token}", s.register)
+				r.Post("/register/{token}/new-link", s.registerNewLink)
+				r.Get("/reset-password/{token}", s.resetForm)
+				r.Post("/reset-password/{token}", s.reset)
+			})
+
+			// Signed-in users only.
+			r.Group(func(r chi.Router) {
+				r.Use(s.requireUser)
+				r.Get("/account", s.account)
+				r.Get("/attachments/{id}", s.downloadAttachment)
+				r.With(s.requireRole(accounts.RoleProvider)).Get("/inbox", providerArea.inbox(s))
+				r.With(s.requireRole(accounts.RoleProvider)).Get("/threads/{id}", providerArea.thread(s))
+				r.With(s.requireRole(accounts.RoleProvider)).Get("/compose", providerArea.composeForm(s))
+				r.Route("/staff", func(r chi.Router) {
+					r.Use(s.requireRole(accounts.RoleStaff))
+					r.Get("/", staffArea.inbox(s))
+					r.Get("/threads/{id}", staffArea.thread(s))
+					r.Get("/compose", staffArea.composeForm(s))
+					r.Post("/messages/{id}/recall", s.recall)
+				})
+			})
 		})
 
-		// Signed-in users only.
+		// Messages with attachments: streamed, with the upload limit instead
+		// of the form limit (a little extra for the text fields).
 		r.Group(func(r chi.Router) {
-			r.Use(s.requireUser)
-			r.Get("/account", s.account)
+			r.Use(s.requireUser, s.limitBody(s.cfg.Uploads.MaxMessageBytes+2<<20))
+			r.With(s.requireRole(accounts.RoleProvider)).Post("/threads/{id}/reply", providerArea.reply(s))
+			r.With(s.requireRole(accounts.RoleProvider)).Post("/compose", providerArea.compose(s))
+			r.With(s.requireRole(accounts.RoleStaff)).Post("/staff/threads/{id}/reply", staffArea.reply(s))
+			r.With(s.requireRole(accounts.RoleStaff)).Post("/staff/compose", staffArea.compose(s))
 		})
 	})
 	return r

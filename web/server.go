@@ -17,6 +17,7 @@ import (
 
 	"github.com/healthnet/secureportal/internal/accounts"
 	"github.com/healthnet/secureportal/internal/config"
+	"github.com/healthnet/secureportal/internal/messaging"
 	"github.com/healthnet/secureportal/static"
 )
 
@@ -30,6 +31,7 @@ type Server struct {
 	assets   *static.Assets
 	metrics  *Metrics
 	accounts *accounts.Service
+	messages *messaging.Service
 	// doorLimiter rate-limits sign-in, forgot-password and emailed-link
 	// requests per client IP.
 	doorLimiter *ipLimiter
@@ -40,6 +42,7 @@ type Server struct {
 // Services are the domain services the handlers call.
 type Services struct {
 	Accounts *accounts.Service
+	Messages *messaging.Service
 }
 
 // New wires a Server. metrics may be shared with a separate metrics listener;
@@ -60,6 +63,7 @@ func New(cfg *config.Config, log *slog.Logger, pool *pgxpool.Pool, metrics *Metr
 		assets:      static.New(),
 		metrics:     metrics,
 		accounts:    svc.Accounts,
+		messages:    svc.Messages,
 		doorLimiter: newIPLimiter(cfg.Accounts.RatePerMinute),
 		stopCleanup: cancel,
 	}

@@ -105,7 +105,7 @@ func TestHelpPageShowsTheOrganisationsContacts(t *testing.T) {
 
 func TestNotFoundIsAFriendlyPage(t *testing.T) {
 	e := newTestEnv(t, nil)
-	res, body := e.get(t, "/threads/does-not-exist")
+	res, body := e.get(t, "/no-such-area/does-not-exist")
 	if res.StatusCode != http.StatusNotFound {
 		t.Fatalf("status %d", res.StatusCode)
 	}

@@ -143,4 +143,12 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request, u accounts.User)
 }
 
 // homeFor is where a user lands after sign-in when no page was asked for.
-func homeFor(accounts.User) string { return "/" }
+func homeFor(u accounts.User) string {
+	switch u.Role {
+	case accounts.RoleProvider:
+		return "/inbox"
+	case accounts.RoleStaff:
+		return "/staff"
+	}
+	return "/account"
+}

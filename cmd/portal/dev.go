@@ -8,11 +8,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/healthnet/secureportal/internal/accounts"
 	"github.com/healthnet/secureportal/internal/config"
 	"github.com/healthnet/secureportal/internal/mailcatcher"
+	"github.com/healthnet/secureportal/internal/messaging"
 	"github.com/healthnet/secureportal/internal/portal"
 	"github.com/healthnet/secureportal/internal/postgres"
 )
@@ -28,6 +30,7 @@ var devDefaults = map[string]string{
 	"PORTAL_KEYRING":      ".dev/portal.keyring",
 	"PORTAL_MAIL_FROM":    "Health Net Secure Messaging <secure-messaging@localhost>",
 	"PORTAL_ORG_NAME":     "Health Net",
+	"PORTAL_TIMEZONE":     "America/Los_Angeles",
 	"PORTAL_ORG_CONTACTS": "Provider Services – Los Angeles County=tel:1-855-464-3571;" +
 		"Provider Services – San Diego County=tel:1-855-464-3572;" +
 		"Provider Services email=mailto:provider_services@healthnet.com;" +
@@ -93,8 +96,8 @@ func cmdDev(ctx context.Context, args []string, getenv func(string) string, stdo
 
     Demo accounts (password for all: %s)
       admin     %s
-      staff     %s
-      provider  %s
+      staff     %s (Los Angeles team), %s (San Diego team)
+      provider  %s (has a message waiting)
 
     To see registration, create a pending provider in another terminal:
       PORTAL_DATABASE_URL='%s' PORTAL_KEYRING=%s \
@@ -104,7 +107,7 @@ func cmdDev(ctx context.Context, args []string, getenv func(string) string, stdo
     Press Ctrl-C to stop. Data stays in the database for next time.
   └──────────────────────────────────────────────────────────────┘
 
-`, cfg.Org.Name, cfg.BaseURL, mln.Addr(), cfg.MetricsAddr, demoPassword, demoUsers[0].email, demoUsers[1].email, demoUsers[2].email, cfg.DatabaseURL, cfg.KeyringPath)
+`, cfg.Org.Name, cfg.BaseURL, mln.Addr(), cfg.MetricsAddr, demoPassword, demoUsers[0].email, demoUsers[1].email, demoUsers[2].email, demoUsers[3].email, cfg.DatabaseURL, cfg.KeyringPath)
 	})
 }
 
@@ -114,20 +117,63 @@ const demoPassword = "orange kayak quietly drifts north"
 var demoUsers = []struct {
 	email, name string
 	role        accounts.Role
+	team        string
 }{
-	{"admin@healthnet.example", "Avery Admin", accounts.RoleAdmin},
-	{"rep.la@healthnet.example", "Lena Ortiz (Provider Services – LA)", accounts.RoleStaff},
-	{"dr.lopez@clinic.example", "Dr. Maria Lopez", accounts.RoleProvider},
+	{"admin@healthnet.example", "Avery Admin", accounts.RoleAdmin, ""},
+	{"rep.la@healthnet.example", "Lena Ortiz", accounts.RoleStaff, "Provider Services – Los Angeles County"},
+	{"rep.sd@healthnet.example", "Sam Duarte", accounts.RoleStaff, "Provider Services – San Diego County"},
+	{"dr.lopez@clinic.example", "Dr. Maria Lopez", accounts.RoleProvider, ""},
 }
 
-// seedDemo creates the demo accounts once; later runs find them and keep
-// whatever changed since.
+// seedDemo creates the demo teams, accounts and a first thread once; later
+// runs find them and keep whatever changed since.
 func seedDemo(ctx context.Context, app *portal.App) error {
-	for _, u := range demoUsers {
-		_, err := app.Accounts.CreateUser(ctx, u.email, u.name, u.role, demoPassword, 0, "")
-		if err != nil && !errors.Is(err, accounts.ErrEmailTaken) {
-			return fmt.Errorf("create %s: %w", u.email, err)
+	ids := map[string]int64{}
+	fresh := false
+	for _, d := range demoUsers {
+		u, err := app.Accounts.CreateUser(ctx, d.email, d.name, d.role, demoPassword, 0, "")
+		switch {
+		case errors.Is(err, accounts.ErrEmailTaken):
+			if u, err = app.Accounts.UserByEmail(ctx, d.email); err != nil {
+				return err
+			}
+		case err != nil:
+			return fmt.Errorf("create %s: %w", d.email, err)
+		default:
+			fresh = true
+		}
+		ids[d.email] = u.ID
+		if d.team != "" {
+			team, err := postgres.EnsureTeam(ctx, app.Pool, d.team, "Cal MediConnect")
+			if err != nil {
+				return err
+			}
+			if err := postgres.AddTeamMember(ctx, app.Pool, team, u.ID); err != nil {
+				return err
+			}
 		}
 	}
-	return nil
+	if !fresh {
+		return nil
+	}
+	rep := messaging.Viewer{UserID: ids["rep.la@healthnet.example"], Staff: true}
+	files := &demoFiles{name: "authorization-summary.txt",
+		body: "Demo attachment: prior authorization summary for member 000-DEMO.\nNo real patient data.\n"}
+	_, err := app.Messages.StartToProvider(ctx, rep, "dr.lopez@clinic.example", "Prior authorization for member 000-DEMO",
+		"Dr. Lopez,\n\nThe prior authorization you asked about is approved; the summary is attached.\n\nLena Ortiz\nProvider Services – Los Angeles County", files)
+	return err
+}
+
+// demoFiles is a one-file messaging.Uploads for the demo thread.
+type demoFiles struct {
+	name, body string
+	done       bool
+}
+
+func (f *demoFiles) Next() (messaging.Upload, error) {
+	if f.done {
+		return messaging.Upload{}, io.EOF
+	}
+	f.done = true
+	return messaging.Upload{Name: f.name, Body: strings.NewReader(f.body)}, nil
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	_ "time/tzdata" // PORTAL_TIMEZONE works on images without a zoneinfo database
 )
 
 func main() {

@@ -264,3 +264,12 @@ func hashToken(raw string) ([]byte, bool) {
 func (s *Service) User(ctx context.Context, id int64) (User, error) {
 	return s.store.UserByID(ctx, id)
 }
+
+// UserByEmail returns the account with email (normalised first).
+func (s *Service) UserByEmail(ctx context.Context, email string) (User, error) {
+	e, msg := NormalizeEmail(email)
+	if msg != "" {
+		return User{}, ErrNotFound
+	}
+	return s.store.UserByEmail(ctx, e)
+}

@@ -38,10 +38,14 @@ type Config struct {
 
 	Org Org
 
+	// Location is the time zone pages show times in (PORTAL_TIMEZONE).
+	Location *time.Location
+
 	LogFormat string // "json" or "text"
 	LogLevel  string // debug, info, warn, error
 
 	Accounts Accounts
+	Uploads  Uploads
 
 	// MaxFormBytes bounds request bodies that are not uploads.
 	MaxFormBytes int64
@@ -75,6 +79,13 @@ type Accounts struct {
 	// RatePerMinute is how many login, forgot-password and link requests one
 	// client IP may make per minute before getting 429.
 	RatePerMinute int
+}
+
+// Uploads bounds the attachments of one message; enforced while streaming.
+type Uploads struct {
+	MaxFileBytes    int64
+	MaxFiles        int
+	MaxMessageBytes int64
 }
 
 // SMTP describes the outgoing mail server parsed from PORTAL_SMTP_URL.
@@ -122,6 +133,11 @@ func Load(getenv Getenv) (*Config, error) {
 			MaxHashes:        l.count("PORTAL_MAX_CONCURRENT_HASHES", 4),
 			RatePerMinute:    l.count("PORTAL_RATE_LIMIT_PER_MINUTE", 20),
 		},
+		Uploads: Uploads{
+			MaxFileBytes:    l.bytes("PORTAL_MAX_FILE_BYTES", 25<<20),
+			MaxFiles:        l.count("PORTAL_MAX_FILES", 10),
+			MaxMessageBytes: l.bytes("PORTAL_MAX_MESSAGE_BYTES", 50<<20),
+		},
 		Org: Org{
 			Name:     l.str("PORTAL_ORG_NAME", "Health Plan"),
 			Contacts: l.contacts("PORTAL_ORG_CONTACTS"),
@@ -139,6 +155,7 @@ func Load(getenv Getenv) (*Config, error) {
 	c.BaseURL = l.baseURL("PORTAL_BASE_URL", "http://localhost:8080")
 	c.SMTP = l.smtp("PORTAL_SMTP_URL", "smtp://127.0.0.1:1025?tls=none")
 	c.TrustedProxies = l.prefixes("PORTAL_TRUSTED_PROXIES")
+	c.Location = l.location("PORTAL_TIMEZONE", "UTC")
 
 	l.checkAddr("PORTAL_ADDR", c.Addr)
 	if c.MetricsAddr != "" {
@@ -261,6 +278,16 @@ func (l *loader) bytes(name string, def int64) int64 {
 		return def
 	}
 	return n
+}
+
+func (l *loader) location(name, def string) *time.Location {
+	v := l.str(name, def)
+	loc, err := time.LoadLocation(v)
+	if err != nil {
+		l.fail(name, "must be an IANA time zone such as America/Los_Angeles (got %q)", v)
+		return time.UTC
+	}
+	return loc
 }
 
 func (l *loader) checkAddr(name, addr string) {

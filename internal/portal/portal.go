@@ -20,6 +20,7 @@ import (
 	"github.com/healthnet/secureportal/internal/delivery"
 	"github.com/healthnet/secureportal/internal/envelope"
 	"github.com/healthnet/secureportal/internal/jobs"
+	"github.com/healthnet/secureportal/internal/messaging"
 	"github.com/healthnet/secureportal/internal/password"
 	"github.com/healthnet/secureportal/internal/postgres"
 	"github.com/healthnet/secureportal/web"
@@ -36,9 +37,10 @@ type App struct {
 	Jobs     *river.Client[pgx.Tx]
 	Accounts *accounts.Service
 	// Keys is the envelope-encryption store of every encrypted record.
-	Keys    *postgres.DataKeys
-	Metrics *web.Metrics
-	Web     *web.Server
+	Keys     *postgres.DataKeys
+	Messages *messaging.Service
+	Metrics  *web.Metrics
+	Web      *web.Server
 }
 
 // Options are seams for tests; the zero value is production.
@@ -82,6 +84,9 @@ func New(cfg *config.Config, log *slog.Logger, pool *pgxpool.Pool, keyring envel
 	river.AddWorker(workers, &jobs.PasswordChangedWorker{Accounts: accountSvc, Mailer: mailer, Site: site, Log: jobLog})
 	keys := postgres.NewDataKeys(pool, keyring, dekCacheSize, log.With("component", "datakeys"))
 	river.AddWorker(workers, &jobs.RewrapWorker{Keys: keys, Log: jobLog})
+	river.AddWorker(workers, &jobs.NotifyWorker{Pool: pool, Accounts: accountSvc, Mailer: mailer, Site: site, Log: jobLog})
+	messages := messaging.NewService(postgres.NewMessagingStore(pool, keys, client, postgres.MessagingLimits{
+		MaxFileBytes: cfg.Uploads.MaxFileBytes, MaxFiles: cfg.Uploads.MaxFiles}))
 
 	metrics := web.NewMetrics(pool)
 	return &App{
@@ -91,8 +96,9 @@ func New(cfg *config.Config, log *slog.Logger, pool *pgxpool.Pool, keyring envel
 		Jobs:     client,
 		Accounts: accountSvc,
 		Keys:     keys,
+		Messages: messages,
 		Metrics:  metrics,
-		Web:      web.New(cfg, log, pool, metrics, web.Services{Accounts: accountSvc}),
+		Web:      web.New(cfg, log, pool, metrics, web.Services{Accounts: accountSvc, Messages: messages}),
 	}, nil
 }
 

@@ -75,3 +75,43 @@ func writeFooter(b *strings.Builder, org, help string, contacts []string) {
 	}
 	fmt.Fprintf(b, "\nSecure Email Guide: %s\n", help)
 }
+
+// NotificationView feeds the "[SECURE] New secure message" email. It names
+// the sender's organisation and carries a link; never a subject, body or
+// file name.
+type NotificationView struct {
+	OrgName string
+	URL     string
+	// Register is true when the link first registers the recipient.
+	Register  bool
+	ExpiresIn string // registration links only
+	// ToStaff is true for a representative being told a provider replied.
+	ToStaff  bool
+	HelpURL  string
+	Contacts []string
+}
+
+func (v NotificationView) Subject() string {
+	if v.ToStaff {
+		return "[SECURE] New secure message from a provider"
+	}
+	return "[SECURE] New secure message from " + v.OrgName
+}
+
+func (v NotificationView) Text() string {
+	var b strings.Builder
+	if v.ToStaff {
+		b.WriteString("A provider sent you a secure message in the portal.\n\n")
+	} else {
+		fmt.Fprintf(&b, "%s has sent you a secure message. For your protection it is kept in %s Secure Messaging, not in this email.\n\n", v.OrgName, v.OrgName)
+	}
+	if v.Register {
+		fmt.Fprintf(&b, "This is your first secure message: register to read it (choose a password, then the message opens):\n\n%s\n\n", v.URL)
+		fmt.Fprintf(&b, "The registration link works once, for %s. If it has expired, the page lets you ask for a new one.\n\n", v.ExpiresIn)
+	} else {
+		fmt.Fprintf(&b, "Sign in to read it:\n\n%s\n\n", v.URL)
+	}
+	b.WriteString("If your mail program removed the link, open the attached SecureMessage.html.\n\n")
+	writeFooter(&b, v.OrgName, v.HelpURL, v.Contacts)
+	return b.String()
+}

@@ -1,0 +1,165 @@
+// Package messaging is why the portal exists: threads between a provider and
+// a representative (or a team), their messages and attachments, read
+// receipts, recall, and the notifications that announce new messages without
+// carrying any PHI.
+package messaging
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// Viewer is who is looking: every query is scoped by it, so someone else's
+// thread answers exactly like one that does not exist.
+type Viewer struct {
+	UserID int64
+	// Staff is true for representatives (role staff); false for providers.
+	Staff bool
+	IP    string
+}
+
+// Errors callers branch on.
+var (
+	ErrNotFound       = errors.New("messaging: not found")
+	ErrTooLarge       = errors.New("messaging: attachment too large")
+	ErrTooManyFiles   = errors.New("messaging: too many attachments")
+	ErrFileRefused    = errors.New("messaging: file type not accepted")
+	ErrNotAProvider   = errors.New("messaging: that address belongs to a staff account")
+	ErrRecipientUnset = errors.New("messaging: recipient not allowed")
+	ErrWithdrawn      = errors.New("messaging: message withdrawn")
+)
+
+// Team is a group of representatives sharing threads, e.g. "Provider
+// Services – Los Angeles County".
+type Team struct {
+	ID             int64
+	Name           string
+	LineOfBusiness string
+}
+
+// Recipient is someone a provider may write to: a representative they
+// already correspond with, or a team.
+type Recipient struct {
+	Key         string // "staff:12" or "team:3": the compose form's value
+	Name        string
+	Description string
+}
+
+// ThreadSummary is one line of an inbox.
+type ThreadSummary struct {
+	ID            string
+	Subject       string // "" when withdrawn
+	Withdrawn     bool
+	Counterpart   string // provider sees the representative or team; staff the provider
+	ProviderEmail string
+	TeamName      string
+	LastMessageAt time.Time
+	Unread        int
+	AwaitingReply bool // staff: the provider wrote last
+}
+
+// Thread is a conversation with its messages, oldest first.
+type Thread struct {
+	ID            string
+	Subject       string
+	Withdrawn     bool
+	ProviderName  string
+	ProviderEmail string
+	StaffName     string
+	TeamName      string
+	Messages      []Message
+}
+
+// Message is one message as its viewer may see it.
+type Message struct {
+	ID           string
+	SenderName   string
+	FromViewer   bool
+	FromProvider bool
+	Body         string
+	CreatedAt    time.Time
+	// Withdrawn is true when the sender recalled it (its key is destroyed).
+	Withdrawn bool
+	// ExpiredAt is set when retention destroyed it.
+	ExpiredAt   time.Time
+	Attachments []Attachment
+	// ReadAt is when the other side first opened it (zero: not yet).
+	ReadAt time.Time
+}
+
+// Attachment is a file's metadata.
+type Attachment struct {
+	ID          string
+	Name        string
+	ContentType string
+	Size        int64
+}
+
+// Upload is one file arriving with a message; Body is read once, streaming.
+type Upload struct {
+	Name        string
+	ContentType string
+	Body        io.Reader
+}
+
+// Uploads yields the files of a message one at a time (io.EOF at the end),
+// so a whole file is never held in memory: the store encrypts each as it
+// arrives.
+type Uploads interface {
+	Next() (Upload, error)
+}
+
+// NewMessage is a message to store.
+type NewMessage struct {
+	Body  string
+	Files Uploads
+}
+
+// Filter narrows a staff inbox.
+type Filter string
+
+const (
+	FilterAll      Filter = ""
+	FilterUnread   Filter = "unread"
+	FilterAwaiting Filter = "awaiting"
+)
+
+// Page is a window of an inbox. Before is the keyset cursor of the last row
+// shown ("" for the first page).
+type Page struct {
+	Filter Filter
+	Before string
+	Limit  int
+}
+
+// NotifyMessage asks the mail worker to tell one recipient that a message
+// waits for them. It carries ids only: no subject, body or file name.
+type NotifyMessage struct {
+	MessageID   string `json:"message_id"`
+	RecipientID int64  `json:"recipient_id"`
+}
+
+func (NotifyMessage) Kind() string { return "message_notification" }
+
+// Store is what messaging needs from the database. Implementations encrypt
+// subjects, bodies, file names and file bytes on the way in, decrypt on the
+// way out, scope every read by the viewer, and write audit events and
+// notification jobs in the same transaction as the change.
+type Store interface {
+	// StartThreadToProvider creates a thread from staff to the provider
+	// with email, creating a pending provider account if there is none.
+	StartThreadToProvider(ctx context.Context, staff Viewer, providerEmail, subject string, m NewMessage) (threadID string, err error)
+	// StartThreadFromProvider creates a thread from a provider to an
+	// allowed recipient (see Recipients).
+	StartThreadFromProvider(ctx context.Context, provider Viewer, recipientKey, subject string, m NewMessage) (threadID string, err error)
+	Reply(ctx context.Context, v Viewer, threadID string, m NewMessage) error
+	Inbox(ctx context.Context, v Viewer, p Page) (threads []ThreadSummary, next string, err error)
+	// Thread returns the thread and marks its messages read by v.
+	Thread(ctx context.Context, v Viewer, threadID string) (Thread, error)
+	OpenAttachment(ctx context.Context, v Viewer, attachmentID string) (Attachment, io.ReadCloser, error)
+	Recall(ctx context.Context, staff Viewer, messageID string) (threadID string, err error)
+	Recipients(ctx context.Context, provider Viewer) ([]Recipient, error)
+	UnreadCount(ctx context.Context, v Viewer) (int, error)
+}

@@ -1,0 +1,144 @@
+package messaging
+
+import (
+	"context"
+	"io"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/healthnet/secureportal/internal/accounts"
+)
+
+// Service validates what people type and hands it to the Store.
+type Service struct {
+	store Store
+}
+
+// NewService returns a Service over store.
+func NewService(store Store) *Service { return &Service{store: store} }
+
+// FieldErrors are problems the sender can fix, keyed by form field name.
+type FieldErrors = accounts.FieldErrors
+
+const (
+	maxSubjectRunes = 200
+	maxBodyRunes    = 50000
+)
+
+func checkSubject(subject string, errs FieldErrors) string {
+	subject = strings.TrimSpace(subject)
+	switch {
+	case subject == "":
+		errs["subject"] = "Enter a subject."
+	case utf8.RuneCountInString(subject) > maxSubjectRunes:
+		errs["subject"] = "Use at most 200 characters for the subject."
+	case strings.IndexFunc(subject, unicode.IsControl) >= 0:
+		errs["subject"] = "The subject contains characters we cannot show. Please retype it."
+	}
+	return subject
+}
+
+func checkBody(body string, errs FieldErrors) string {
+	body = strings.ReplaceAll(body, "\r\n", "\n")
+	switch {
+	case strings.TrimSpace(body) == "":
+		errs["body"] = "Write a message."
+	case utf8.RuneCountInString(body) > maxBodyRunes:
+		errs["body"] = "The message is too long: use at most 50,000 characters, or attach a file."
+	}
+	return body
+}
+
+// StartToProvider is staff composing to a provider's email address; a new
+// address becomes a pending provider account.
+func (s *Service) StartToProvider(ctx context.Context, staff Viewer, to, subject, body string, files Uploads) (string, error) {
+	errs := FieldErrors{}
+	email, msg := accounts.NormalizeEmail(to)
+	if msg != "" {
+		errs["to"] = msg
+	}
+	subject, body = checkSubject(subject, errs), checkBody(body, errs)
+	if len(errs) > 0 {
+		return "", errs
+	}
+	return s.store.StartThreadToProvider(ctx, staff, email, subject, NewMessage{Body: body, Files: files})
+}
+
+// StartFromProvider is a provider composing to a representative or team
+// they may write to; anything else in the form is refused.
+func (s *Service) StartFromProvider(ctx context.Context, provider Viewer, to, subject, body string, files Uploads) (string, error) {
+	errs := FieldErrors{}
+	if to == "" {
+		errs["to"] = "Choose whom to write to."
+	}
+	subject, body = checkSubject(subject, errs), checkBody(body, errs)
+	if len(errs) > 0 {
+		return "", errs
+	}
+	return s.store.StartThreadFromProvider(ctx, provider, to, subject, NewMessage{Body: body, Files: files})
+}
+
+// Reply adds a message to a thread the viewer may see.
+func (s *Service) Reply(ctx context.Context, v Viewer, threadID, body string, files Uploads) error {
+	errs := FieldErrors{}
+	body = checkBody(body, errs)
+	if len(errs) > 0 {
+		return errs
+	}
+	return s.store.Reply(ctx, v, threadID, NewMessage{Body: body, Files: files})
+}
+
+func (s *Service) Inbox(ctx context.Context, v Viewer, p Page) ([]ThreadSummary, string, error) {
+	return s.store.Inbox(ctx, v, p)
+}
+
+func (s *Service) Thread(ctx context.Context, v Viewer, id string) (Thread, error) {
+	if !validID(id) {
+		return Thread{}, ErrNotFound
+	}
+	return s.store.Thread(ctx, v, id)
+}
+
+func (s *Service) OpenAttachment(ctx context.Context, v Viewer, id string) (Attachment, io.ReadCloser, error) {
+	if !validID(id) {
+		return Attachment{}, nil, ErrNotFound
+	}
+	return s.store.OpenAttachment(ctx, v, id)
+}
+
+func (s *Service) Recall(ctx context.Context, staff Viewer, messageID string) (string, error) {
+	if !validID(messageID) {
+		return "", ErrNotFound
+	}
+	return s.store.Recall(ctx, staff, messageID)
+}
+
+func (s *Service) Recipients(ctx context.Context, provider Viewer) ([]Recipient, error) {
+	return s.store.Recipients(ctx, provider)
+}
+
+func (s *Service) UnreadCount(ctx context.Context, v Viewer) (int, error) {
+	return s.store.UnreadCount(ctx, v)
+}
+
+// validID accepts only the canonical UUID text, so malformed ids from the
+// URL never reach SQL (where they would be a 500, not a 404).
+func validID(id string) bool {
+	if len(id) != 36 {
+		return false
+	}
+	for i, c := range id {
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}

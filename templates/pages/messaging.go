@@ -1,0 +1,126 @@
+package pages
+
+import (
+	"regexp"
+
+	"github.com/healthnet/secureportal/templates/layout"
+)
+
+// InboxView feeds the provider inbox and the staff view.
+type InboxView struct {
+	Chrome     layout.Chrome
+	Title      string
+	Staff      bool
+	ComposeURL string
+	Filters    []FilterLink
+	Threads    []ThreadRow
+	NextURL    string
+	// EmptyTitle and EmptyText explain what will appear here.
+	EmptyTitle string
+	EmptyText  string
+	Notice     string
+}
+
+// FilterLink is one tab of the staff inbox's filters.
+type FilterLink struct {
+	Label   string
+	URL     string
+	Current bool
+}
+
+// ThreadRow is one line of an inbox.
+type ThreadRow struct {
+	URL         string
+	Subject     string
+	Counterpart string
+	Detail      string // staff: the provider's email; provider: the team
+	When        string
+	WhenISO     string
+	Unread      int
+	Awaiting    bool
+}
+
+// ThreadView feeds a conversation page.
+type ThreadView struct {
+	Chrome      layout.Chrome
+	Subject     string
+	With        string
+	Messages    []MessageView
+	ReplyAction string
+	Reply       Field
+	Withdrawn   bool
+	Notice      string
+	Limits      string
+	Problems    []Problem
+}
+
+// MessageView is one message of a thread, ready to show.
+type MessageView struct {
+	ID          string
+	Sender      string
+	FromViewer  bool
+	When        string
+	WhenISO     string
+	Body        []TextPart
+	Withdrawn   bool
+	ExpiredNote string
+	Attachments []AttachmentLink
+	// ReadNote is "Opened 2026-03-04 09:12" or "Not opened yet" on the
+	// viewer's own messages; empty otherwise.
+	ReadNote  string
+	RecallURL string
+}
+
+// AttachmentLink is a downloadable file.
+type AttachmentLink struct {
+	URL  string
+	Name string
+	Size string
+}
+
+// ComposeView feeds a new-message form: staff type an email address,
+// providers choose among the recipients they may write to.
+type ComposeView struct {
+	Chrome     layout.Chrome
+	Title      string
+	Action     string
+	Staff      bool
+	To         Field
+	Recipients []Option
+	Subject    Field
+	Body       Field
+	Limits     string
+	Problems   []Problem
+}
+
+// Option is one choice of a select.
+type Option struct {
+	Value, Label, Description string
+	Selected                  bool
+}
+
+// TextPart is a run of message text, or a link within it.
+type TextPart struct {
+	Text string
+	URL  string
+}
+
+var linkPattern = regexp.MustCompile(`https?://[^\s<>"'()]+[^\s<>"'().,;:!?]`)
+
+// Linkify splits plain text into text and http(s) links. Only http and https
+// become links: a javascript: or data: URL stays text.
+func Linkify(s string) []TextPart {
+	var out []TextPart
+	last := 0
+	for _, m := range linkPattern.FindAllStringIndex(s, -1) {
+		if m[0] > last {
+			out = append(out, TextPart{Text: s[last:m[0]]})
+		}
+		out = append(out, TextPart{Text: s[m[0]:m[1]], URL: s[m[0]:m[1]]})
+		last = m[1]
+	}
+	if last < len(s) {
+		out = append(out, TextPart{Text: s[last:]})
+	}
+	return out
+}

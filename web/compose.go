@@ -1,0 +1,105 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/healthnet/secureportal/internal/messaging"
+	"github.com/healthnet/secureportal/templates/pages"
+)
+
+// composeView builds the new-message form for area a with the values and
+// problems of a previous attempt.
+func (s *Server) composeView(r *http.Request, a area, to, subject, body string, fe messaging.FieldErrors) (pages.ComposeView, error) {
+	v := pages.ComposeView{Chrome: s.chrome(r), Action: a.composeURL, Staff: a.staff, Limits: s.uploadLimits(),
+		Subject: pages.Field{Name: "subject", Label: "Subject", Type: "text", Value: subject, Error: fe["subject"], MaxLength: 200,
+			Hint: "Recipients see it only inside the portal, never in the notification email."},
+		Body: pages.Field{Name: "body", Label: "Message", Value: body, Error: fe["body"]},
+	}
+	if a.staff {
+		v.Title = "New secure message to a provider"
+		v.To = pages.Field{Name: "to", Label: "Provider's email address", Type: "email", Value: to, Error: fe["to"], Autocomplete: "off", MaxLength: 254,
+			Hint: "If the provider has not used Secure Messaging before, they get a link to register."}
+	} else {
+		v.Title = "New secure message"
+		v.To = pages.Field{Name: "to", Label: "To", Error: fe["to"], Hint: "The representative you work with, or your county's Provider Services team."}
+		recipients, err := s.messages.Recipients(r.Context(), s.viewer(r))
+		if err != nil {
+			return v, err
+		}
+		for _, rc := range recipients {
+			v.Recipients = append(v.Recipients, pages.Option{Value: rc.Key, Label: rc.Name, Description: rc.Description, Selected: rc.Key == to})
+		}
+	}
+	v.Problems = pages.Problems(v.To, v.Subject, v.Body)
+	return v, nil
+}
+
+func (a area) composeForm(s *Server) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		v, err := s.composeView(r, a, r.URL.Query().Get("to"), "", "", nil)
+		if err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+		s.render(w, r, http.StatusOK, pages.Compose(v))
+	}
+}
+
+func (a area) compose(s *Server) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		form, err := readUploadForm(r, s.cfg.Uploads.MaxMessageBytes)
+		if err != nil {
+			s.uploadFailed(w, r, err)
+			return
+		}
+		to, subject, body := form.value("to"), form.value("subject"), form.value("body")
+		var id string
+		if a.staff {
+			id, err = s.messages.StartToProvider(r.Context(), s.viewer(r), to, subject, body, form)
+		} else {
+			id, err = s.messages.StartFromProvider(r.Context(), s.viewer(r), to, subject, body, form)
+		}
+		var fe messaging.FieldErrors
+		switch {
+		case errors.Is(err, messaging.ErrNotAProvider):
+			fe = messaging.FieldErrors{"to": "That address belongs to a staff account. Secure messages from here go to providers."}
+		case errors.Is(err, messaging.ErrRecipientUnset):
+			fe = messaging.FieldErrors{"to": "Choose one of the listed recipients."}
+			if a.staff {
+				fe["to"] = "That provider's account is disabled. Ask an administrator to enable it."
+			}
+		case errors.As(err, &fe):
+		case err != nil:
+			s.uploadFailed(w, r, err)
+			return
+		default:
+			s.log.InfoContext(r.Context(), "thread started", "request_id", RequestID(r.Context()), "thread_id", id)
+			http.Redirect(w, r, a.threadURL+id+"?sent=1", http.StatusSeeOther)
+			return
+		}
+		v, verr := s.composeView(r, a, to, subject, body, fe)
+		if verr != nil {
+			s.serverError(w, r, verr)
+			return
+		}
+		s.render(w, r, http.StatusUnprocessableEntity, pages.Compose(v))
+	}
+}
+
+// recall destroys a message the representative sent (crypto-shredding).
+func (s *Server) recall(w http.ResponseWriter, r *http.Request) {
+	threadID, err := s.messages.Recall(r.Context(), s.viewer(r), chi.URLParam(r, "id"))
+	if errors.Is(err, messaging.ErrNotFound) {
+		s.notFound(w, r)
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.log.InfoContext(r.Context(), "message recalled", "request_id", RequestID(r.Context()), "thread_id", threadID)
+	http.Redirect(w, r, staffArea.threadURL+threadID, http.StatusSeeOther)
+}

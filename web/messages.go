@@ -1,0 +1,286 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/healthnet/secureportal/internal/accounts"
+	"github.com/healthnet/secureportal/internal/messaging"
+	"github.com/healthnet/secureportal/templates/pages"
+)
+
+// The conversation pages shared by providers (/inbox, /threads/…) and staff
+// (/staff, /staff/threads/…): one set of handlers, parameterised by area.
+type area struct {
+	staff      bool
+	inboxURL   string
+	threadURL  string // prefix; the thread id follows
+	composeURL string
+}
+
+var (
+	providerArea = area{inboxURL: "/inbox", threadURL: "/threads/", composeURL: "/compose"}
+	staffArea    = area{staff: true, inboxURL: "/staff", threadURL: "/staff/threads/", composeURL: "/staff/compose"}
+)
+
+func (s *Server) viewer(r *http.Request) messaging.Viewer {
+	u, _ := currentUser(r.Context())
+	return messaging.Viewer{UserID: u.ID, Staff: u.Role == accounts.RoleStaff, IP: ClientIP(r.Context()).String()}
+}
+
+// requireRole lets only the given role through. Anyone else gets the same
+// 404 as for a page that does not exist: the staff area's shape is nobody
+// else's business.
+func (s *Server) requireRole(role accounts.Role) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if u, ok := currentUser(r.Context()); !ok || u.Role != role {
+				s.notFound(w, r)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+func (s *Server) formatTime(t time.Time) (human, iso string) {
+	return t.In(s.cfg.Location).Format("Jan 2, 2006 3:04 PM MST"), t.UTC().Format(time.RFC3339)
+}
+
+func (a area) inbox(s *Server) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		filter := messaging.Filter(q.Get("filter"))
+		if !a.staff || (filter != messaging.FilterUnread && filter != messaging.FilterAwaiting) {
+			filter = messaging.FilterAll
+		}
+		threads, next, err := s.messages.Inbox(r.Context(), s.viewer(r), messaging.Page{Filter: filter, Before: q.Get("before"), Limit: 25})
+		if err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+		v := pages.InboxView{Chrome: s.chrome(r), Title: "Your secure messages", ComposeURL: a.composeURL, Staff: a.staff,
+			EmptyTitle: "No secure messages yet",
+			EmptyText: "When " + s.cfg.Org.Name + " sends you a secure message, it appears here and you also get an email whose subject starts with [SECURE]. " +
+				"To write to the representative you work with or to Provider Services, choose New message."}
+		if a.staff {
+			v.Title = "Staff inbox"
+			v.EmptyText = "Threads you or your teams have with providers appear here. To send protected health information to a provider, choose New message."
+			for _, f := range []struct {
+				label string
+				f     messaging.Filter
+			}{{"All", messaging.FilterAll}, {"Unread", messaging.FilterUnread}, {"Awaiting reply", messaging.FilterAwaiting}} {
+				u := a.inboxURL
+				if f.f != "" {
+					u += "?filter=" + string(f.f)
+				}
+				v.Filters = append(v.Filters, pages.FilterLink{Label: f.label, URL: u, Current: f.f == filter})
+			}
+			if filter != messaging.FilterAll {
+				v.EmptyTitle, v.EmptyText = "Nothing here", "No conversation matches this filter."
+			}
+		}
+		if q.Get("sent") == "1" {
+			v.Notice = "Your message was sent securely."
+		}
+		for _, t := range threads {
+			row := pages.ThreadRow{URL: a.threadURL + t.ID, Subject: t.Subject, Counterpart: t.Counterpart, Unread: t.Unread, Awaiting: a.staff && t.AwaitingReply}
+			if t.Withdrawn {
+				row.Subject = "(withdrawn)"
+			}
+			if a.staff {
+				row.Detail = t.ProviderEmail
+			} else if t.TeamName != "" && t.TeamName != t.Counterpart {
+				row.Detail = t.TeamName
+			}
+			row.When, row.WhenISO = s.formatTime(t.LastMessageAt)
+			v.Threads = append(v.Threads, row)
+		}
+		if next != "" {
+			vals := url.Values{"before": {next}}
+			if filter != "" {
+				vals.Set("filter", string(filter))
+			}
+			v.NextURL = a.inboxURL + "?" + vals.Encode()
+		}
+		s.render(w, r, http.StatusOK, pages.Inbox(v))
+	}
+}
+
+func (a area) thread(s *Server) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s.showThread(w, r, a, chi.URLParam(r, "id"), http.StatusOK, nil, "")
+	}
+}
+
+func (s *Server) showThread(w http.ResponseWriter, r *http.Request, a area, id string, status int, fe messaging.FieldErrors, body string) {
+	th, err := s.messages.Thread(r.Context(), s.viewer(r), id)
+	if errors.Is(err, messaging.ErrNotFound) {
+		s.notFound(w, r)
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	v := pages.ThreadView{Chrome: s.chrome(r), Subject: th.Subject, Withdrawn: th.Withdrawn, ReplyAction: a.threadURL + id + "/reply",
+		Limits: s.uploadLimits(), Reply: pages.Field{Name: "body", Label: "Your reply", Value: body, Error: fe["body"]}}
+	if th.Withdrawn {
+		v.Subject = "Withdrawn conversation"
+	}
+	switch {
+	case a.staff:
+		v.With = "With " + th.ProviderName + " (" + th.ProviderEmail + ")"
+	case th.StaffName != "":
+		v.With = "With " + th.StaffName
+	default:
+		v.With = "With " + th.TeamName
+	}
+	if r.URL.Query().Get("sent") == "1" {
+		v.Notice = "Your message was sent securely."
+	}
+	v.Problems = pages.Problems(v.Reply)
+	for _, m := range th.Messages {
+		mv := pages.MessageView{ID: m.ID, Sender: m.SenderName, FromViewer: m.FromViewer, Withdrawn: m.Withdrawn, Body: pages.Linkify(m.Body)}
+		mv.When, mv.WhenISO = s.formatTime(m.CreatedAt)
+		if !m.ExpiredAt.IsZero() {
+			day, _ := s.formatTime(m.ExpiredAt)
+			mv.ExpiredNote = "This message expired on " + day + " and was deleted. Ask your representative to send it again if you still need it."
+		}
+		for _, at := range m.Attachments {
+			mv.Attachments = append(mv.Attachments, pages.AttachmentLink{URL: "/attachments/" + at.ID, Name: at.Name, Size: humanBytes(at.Size)})
+		}
+		if m.FromViewer && !m.Withdrawn {
+			if m.ReadAt.IsZero() {
+				mv.ReadNote = "Not opened yet"
+			} else {
+				when, _ := s.formatTime(m.ReadAt)
+				mv.ReadNote = "Opened " + when
+			}
+			if a.staff {
+				mv.RecallURL = "/staff/messages/" + m.ID + "/recall"
+			}
+		}
+		v.Messages = append(v.Messages, mv)
+	}
+	s.render(w, r, status, pages.Thread(v))
+}
+
+func (a area) reply(s *Server) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id := chi.URLParam(r, "id")
+		form, err := readUploadForm(r, s.cfg.Uploads.MaxMessageBytes)
+		if err != nil {
+			s.uploadFailed(w, r, err)
+			return
+		}
+		body := form.value("body")
+		err = s.messages.Reply(r.Context(), s.viewer(r), id, body, form)
+		var fe messaging.FieldErrors
+		switch {
+		case errors.As(err, &fe):
+			s.showThread(w, r, a, id, http.StatusUnprocessableEntity, fe, body)
+		case err != nil:
+			s.uploadFailed(w, r, err)
+		default:
+			http.Redirect(w, r, a.threadURL+id+"?sent=1", http.StatusSeeOther)
+		}
+	}
+}
+
+// uploadFailed answers the failures of a message submission: too large or
+// too many files (413), a refused file type (422), a broken form (400), a
+// thread that is not the sender's (404) or withdrawn (410). Nothing was
+// stored: the store's transaction rolled back.
+func (s *Server) uploadFailed(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, messaging.ErrNotFound):
+		s.notFound(w, r)
+	case errors.Is(err, messaging.ErrTooLarge), errors.Is(err, messaging.ErrTooManyFiles):
+		s.log.InfoContext(r.Context(), "upload refused", "request_id", RequestID(r.Context()), "reason", err.Error())
+		s.renderMessage(w, r, http.StatusRequestEntityTooLarge, "That was too large",
+			"Nothing was sent. "+s.uploadLimits()+" Go back, remove or split files, and send again.")
+	case errors.Is(err, messaging.ErrFileRefused):
+		s.renderMessage(w, r, http.StatusUnprocessableEntity, "That file type cannot be sent",
+			"Nothing was sent. Programs and scripts (for example .exe, .bat, .js) cannot be sent through Secure Messaging. Go back and remove the file.")
+	case errors.Is(err, messaging.ErrWithdrawn):
+		s.renderMessage(w, r, http.StatusGone, "This conversation was withdrawn", "It can no longer be answered. Start a new message instead.")
+	case errors.Is(err, errBadForm):
+		s.log.InfoContext(r.Context(), "malformed upload", "request_id", RequestID(r.Context()), "err", err)
+		s.renderError(w, r, http.StatusBadRequest)
+	default:
+		s.serverError(w, r, err)
+	}
+}
+
+func (s *Server) uploadLimits() string {
+	u := s.cfg.Uploads
+	return fmt.Sprintf("Up to %d files, each at most %s, %s in all. Programs and scripts cannot be sent.",
+		u.MaxFiles, humanBytes(u.MaxFileBytes), humanBytes(u.MaxMessageBytes))
+}
+
+// downloadAttachment streams an attachment from the envelope store. It is
+// always a download (never rendered), with a type that cannot be sniffed
+// into HTML, a sandbox CSP in case a browser renders it anyway, and no-store.
+func (s *Server) downloadAttachment(w http.ResponseWriter, r *http.Request) {
+	a, body, err := s.messages.OpenAttachment(r.Context(), s.viewer(r), chi.URLParam(r, "id"))
+	switch {
+	case errors.Is(err, messaging.ErrNotFound):
+		s.notFound(w, r)
+		return
+	case errors.Is(err, messaging.ErrWithdrawn):
+		s.renderMessage(w, r, http.StatusGone, "This file was withdrawn", "Its sender withdrew it. Ask your representative if you need it again.")
+		return
+	case err != nil:
+		s.serverError(w, r, err)
+		return
+	}
+	defer body.Close()
+	h := w.Header()
+	h.Set("Content-Type", a.ContentType)
+	h.Set("Content-Disposition", contentDisposition(a.Name))
+	h.Set("Content-Length", strconv.FormatInt(a.Size, 10))
+	h.Set("Content-Security-Policy", "sandbox; default-src 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	if _, err := io.Copy(w, body); err != nil {
+		// Headers are gone: abort the connection so the browser sees a failed
+		// download, not a truncated file that looks complete.
+		s.log.ErrorContext(r.Context(), "attachment stream failed", "request_id", RequestID(r.Context()), "attachment_id", a.ID, "err", err)
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// contentDisposition gives an ASCII fallback name and the exact UTF-8 name as
+// filename* (RFC 6266 §4.3), which every current browser prefers.
+func contentDisposition(name string) string {
+	fallback := strings.Map(func(r rune) rune {
+		if r < 0x20 || r > 0x7e || r == '"' || r == '\\' || r == '%' {
+			return '_'
+		}
+		return r
+	}, name)
+	return `attachment; filename="` + fallback + `"; filename*=UTF-8''` + url.PathEscape(name)
+}
+
+func (s *Server) renderMessage(w http.ResponseWriter, r *http.Request, status int, title, message string) {
+	s.render(w, r, status, pages.Error(pages.ErrorView{Chrome: s.chrome(r), Status: status, Title: title, Message: message, RequestID: RequestID(r.Context())}))
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) + " MB"
+	case n >= 1<<10:
+		return strconv.FormatFloat(float64(n)/(1<<10), 'f', 0, 64) + " KB"
+	}
+	return strconv.FormatInt(n, 10) + " bytes"
+}
