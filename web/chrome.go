@@ -2,7 +2,6 @@ package web
 
 import (
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/healthnet/secureportal/internal/accounts"
@@ -22,7 +21,7 @@ func (s *Server) chrome(r *http.Request) layout.Chrome {
 	if u, ok := currentUser(r.Context()); ok {
 		c.SignedInAs = displayName(u)
 		c.LogoutURL = "/logout"
-		c.Nav = s.navFor(r, u)
+		c.Nav = s.navFor(u)
 	} else {
 		c.Nav = []layout.NavItem{{Label: "Sign in", URL: "/login"}}
 	}
@@ -72,22 +71,16 @@ func displayName(u accounts.User) string {
 	return u.Email
 }
 
-// navFor is the main navigation of a signed-in user, with their unread count.
-func (s *Server) navFor(r *http.Request, u accounts.User) []layout.NavItem {
+// navFor is the main navigation of a signed-in user. Unread counts are shown
+// per conversation in the inbox, not as a badge here: counting across every
+// thread on every page would cost a scan of the user's whole history.
+func (s *Server) navFor(u accounts.User) []layout.NavItem {
 	var nav []layout.NavItem
 	switch u.Role {
 	case accounts.RoleProvider:
 		nav = []layout.NavItem{{Label: "Inbox", URL: "/inbox"}, {Label: "New message", URL: "/compose"}}
 	case accounts.RoleStaff:
 		nav = []layout.NavItem{{Label: "Staff inbox", URL: "/staff"}, {Label: "New message", URL: "/staff/compose"}}
-	}
-	if len(nav) > 0 && s.messages != nil {
-		// A failure here must not break the page: the badge is a convenience.
-		if n, err := s.messages.UnreadCount(r.Context(), s.viewer(r)); err == nil && n > 0 {
-			nav[0].Badge = strconv.Itoa(n)
-		} else if err != nil {
-			s.log.WarnContext(r.Context(), "unread count", "request_id", RequestID(r.Context()), "err", err)
-		}
 	}
 	return append(nav, layout.NavItem{Label: "Your account", URL: "/account"})
 }

@@ -161,5 +161,4 @@ type Store interface {
 	OpenAttachment(ctx context.Context, v Viewer, attachmentID string) (Attachment, io.ReadCloser, error)
 	Recall(ctx context.Context, staff Viewer, messageID string) (threadID string, err error)
 	Recipients(ctx context.Context, provider Viewer) ([]Recipient, error)
-	UnreadCount(ctx context.Context, v Viewer) (int, error)
 }

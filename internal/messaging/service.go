@@ -118,10 +118,6 @@ func (s *Service) Recipients(ctx context.Context, provider Viewer) ([]Recipient,
 	return s.store.Recipients(ctx, provider)
 }
 
-func (s *Service) UnreadCount(ctx context.Context, v Viewer) (int, error) {
-	return s.store.UnreadCount(ctx, v)
-}
-
 // validID accepts only the canonical UUID text, so malformed ids from the
 // URL never reach SQL (where they would be a 500, not a 404).
 func validID(id string) bool {

@@ -443,12 +443,6 @@ func (s *MessagingStore) Inbox(ctx context.Context, v messaging.Viewer, p messag
 const unreadMessagesSQL = `SELECT 1 FROM messages m WHERE m.thread_id = t.id AND m.sender_id <> $1 AND m.recalled_at IS NULL
 	AND NOT EXISTS (SELECT 1 FROM message_reads r WHERE r.message_id = m.id AND r.user_id = $1)`
 
-func (s *MessagingStore) UnreadCount(ctx context.Context, v messaging.Viewer) (int, error) {
-	var n int
-	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM threads t, LATERAL (`+unreadMessagesSQL+`) u WHERE `+threadScope(v), v.UserID).Scan(&n)
-	return n, wrap("unread count", err)
-}
-
 // Cursors are "<unix microseconds>_<thread id>": opaque to users, stable,
 // and exact (timestamps are microsecond precision in PostgreSQL).
 func formatCursor(at time.Time, id string) string {
