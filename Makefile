@@ -6,9 +6,9 @@
 export GOTOOLCHAIN := auto
 GO ?= go
 SHELL := /bin/bash
-SOURCES := cmd web internal templates static migrations
+SOURCES := cmd web internal templates static migrations e2e
 
-.PHONY: run test check generate build clean-dev
+.PHONY: run test check generate build clean-dev screenshots
 
 ## run: start the portal for development at http://localhost:8080
 run:
@@ -20,6 +20,14 @@ run:
 test: check
 	PORTAL_TEST_DATABASE_URL="$${PORTAL_TEST_DATABASE_URL:-$$(scripts/postgres.sh)}" \
 		$(GO) test -race -count=1 -timeout 30m ./...
+
+## screenshots: run the browser journeys (e2e/) and save every page they visit,
+## at 1280x900 and at a 390x844 phone viewport, as PNGs in screenshots/ (not committed)
+screenshots:
+	@rm -rf screenshots && mkdir -p screenshots
+	PORTAL_TEST_DATABASE_URL="$${PORTAL_TEST_DATABASE_URL:-$$(scripts/postgres.sh)}" SCREENSHOTS_DIR="$(CURDIR)/screenshots" \
+		$(GO) test -count=1 -timeout 10m ./e2e/
+	@echo "screenshots: $$(ls screenshots | wc -l) PNGs in screenshots/"
 
 ## check: gofmt, go vet, and committed *_templ.go files equal to a fresh `templ generate`
 check:

@@ -79,13 +79,6 @@ type ResetView struct {
 	Confirm Field
 }
 
-// WelcomeView is a signed-in user's start page.
-type WelcomeView struct {
-	Chrome  layout.Chrome
-	Name    string
-	OrgName string
-}
-
 // AccountView shows a signed-in user their own account.
 type AccountView struct {
 	Chrome    layout.Chrome
