@@ -41,6 +41,7 @@ Commands:
   dev       like serve, plus a local mail catcher and readable logs (for make run)
   migrate   apply database migrations and exit
   keys      manage encryption keys: portal keys init|rotate|rewrap|status|retire V
+  audit     verify the audit log's hash chain: portal audit verify
   user      create an account: portal user create --email E --name N --role R [--password-stdin]
   version   print the version
   help      print this help
@@ -62,6 +63,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdMigrate(ctx, rest, getenv, stderr)
 	case "keys":
 		return cmdKeys(ctx, rest, getenv, stdout, stderr)
+	case "audit":
+		return cmdAudit(ctx, rest, getenv, stdout, stderr)
 	case "user":
 		return cmdUser(ctx, rest, getenv, stdinOf(), stdout, stderr)
 	case "version":

@@ -162,3 +162,55 @@ func TestUserCreateWithPasswordFromStdin(t *testing.T) {
 		t.Errorf("forged role: %v, want usage error", err)
 	}
 }
+
+// Tampering with an audit row, even as a superuser with the append-only
+// trigger disabled, is found by `portal audit verify`.
+func TestAuditVerifyDetectsTampering(t *testing.T) {
+	dbURL := pgtest.New(t)
+	env := map[string]string{"PORTAL_DATABASE_URL": dbURL, "PORTAL_KEYRING": filepath.Join(t.TempDir(), "k")}
+	getenv := func(k string) string { return env[k] }
+	if err := ensureDevKeyring(env["PORTAL_KEYRING"]); err != nil {
+		t.Fatal(err)
+	}
+	stdinOf = func() io.Reader { return strings.NewReader("granite meadow lighthouse echoes\n") }
+	defer func() { stdinOf = func() io.Reader { return os.Stdin } }()
+	for _, e := range []string{"a@plan.example", "b@plan.example", "c@plan.example"} {
+		if err := run(context.Background(), []string{"user", "create", "--email", e, "--role", "staff", "--password-stdin"}, getenv, io.Discard, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"audit", "verify"}, getenv, &out, io.Discard); err != nil || !strings.Contains(out.String(), "ok: 3 audit events verified") {
+		t.Fatalf("intact chain: %v %q", err, out.String())
+	}
+
+	pool := pgtest.NewPoolFor(t, dbURL)
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, `UPDATE audit_events SET action = 'x' WHERE id = 2`); err == nil {
+		t.Fatal("the portal's role could edit the audit log")
+	}
+	// A superuser bypasses the trigger; the chain still tells.
+	if _, err := pool.Exec(ctx, `ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update;
+		UPDATE audit_events SET detail = '{"role":"admin"}' WHERE id = (SELECT min(id) + 1 FROM audit_events);
+		ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update`); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	err := run(context.Background(), []string{"audit", "verify"}, getenv, &out, io.Discard)
+	if !errors.Is(err, errAuditBroken) || !strings.Contains(out.String(), "BROKEN at audit event") || !strings.Contains(out.String(), "edited") {
+		t.Fatalf("tampered chain: %v %q", err, out.String())
+	}
+
+	// Deleting a row (restoring the edited one first) breaks the links.
+	if _, err := pool.Exec(ctx, `ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update;
+		UPDATE audit_events SET detail = '{"role":"staff","with_password":true}' WHERE id = (SELECT min(id) + 1 FROM audit_events);
+		DELETE FROM audit_events WHERE id = (SELECT min(id) + 1 FROM audit_events);
+		ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update`); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	err = run(context.Background(), []string{"audit", "verify"}, getenv, &out, io.Discard)
+	if !errors.Is(err, errAuditBroken) || !strings.Contains(out.String(), "does not link") {
+		t.Fatalf("deleted row: %v %q", err, out.String())
+	}
+}
