@@ -1,0 +1,17 @@
+// Package e2e holds the real-browser end-to-end tests: Debian's chromium,
+// driven by chromedp, against the whole portal (real PostgreSQL, real SMTP
+// sink, job workers running). The package has no code of its own; everything
+// is in the _test.go files:
+//
+//   - harness_test.go: one shared headless chromium for the package (TestMain),
+//     a fresh browser context and tab per test, and listeners that fail a test
+//     on console errors, failed requests and CSP violations;
+//   - site_test.go: one portal instance per test, plus reading its mail;
+//   - axe_test.go: axe-core accessibility checks and screenshots of every page;
+//   - accounts_test.go: the account journeys (forgot password, expired
+//     registration link, idle timeout, keyboard-only registration).
+//
+// A new journey copies one of accounts_test.go: start with startJourney, act
+// as a person would (click, type, open links from the mail), and call
+// checkPage on every page it lands on.
+package e2e
