@@ -81,6 +81,8 @@ func (s *Server) navFor(u accounts.User) []layout.NavItem {
 		nav = []layout.NavItem{{Label: "Inbox", URL: "/inbox"}, {Label: "New message", URL: "/compose"}}
 	case accounts.RoleStaff:
 		nav = []layout.NavItem{{Label: "Staff inbox", URL: "/staff"}, {Label: "New message", URL: "/staff/compose"}}
+	case accounts.RoleAdmin:
+		nav = []layout.NavItem{{Label: "Users", URL: "/admin/users"}, {Label: "Teams", URL: "/admin/teams"}, {Label: "Audit log", URL: "/admin/audit"}}
 	}
 	return append(nav, layout.NavItem{Label: "Your account", URL: "/account"})
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/healthnet/secureportal/internal/accounts"
+	"github.com/healthnet/secureportal/internal/audit"
 	"github.com/healthnet/secureportal/internal/config"
 	"github.com/healthnet/secureportal/internal/messaging"
 	"github.com/healthnet/secureportal/static"
@@ -32,6 +33,7 @@ type Server struct {
 	metrics  *Metrics
 	accounts *accounts.Service
 	messages *messaging.Service
+	audit    audit.Log
 	// doorLimiter rate-limits sign-in, forgot-password and emailed-link
 	// requests per client IP.
 	doorLimiter *ipLimiter
@@ -43,6 +45,7 @@ type Server struct {
 type Services struct {
 	Accounts *accounts.Service
 	Messages *messaging.Service
+	Audit    audit.Log
 }
 
 // New wires a Server. metrics may be shared with a separate metrics listener;
@@ -64,6 +67,7 @@ func New(cfg *config.Config, log *slog.Logger, pool *pgxpool.Pool, metrics *Metr
 		metrics:     metrics,
 		accounts:    svc.Accounts,
 		messages:    svc.Messages,
+		audit:       svc.Audit,
 		doorLimiter: newIPLimiter(cfg.Accounts.RatePerMinute),
 		stopCleanup: cancel,
 	}

@@ -138,6 +138,9 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request, u accounts.User)
 	}
 	s.sessions.Put(r.Context(), sessUserID, u.ID)
 	s.sessions.Put(r.Context(), sessEpoch, u.AuthEpoch)
+	if u.Role == accounts.RoleAdmin {
+		s.sessions.Put(r.Context(), sessAdminSeen, time.Now().Unix())
+	}
 	s.setSignedInCookie(w, time.Now())
 	return nil
 }
@@ -150,5 +153,5 @@ func homeFor(u accounts.User) string {
 	case accounts.RoleStaff:
 		return "/staff"
 	}
-	return "/account"
+	return "/admin/users"
 }

@@ -214,3 +214,34 @@ func TestAuditVerifyDetectsTampering(t *testing.T) {
 		t.Fatalf("deleted row: %v %q", err, out.String())
 	}
 }
+
+func TestUserResetUnlocksAndQueuesALink(t *testing.T) {
+	dbURL := pgtest.New(t)
+	env := map[string]string{"PORTAL_DATABASE_URL": dbURL, "PORTAL_KEYRING": filepath.Join(t.TempDir(), "k")}
+	getenv := func(k string) string { return env[k] }
+	if err := ensureDevKeyring(env["PORTAL_KEYRING"]); err != nil {
+		t.Fatal(err)
+	}
+	stdinOf = func() io.Reader { return strings.NewReader("granite meadow lighthouse echoes\n") }
+	defer func() { stdinOf = func() io.Reader { return os.Stdin } }()
+	if err := run(context.Background(), []string{"user", "create", "--email", "root@plan.example", "--role", "admin", "--password-stdin"}, getenv, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	pool := pgtest.NewPoolFor(t, dbURL)
+	ctx := context.Background()
+	pool.Exec(ctx, `UPDATE users SET status = 'locked'`)
+	var out bytes.Buffer
+	if err := run(ctx, []string{"user", "reset", "--email", "root@plan.example"}, getenv, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var status string
+	var epoch, jobs int
+	pool.QueryRow(ctx, `SELECT status, auth_epoch FROM users`).Scan(&status, &epoch)
+	pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'account_link_email' AND args->>'purpose' = 'reset'`).Scan(&jobs)
+	if status != "active" || epoch != 2 || jobs != 1 || !strings.Contains(out.String(), "signed out everywhere") {
+		t.Errorf("status %s epoch %d jobs %d out %q", status, epoch, jobs, out.String())
+	}
+	if err := run(ctx, []string{"user", "reset", "--email", "nobody@plan.example"}, getenv, io.Discard, io.Discard); err == nil {
+		t.Error("reset of an unknown account succeeded")
+	}
+}

@@ -14,13 +14,22 @@ import (
 )
 
 const userUsage = `Usage: portal user create --email E --name N --role staff|admin|provider [--password-stdin]
+       portal user reset --email E
 
   With --password-stdin the account is active at once (the password is read
   from the first line of standard input, never from a flag, so it stays out of
   shell history and process listings). Without it the account is pending and a
-  registration link is emailed by the running portal's job workers.`
+  registration link is emailed by the running portal's job workers.
+
+  reset is the command-line twin of the console's "send a password-reset
+  link", for an admin locked out of the console: it unlocks the account, ends
+  its sessions and emails a reset link (a pending account gets a fresh
+  registration link).`
 
 func cmdUser(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "reset" {
+		return cmdUserReset(ctx, args[1:], getenv, stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "create" {
 		return usageError{userUsage}
 	}
@@ -77,6 +86,35 @@ func cmdUser(ctx context.Context, args []string, getenv func(string) string, std
 	} else {
 		fmt.Fprintf(stdout, "created pending %s account %s (id %d); the running portal emails the registration link\n", u.Role, u.Email, u.ID)
 	}
+	return nil
+}
+
+func cmdUserReset(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("portal user reset", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	email := fs.String("email", "", "email address of the account")
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 || *email == "" {
+		return usageError{"portal user reset: --email is required\n\n" + userUsage}
+	}
+	cfg, log, pool, err := setup(ctx, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	app, err := newApp(ctx, cfg, log, pool)
+	if err != nil {
+		return err
+	}
+	u, err := app.Accounts.ResetByEmail(ctx, *email)
+	switch {
+	case errors.Is(err, accounts.ErrNotFound):
+		return fmt.Errorf("no account with email %s", *email)
+	case errors.Is(err, accounts.ErrActionNotApplicable):
+		return fmt.Errorf("account %s is disabled; enable it first", *email)
+	case err != nil:
+		return err
+	}
+	fmt.Fprintf(stdout, "account %s (%s): signed out everywhere; the running portal emails the link\n", u.Email, u.Status)
 	return nil
 }
 

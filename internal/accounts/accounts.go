@@ -111,6 +111,16 @@ type PasswordChangedEmail struct {
 
 func (PasswordChangedEmail) Kind() string { return "password_changed_email" }
 
+// UserFilter narrows the admin console's user list. Query matches the email
+// or name (case-insensitive substring).
+type UserFilter struct {
+	Query  string
+	Role   Role
+	Status Status
+	Limit  int
+	Offset int
+}
+
 // NewUser is what creating an account needs.
 type NewUser struct {
 	Email        string
@@ -147,6 +157,15 @@ type Store interface {
 	// CompleteReset consumes the token, sets the password, clears any
 	// lockout and bumps the auth epoch (ending every session).
 	CompleteReset(ctx context.Context, tokenID, userID int64, hash string, now time.Time, ev audit.Event, jobs ...Job) (User, error)
+	// Administer applies an admin action (see AdminAction) in one
+	// transaction with its audit event and jobs; ErrNotFound when the
+	// account is no longer in a state the action applies to.
+	Administer(ctx context.Context, userID int64, action AdminAction, ev audit.Event, jobs ...Job) (User, error)
+	CountActiveAdmins(ctx context.Context) (int, error)
+	SearchUsers(ctx context.Context, f UserFilter) ([]User, error)
+	// ChangeRole sets a user's role and bumps their auth epoch: a privilege
+	// change ends their sessions, so the next sign-in carries the new role.
+	ChangeRole(ctx context.Context, userID int64, role Role, ev audit.Event) (User, error)
 	// Record writes audit events and enqueues jobs with no other change.
 	Record(ctx context.Context, ev audit.Event, jobs ...Job) error
 }

@@ -4,6 +4,11 @@
 // same transaction, so an audited change and its record land together.
 package audit
 
+import (
+	"context"
+	"time"
+)
+
 // Action names an event. The values are stored and exported: never rename.
 type Action string
 
@@ -17,9 +22,12 @@ const (
 	RegistrationResent Action = "registration.link_requested"
 	ResetRequested     Action = "password_reset.requested"
 	ResetCompleted     Action = "password_reset.completed"
-	SessionEnded       Action = "session.ended"
 	PasswordRehashed   Action = "password.rehashed"
-	LinkEmailSent      Action = "link_email.sent"
+	AdminReauthFailed  Action = "admin.reauth_failed"
+	EmergencyAccess    Action = "admin.emergency_access"
+	TeamChanged        Action = "admin.team_changed"
+	RoleChanged        Action = "admin.role_changed"
+	KeysRotated        Action = "admin.keys_rotated"
 )
 
 // Event is one audit record. Detail must never hold PHI, passwords or tokens:
@@ -31,4 +39,38 @@ type Event struct {
 	TargetID   string
 	IP         string
 	Detail     map[string]any
+}
+
+// Entry is one stored audit event as the viewer and the CSV export show it.
+type Entry struct {
+	ID          int64
+	At          time.Time
+	ActorID     int64
+	ActorEmail  string
+	Action      string
+	TargetType  string
+	TargetID    string
+	TargetEmail string // when the target is a user
+	IP          string
+	Detail      string // JSON
+}
+
+// Filter narrows the audit log. Zero fields do not filter.
+type Filter struct {
+	ActorEmail   string
+	SubjectEmail string // the user an event was about
+	Action       string // exact, or a prefix ending in "." (e.g. "message.")
+	ThreadID     string
+	From, To     time.Time
+	// Before is the id of the last row shown (keyset pagination, newest first).
+	Before int64
+	Limit  int
+}
+
+// Log reads the audit log.
+type Log interface {
+	List(ctx context.Context, f Filter) ([]Entry, error)
+	// Export calls fn for every matching event, oldest first, streaming:
+	// a range of any size never sits in memory.
+	Export(ctx context.Context, f Filter, fn func(Entry) error) error
 }

@@ -76,6 +76,9 @@ type Accounts struct {
 	LockoutThreshold int           // consecutive failures before a temporary lock
 	LockoutDuration  time.Duration // how long that lock lasts
 	MaxHashes        int           // argon2id computations allowed at once
+	// AdminReauth is how long admin pages stay usable without admin
+	// activity before the password is asked for again.
+	AdminReauth time.Duration
 	// RatePerMinute is how many login, forgot-password and link requests one
 	// client IP may make per minute before getting 429.
 	RatePerMinute int
@@ -132,6 +135,7 @@ func Load(getenv Getenv) (*Config, error) {
 			LockoutDuration:  l.duration("PORTAL_LOCKOUT_DURATION", 15*time.Minute),
 			MaxHashes:        l.count("PORTAL_MAX_CONCURRENT_HASHES", 4),
 			RatePerMinute:    l.count("PORTAL_RATE_LIMIT_PER_MINUTE", 20),
+			AdminReauth:      l.duration("PORTAL_ADMIN_REAUTH", 10*time.Minute),
 		},
 		Uploads: Uploads{
 			MaxFileBytes:    l.bytes("PORTAL_MAX_FILE_BYTES", 25<<20),

@@ -29,6 +29,8 @@ var (
 	ErrNotAProvider   = errors.New("messaging: that address belongs to a staff account")
 	ErrRecipientUnset = errors.New("messaging: recipient not allowed")
 	ErrWithdrawn      = errors.New("messaging: message withdrawn")
+	ErrNotStaff       = errors.New("messaging: not a representative's address")
+	ErrTeamExists     = errors.New("messaging: a team with that name exists")
 )
 
 // Team is a group of representatives sharing threads, e.g. "Provider
@@ -161,4 +163,26 @@ type Store interface {
 	OpenAttachment(ctx context.Context, v Viewer, attachmentID string) (Attachment, io.ReadCloser, error)
 	Recall(ctx context.Context, staff Viewer, messageID string) (threadID string, err error)
 	Recipients(ctx context.Context, provider Viewer) ([]Recipient, error)
+
+	// Teams, managed by admins (actor): every change is audited.
+	Teams(ctx context.Context) ([]TeamInfo, error)
+	TeamsOf(ctx context.Context, userID int64) ([]Team, error)
+	CreateTeam(ctx context.Context, actor Viewer, name, lineOfBusiness string) (int64, error)
+	// SetMembership adds (member=true) or removes the representative with
+	// email; ErrNotFound when there is no such team, ErrNotStaff when the
+	// address is not a representative's.
+	SetMembership(ctx context.Context, actor Viewer, teamID int64, email string, member bool) error
+}
+
+// TeamInfo is a team with its members.
+type TeamInfo struct {
+	Team
+	Members []Member
+}
+
+// Member is a representative in a team.
+type Member struct {
+	UserID int64
+	Name   string
+	Email  string
 }

@@ -138,3 +138,36 @@ func validID(id string) bool {
 	}
 	return true
 }
+
+func (s *Service) Teams(ctx context.Context) ([]TeamInfo, error) { return s.store.Teams(ctx) }
+
+func (s *Service) TeamsOf(ctx context.Context, userID int64) ([]Team, error) {
+	return s.store.TeamsOf(ctx, userID)
+}
+
+// CreateTeam adds a team, e.g. "Provider Services – San Diego County".
+func (s *Service) CreateTeam(ctx context.Context, actor Viewer, name, lineOfBusiness string) (int64, error) {
+	errs := FieldErrors{}
+	name, lineOfBusiness = strings.TrimSpace(name), strings.TrimSpace(lineOfBusiness)
+	switch {
+	case name == "":
+		errs["name"] = "Enter the team's name."
+	case utf8.RuneCountInString(name) > 120 || strings.IndexFunc(name, unicode.IsControl) >= 0:
+		errs["name"] = "Use at most 120 printable characters."
+	}
+	if utf8.RuneCountInString(lineOfBusiness) > 120 {
+		errs["line_of_business"] = "Use at most 120 characters."
+	}
+	if len(errs) > 0 {
+		return 0, errs
+	}
+	return s.store.CreateTeam(ctx, actor, name, lineOfBusiness)
+}
+
+func (s *Service) SetMembership(ctx context.Context, actor Viewer, teamID int64, email string, member bool) error {
+	e, msg := accounts.NormalizeEmail(email)
+	if msg != "" {
+		return FieldErrors{"email": msg}
+	}
+	return s.store.SetMembership(ctx, actor, teamID, e, member)
+}

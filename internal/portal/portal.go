@@ -98,7 +98,7 @@ func New(cfg *config.Config, log *slog.Logger, pool *pgxpool.Pool, keyring envel
 		Keys:     keys,
 		Messages: messages,
 		Metrics:  metrics,
-		Web:      web.New(cfg, log, pool, metrics, web.Services{Accounts: accountSvc, Messages: messages}),
+		Web:      web.New(cfg, log, pool, metrics, web.Services{Accounts: accountSvc, Messages: messages, Audit: postgres.NewAuditLog(pool)}),
 	}, nil
 }
 

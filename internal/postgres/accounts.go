@@ -274,3 +274,84 @@ func wrap(op string, err error) error {
 	}
 	return fmt.Errorf("postgres: %s: %w", op, err)
 }
+
+// adminUpdates is the state change of each admin action, guarded by the
+// states it applies to so that a stale page or double submit changes nothing.
+var adminUpdates = map[accounts.AdminAction]string{
+	accounts.ActionResetLink: `UPDATE users SET auth_epoch = auth_epoch + 1,
+		status = CASE WHEN status = 'locked' THEN 'active' ELSE status END, locked_until = NULL, failed_logins = 0
+		WHERE id = $1 AND status IN ('active', 'locked') AND password_hash IS NOT NULL`,
+	accounts.ActionForceReregister: `UPDATE users SET password_hash = NULL, status = 'pending', auth_epoch = auth_epoch + 1,
+		locked_until = NULL, failed_logins = 0 WHERE id = $1 AND status IN ('active', 'locked')`,
+	accounts.ActionUnlock: `UPDATE users SET status = CASE WHEN status = 'locked' THEN 'active' ELSE status END,
+		locked_until = NULL, failed_logins = 0 WHERE id = $1 AND (status = 'locked' OR (status = 'active' AND locked_until > now()))`,
+	accounts.ActionDisable:            `UPDATE users SET status = 'disabled', auth_epoch = auth_epoch + 1 WHERE id = $1 AND status <> 'disabled'`,
+	accounts.ActionEnable:             `UPDATE users SET status = CASE WHEN password_hash IS NULL THEN 'pending' ELSE 'active' END WHERE id = $1 AND status = 'disabled'`,
+	accounts.ActionResendRegistration: `UPDATE users SET status = status WHERE id = $1 AND status = 'pending'`,
+	accounts.ActionEndSessions:        `UPDATE users SET auth_epoch = auth_epoch + 1 WHERE id = $1 AND status = 'active'`,
+}
+
+func (s *AccountStore) Administer(ctx context.Context, userID int64, action accounts.AdminAction, ev audit.Event, jobs ...accounts.Job) (accounts.User, error) {
+	stmt, ok := adminUpdates[action]
+	if !ok {
+		return accounts.User{}, fmt.Errorf("postgres: administer: unknown action %q", action)
+	}
+	var u accounts.User
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, stmt, userID)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() != 1 {
+			return accounts.ErrNotFound
+		}
+		if action == accounts.ActionForceReregister || action == accounts.ActionDisable {
+			// Outstanding links stop working with the account they were for.
+			if _, err := tx.Exec(ctx, `UPDATE tokens SET used_at = now() WHERE user_id = $1 AND used_at IS NULL`, userID); err != nil {
+				return err
+			}
+		}
+		if u, err = scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, userID)); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, ev, jobs...)
+	})
+	return u, wrap("administer", err)
+}
+
+func (s *AccountStore) CountActiveAdmins(ctx context.Context) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM users WHERE role = 'admin' AND status = 'active'`).Scan(&n)
+	return n, wrap("count admins", err)
+}
+
+func (s *AccountStore) SearchUsers(ctx context.Context, f accounts.UserFilter) ([]accounts.User, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+userColumns+` FROM users
+		WHERE ($1 = '' OR strpos(lower(email::text), lower($1)) > 0 OR strpos(lower(display_name), lower($1)) > 0)
+		AND ($2 = '' OR role = $2) AND ($3 = '' OR status = $3)
+		ORDER BY lower(email::text) LIMIT $4 OFFSET $5`, f.Query, f.Role, f.Status, f.Limit, f.Offset)
+	if err != nil {
+		return nil, wrap("search users", err)
+	}
+	users, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (accounts.User, error) { return scanUser(r) })
+	return users, wrap("search users", err)
+}
+
+func (s *AccountStore) ChangeRole(ctx context.Context, userID int64, role accounts.Role, ev audit.Event) (accounts.User, error) {
+	var u accounts.User
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		u, err = scanUser(tx.QueryRow(ctx, `UPDATE users SET role = $2, auth_epoch = auth_epoch + 1 WHERE id = $1 RETURNING `+userColumns, userID, role))
+		if err != nil {
+			return err
+		}
+		if role != accounts.RoleStaff {
+			// Only representatives belong to teams.
+			if _, err := tx.Exec(ctx, `DELETE FROM team_members WHERE user_id = $1`, userID); err != nil {
+				return err
+			}
+		}
+		return s.record(ctx, tx, ev)
+	})
+	return u, wrap("change role", err)
+}

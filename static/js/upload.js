@@ -6,6 +6,9 @@
   function enhance(form) {
     var box = form.querySelector("[data-upload-progress]");
     if (!box || !window.FormData || !window.XMLHttpRequest) return;
+    // Enhance a form once, even if a page should load this script twice.
+    if (form.hasAttribute("data-upload-ready")) return;
+    form.setAttribute("data-upload-ready", "");
     var bar = box.querySelector("progress");
     var status = box.querySelector("[data-upload-status]");
     var button = form.querySelector("button[type=submit]");
