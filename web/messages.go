@@ -21,6 +21,7 @@ import (
 // (/staff, /staff/threads/…): one set of handlers, parameterised by area.
 type area struct {
 	staff      bool
+	readOnly   bool
 	inboxURL   string
 	threadURL  string // prefix; the thread id follows
 	composeURL string
@@ -29,11 +30,13 @@ type area struct {
 var (
 	providerArea = area{inboxURL: "/inbox", threadURL: "/threads/", composeURL: "/compose"}
 	staffArea    = area{staff: true, inboxURL: "/staff", threadURL: "/staff/threads/", composeURL: "/staff/compose"}
+	// emergencyArea is an admin reading a thread under emergency access.
+	emergencyArea = area{staff: true, readOnly: true, inboxURL: "/admin/emergency", threadURL: "/admin/emergency/threads/"}
 )
 
 func (s *Server) viewer(r *http.Request) messaging.Viewer {
 	u, _ := currentUser(r.Context())
-	return messaging.Viewer{UserID: u.ID, Staff: u.Role == accounts.RoleStaff, IP: ClientIP(r.Context()).String()}
+	return messaging.Viewer{UserID: u.ID, Staff: u.Role == accounts.RoleStaff, Emergency: u.Role == accounts.RoleAdmin, IP: ClientIP(r.Context()).String()}
 }
 
 // requireRole lets only the given role through. Anyone else gets the same
@@ -131,7 +134,7 @@ func (s *Server) showThread(w http.ResponseWriter, r *http.Request, a area, id s
 		s.serverError(w, r, err)
 		return
 	}
-	v := pages.ThreadView{Chrome: s.chrome(r), Subject: th.Subject, Withdrawn: th.Withdrawn, ReplyAction: a.threadURL + id + "/reply",
+	v := pages.ThreadView{Chrome: s.chrome(r), Subject: th.Subject, Withdrawn: th.Withdrawn, ReadOnly: a.readOnly, ReplyAction: a.threadURL + id + "/reply",
 		Limits: s.uploadLimits(), Reply: pages.Field{Name: "body", Label: "Your reply", Value: body, Error: fe["body"]}}
 	if th.Withdrawn {
 		v.Subject = "Withdrawn conversation"
@@ -165,7 +168,7 @@ func (s *Server) showThread(w http.ResponseWriter, r *http.Request, a area, id s
 				when, _ := s.formatTime(m.ReadAt)
 				mv.ReadNote = "Opened " + when
 			}
-			if a.staff {
+			if a.staff && !a.readOnly {
 				mv.RecallURL = "/staff/messages/" + m.ID + "/recall"
 			}
 		}

@@ -52,7 +52,7 @@ func (s *Server) Handler() http.Handler {
 			r.Group(func(r chi.Router) {
 				r.Use(s.requireUser)
 				r.Get("/account", s.account)
-				r.Get("/attachments/{id}", s.downloadAttachment)
+				r.Get("/attachments/{id}", s.downloadAttachment) // scoped by viewer: provider, staff, or an admin's emergency grant
 				r.With(s.requireRole(accounts.RoleProvider)).Get("/inbox", providerArea.inbox(s))
 				r.With(s.requireRole(accounts.RoleProvider)).Get("/threads/{id}", providerArea.thread(s))
 				r.With(s.requireRole(accounts.RoleProvider)).Get("/compose", providerArea.composeForm(s))
@@ -84,6 +84,9 @@ func (s *Server) Handler() http.Handler {
 						r.Post("/teams/{id}/members/remove", s.adminMembership(false))
 						r.Get("/audit", s.adminAudit)
 						r.Get("/audit.csv", s.adminAuditCSV)
+						r.Get("/emergency", s.adminEmergency)
+						r.Post("/emergency", s.adminEmergencyGrant)
+						r.Get("/emergency/threads/{id}", emergencyArea.thread(s))
 					})
 				})
 			})

@@ -17,7 +17,10 @@ type Viewer struct {
 	UserID int64
 	// Staff is true for representatives (role staff); false for providers.
 	Staff bool
-	IP    string
+	// Emergency is true for an admin: they see only threads they hold a
+	// live emergency-access grant for, read-only.
+	Emergency bool
+	IP        string
 }
 
 // Errors callers branch on.
@@ -172,7 +175,25 @@ type Store interface {
 	// email; ErrNotFound when there is no such team, ErrNotStaff when the
 	// address is not a representative's.
 	SetMembership(ctx context.Context, actor Viewer, teamID int64, email string, member bool) error
+
+	// GrantEmergency gives admin read access to a thread until until, with
+	// a reason; ErrNotFound when there is no such thread.
+	GrantEmergency(ctx context.Context, admin Viewer, threadID, reason string, until time.Time) error
+	EmergencyGrants(ctx context.Context, limit int) ([]EmergencyGrant, error)
 }
+
+// EmergencyGrant is an admin's time-boxed right to read one thread.
+type EmergencyGrant struct {
+	ID         int64
+	AdminEmail string
+	ThreadID   string
+	Reason     string
+	GrantedAt  time.Time
+	ExpiresAt  time.Time
+}
+
+// Active reports whether the grant still lets its admin read at now.
+func (g EmergencyGrant) Active(now time.Time) bool { return now.Before(g.ExpiresAt) }
 
 // TeamInfo is a team with its members.
 type TeamInfo struct {

@@ -73,6 +73,9 @@ func attachmentDataSeal(threadID, attachmentID string) (Owner, envelope.Binding)
 // the viewer ($1) may see: a provider their own, staff their own and their
 // teams'. Every messaging query goes through it.
 func threadScope(v messaging.Viewer) string {
+	if v.Emergency {
+		return `EXISTS (SELECT 1 FROM emergency_access e WHERE e.thread_id = t.id AND e.admin_id = $1 AND e.expires_at > now())`
+	}
 	if v.Staff {
 		return `(t.staff_id = $1 OR t.team_id IN (SELECT team_id FROM team_members WHERE user_id = $1))`
 	}
@@ -157,6 +160,9 @@ func (s *MessagingStore) StartThreadFromProvider(ctx context.Context, provider m
 }
 
 func (s *MessagingStore) Reply(ctx context.Context, v messaging.Viewer, threadID string, m messaging.NewMessage) error {
+	if v.Emergency {
+		return messaging.ErrNotFound // emergency access is read-only
+	}
 	return wrap("reply", pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var providerID int64
 		var staffID, teamID *int64
@@ -487,6 +493,12 @@ func (s *MessagingStore) Thread(ctx context.Context, v messaging.Viewer, threadI
 		if th.Messages, err = s.threadMessages(ctx, tx, v, threadID, providerID); err != nil {
 			return err
 		}
+		if v.Emergency {
+			// An admin's emergency reading is not a recipient reading:
+			// no read receipts, but its own, highlighted audit record.
+			return AppendAudit(ctx, tx, audit.Event{ActorID: v.UserID, Action: audit.EmergencyAccess, TargetType: "thread", TargetID: threadID, IP: v.IP,
+				Detail: map[string]any{"thread_id": threadID, "use": "read"}})
+		}
 		return s.markRead(ctx, tx, v, threadID)
 	})
 	return th, wrap("thread", err)
@@ -663,6 +675,9 @@ func (s *MessagingStore) OpenAttachment(ctx context.Context, v messaging.Viewer,
 }
 
 func (s *MessagingStore) Recall(ctx context.Context, staff messaging.Viewer, messageID string) (string, error) {
+	if !staff.Staff {
+		return "", messaging.ErrNotFound
+	}
 	var threadID string
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var bodyKey string

@@ -130,3 +130,21 @@ type ReauthView struct {
 	Next    string
 	Failure string
 }
+
+// AdminEmergencyView is the emergency-access page: the form to grant it and
+// the list of every grant, which the security officer reviews.
+type AdminEmergencyView struct {
+	Chrome    layout.Chrome
+	Thread    Field
+	Reason    Field
+	Durations []Option
+	DurErr    string
+	Problems  []Problem
+	Grants    []EmergencyRow
+}
+
+// EmergencyRow is one grant.
+type EmergencyRow struct {
+	Admin, Thread, Reason, Granted, Expires, State string
+	ReadURL                                        string // while active
+}

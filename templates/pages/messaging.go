@@ -49,9 +49,11 @@ type ThreadView struct {
 	ReplyAction string
 	Reply       Field
 	Withdrawn   bool
-	Notice      string
-	Limits      string
-	Problems    []Problem
+	// ReadOnly hides the reply form (an admin's emergency access).
+	ReadOnly bool
+	Notice   string
+	Limits   string
+	Problems []Problem
 }
 
 // MessageView is one message of a thread, ready to show.
