@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/go-chi/chi/v5"
 
@@ -22,6 +23,11 @@ func (s *Server) composeView(r *http.Request, a area, to, subject, body string, 
 		v.Title = "New secure message to a provider"
 		v.To = pages.Field{Name: "to", Label: "Provider's email address", Type: "email", Value: to, Error: fe["to"], Autocomplete: "off", MaxLength: 254,
 			Hint: "If the provider has not used Secure Messaging before, they get a link to register."}
+		v.Expiry = []pages.Option{{Value: "", Label: "Keep it (organisation's retention applies)"}}
+		for _, d := range messaging.ExpiryChoices {
+			v.Expiry = append(v.Expiry, pages.Option{Value: strconv.Itoa(d), Label: "Delete it after " + strconv.Itoa(d) + " days"})
+		}
+		v.ExpiryErr = fe["expires_in"]
 	} else {
 		v.Title = "New secure message"
 		v.To = pages.Field{Name: "to", Label: "To", Error: fe["to"], Hint: "The representative you work with, or your county's Provider Services team."}
@@ -58,7 +64,8 @@ func (a area) compose(s *Server) http.HandlerFunc {
 		to, subject, body := form.value("to"), form.value("subject"), form.value("body")
 		var id string
 		if a.staff {
-			id, err = s.messages.StartToProvider(r.Context(), s.viewer(r), to, subject, body, form)
+			days, _ := strconv.Atoi(form.value("expires_in"))
+			id, err = s.messages.StartToProvider(r.Context(), s.viewer(r), to, subject, body, days, form)
 		} else {
 			id, err = s.messages.StartFromProvider(r.Context(), s.viewer(r), to, subject, body, form)
 		}

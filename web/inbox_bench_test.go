@@ -21,7 +21,7 @@ func seedThreads(tb testing.TB, s *site, rep messaging.Viewer, provider string, 
 	for range 4 {
 		wg.Go(func() {
 			for i := range next {
-				_, err := s.app.Messages.StartToProvider(context.Background(), rep, provider, fmt.Sprintf("Thread %05d", i), "Body of the message.", nil)
+				_, err := s.app.Messages.StartToProvider(context.Background(), rep, provider, fmt.Sprintf("Thread %05d", i), "Body of the message.", 0, nil)
 				if err != nil {
 					errs <- err
 					return

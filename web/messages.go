@@ -96,7 +96,10 @@ func (a area) inbox(s *Server) http.HandlerFunc {
 		}
 		for _, t := range threads {
 			row := pages.ThreadRow{URL: a.threadURL + t.ID, Subject: t.Subject, Counterpart: t.Counterpart, Unread: t.Unread, Awaiting: a.staff && t.AwaitingReply}
-			if t.Withdrawn {
+			switch {
+			case t.Expired:
+				row.Subject = "(expired)"
+			case t.Withdrawn:
 				row.Subject = "(withdrawn)"
 			}
 			if a.staff {
@@ -138,6 +141,14 @@ func (s *Server) showThread(w http.ResponseWriter, r *http.Request, a area, id s
 		Limits: s.uploadLimits(), Reply: pages.Field{Name: "body", Label: "Your reply", Value: body, Error: fe["body"]}}
 	if th.Withdrawn {
 		v.Subject = "Withdrawn conversation"
+	}
+	if !th.ExpiredAt.IsZero() {
+		day, _ := s.formatTime(th.ExpiredAt)
+		v.Subject = "Expired conversation"
+		v.ExpiredNote = "This conversation expired on " + day + " and its content was deleted under the retention policy. Ask your representative to resend anything you still need."
+		if !a.readOnly {
+			v.ComposeURL = a.composeURL
+		}
 	}
 	switch {
 	case a.staff:

@@ -160,7 +160,7 @@ func seedDemo(ctx context.Context, app *portal.App) error {
 	files := &demoFiles{name: "authorization-summary.txt",
 		body: "Demo attachment: prior authorization summary for member 000-DEMO.\nNo real patient data.\n"}
 	_, err := app.Messages.StartToProvider(ctx, rep, "dr.lopez@clinic.example", "Prior authorization for member 000-DEMO",
-		"Dr. Lopez,\n\nThe prior authorization you asked about is approved; the summary is attached.\n\nLena Ortiz\nProvider Services – Los Angeles County", files)
+		"Dr. Lopez,\n\nThe prior authorization you asked about is approved; the summary is attached.\n\nLena Ortiz\nProvider Services – Los Angeles County", 0, files)
 	return err
 }
 

@@ -46,6 +46,9 @@ type Config struct {
 
 	Accounts Accounts
 	Uploads  Uploads
+	// Retention is how long a thread's content is kept after its last
+	// message; then the purge job crypto-shreds it. Zero keeps it forever.
+	Retention time.Duration
 
 	// MaxFormBytes bounds request bodies that are not uploads.
 	MaxFormBytes int64
@@ -160,6 +163,9 @@ func Load(getenv Getenv) (*Config, error) {
 	c.SMTP = l.smtp("PORTAL_SMTP_URL", "smtp://127.0.0.1:1025?tls=none")
 	c.TrustedProxies = l.prefixes("PORTAL_TRUSTED_PROXIES")
 	c.Location = l.location("PORTAL_TIMEZONE", "UTC")
+	if l.str("PORTAL_RETENTION", "") != "" {
+		c.Retention = l.duration("PORTAL_RETENTION", 0)
+	}
 
 	l.checkAddr("PORTAL_ADDR", c.Addr)
 	if c.MetricsAddr != "" {

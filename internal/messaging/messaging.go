@@ -55,8 +55,9 @@ type Recipient struct {
 // ThreadSummary is one line of an inbox.
 type ThreadSummary struct {
 	ID            string
-	Subject       string // "" when withdrawn
+	Subject       string // "" when withdrawn or expired
 	Withdrawn     bool
+	Expired       bool
 	Counterpart   string // provider sees the representative or team; staff the provider
 	ProviderEmail string
 	TeamName      string
@@ -70,6 +71,7 @@ type Thread struct {
 	ID            string
 	Subject       string
 	Withdrawn     bool
+	ExpiredAt     time.Time // set when retention destroyed the whole thread
 	ProviderName  string
 	ProviderEmail string
 	StaffName     string
@@ -120,6 +122,8 @@ type Uploads interface {
 type NewMessage struct {
 	Body  string
 	Files Uploads
+	// ExpiresAt, when set, is when the retention job destroys the message.
+	ExpiresAt time.Time
 }
 
 // Filter narrows a staff inbox.

@@ -3,8 +3,8 @@ package messaging
 import (
 	"context"
 	"io"
-	"time"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -51,19 +51,35 @@ func checkBody(body string, errs FieldErrors) string {
 	return body
 }
 
+// ExpiryChoices are the optional per-message lifetimes staff may set at
+// compose (days); the retention job destroys the message after that.
+var ExpiryChoices = []int{7, 30, 90}
+
 // StartToProvider is staff composing to a provider's email address; a new
-// address becomes a pending provider account.
-func (s *Service) StartToProvider(ctx context.Context, staff Viewer, to, subject, body string, files Uploads) (string, error) {
+// address becomes a pending provider account. expiresInDays, when not 0,
+// must be one of ExpiryChoices.
+func (s *Service) StartToProvider(ctx context.Context, staff Viewer, to, subject, body string, expiresInDays int, files Uploads) (string, error) {
 	errs := FieldErrors{}
 	email, msg := accounts.NormalizeEmail(to)
 	if msg != "" {
 		errs["to"] = msg
 	}
 	subject, body = checkSubject(subject, errs), checkBody(body, errs)
+	m := NewMessage{Body: body, Files: files}
+	if expiresInDays != 0 {
+		ok := false
+		for _, d := range ExpiryChoices {
+			ok = ok || d == expiresInDays
+		}
+		if !ok {
+			errs["expires_in"] = "Choose one of the listed periods."
+		}
+		m.ExpiresAt = time.Now().Add(time.Duration(expiresInDays) * 24 * time.Hour)
+	}
 	if len(errs) > 0 {
 		return "", errs
 	}
-	return s.store.StartThreadToProvider(ctx, staff, email, subject, NewMessage{Body: body, Files: files})
+	return s.store.StartThreadToProvider(ctx, staff, email, subject, m)
 }
 
 // StartFromProvider is a provider composing to a representative or team

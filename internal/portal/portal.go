@@ -39,8 +39,10 @@ type App struct {
 	// Keys is the envelope-encryption store of every encrypted record.
 	Keys     *postgres.DataKeys
 	Messages *messaging.Service
-	Metrics  *web.Metrics
-	Web      *web.Server
+	// MessageStore also runs retention (the purge job calls it).
+	MessageStore *postgres.MessagingStore
+	Metrics      *web.Metrics
+	Web          *web.Server
 }
 
 // Options are seams for tests; the zero value is production.
@@ -64,6 +66,9 @@ func New(cfg *config.Config, log *slog.Logger, pool *pgxpool.Pool, keyring envel
 		// A mail that cannot be sent is retried with River's backoff for
 		// about a day before the job is discarded (and logged).
 		MaxAttempts: 12,
+		// Retention runs every 15 minutes on the elected leader only.
+		PeriodicJobs: []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(15*time.Minute),
+			func() (river.JobArgs, *river.InsertOpts) { return jobs.PurgeArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true})},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("portal: job client: %w", err)
@@ -85,20 +90,23 @@ func New(cfg *config.Config, log *slog.Logger, pool *pgxpool.Pool, keyring envel
 	keys := postgres.NewDataKeys(pool, keyring, dekCacheSize, log.With("component", "datakeys"))
 	river.AddWorker(workers, &jobs.RewrapWorker{Keys: keys, Log: jobLog})
 	river.AddWorker(workers, &jobs.NotifyWorker{Pool: pool, Accounts: accountSvc, Mailer: mailer, Site: site, Log: jobLog})
-	messages := messaging.NewService(postgres.NewMessagingStore(pool, keys, client, postgres.MessagingLimits{
-		MaxFileBytes: cfg.Uploads.MaxFileBytes, MaxFiles: cfg.Uploads.MaxFiles}))
+	messageStore := postgres.NewMessagingStore(pool, keys, client, postgres.MessagingLimits{
+		MaxFileBytes: cfg.Uploads.MaxFileBytes, MaxFiles: cfg.Uploads.MaxFiles})
+	messages := messaging.NewService(messageStore)
+	river.AddWorker(workers, &jobs.PurgeWorker{Store: messageStore, Retention: cfg.Retention, Log: jobLog})
 
 	metrics := web.NewMetrics(pool)
 	return &App{
-		Config:   cfg,
-		Log:      log,
-		Pool:     pool,
-		Jobs:     client,
-		Accounts: accountSvc,
-		Keys:     keys,
-		Messages: messages,
-		Metrics:  metrics,
-		Web:      web.New(cfg, log, pool, metrics, web.Services{Accounts: accountSvc, Messages: messages, Audit: postgres.NewAuditLog(pool)}),
+		Config:       cfg,
+		Log:          log,
+		Pool:         pool,
+		Jobs:         client,
+		Accounts:     accountSvc,
+		Keys:         keys,
+		Messages:     messages,
+		MessageStore: messageStore,
+		Metrics:      metrics,
+		Web:          web.New(cfg, log, pool, metrics, web.Services{Accounts: accountSvc, Messages: messages, Audit: postgres.NewAuditLog(pool)}),
 	}, nil
 }
 

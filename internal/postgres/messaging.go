@@ -280,8 +280,12 @@ func (s *MessagingStore) insertMessage(ctx context.Context, tx pgx.Tx, sender me
 	if err != nil {
 		return "", err
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO messages (id, thread_id, sender_id, body_key, body_ct) VALUES ($1, $2, $3, $4, $5)`,
-		id, threadID, sender.UserID, keyID, ct); err != nil {
+	var expires *time.Time
+	if !m.ExpiresAt.IsZero() {
+		expires = &m.ExpiresAt
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO messages (id, thread_id, sender_id, body_key, body_ct, expires_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		id, threadID, sender.UserID, keyID, ct, expires); err != nil {
 		return "", err
 	}
 	files, bytes, err := s.insertAttachments(ctx, tx, threadID, id, m.Files)
@@ -381,7 +385,7 @@ func (s *MessagingStore) Inbox(ctx context.Context, v messaging.Viewer, p messag
 	args = append(args, p.Limit+1)
 	rows, err := s.pool.Query(ctx, `
 		SELECT t.id::text, t.subject_key::text, t.subject_ct, t.last_message_at,
-			t.last_sender_id = t.provider_id,
+			t.last_sender_id = t.provider_id, t.expired_at IS NOT NULL,
 			coalesce(nullif(pu.display_name, ''), pu.email::text), pu.email::text,
 			coalesce(su.display_name, ''), coalesce(tm.name, ''),
 			(SELECT count(*) FROM (`+unreadMessagesSQL+`) u)
@@ -399,7 +403,7 @@ func (s *MessagingStore) Inbox(ctx context.Context, v messaging.Viewer, p messag
 		id, key                string
 		ct                     []byte
 		at                     time.Time
-		awaiting               bool
+		awaiting, expired      bool
 		provider, email, staff string
 		team                   string
 		unread                 int
@@ -407,7 +411,7 @@ func (s *MessagingStore) Inbox(ctx context.Context, v messaging.Viewer, p messag
 	var list []row
 	for rows.Next() {
 		var r row
-		if err := rows.Scan(&r.id, &r.key, &r.ct, &r.at, &r.awaiting, &r.provider, &r.email, &r.staff, &r.team, &r.unread); err != nil {
+		if err := rows.Scan(&r.id, &r.key, &r.ct, &r.at, &r.awaiting, &r.expired, &r.provider, &r.email, &r.staff, &r.team, &r.unread); err != nil {
 			rows.Close()
 			return nil, "", wrap("inbox", err)
 		}
@@ -429,7 +433,7 @@ func (s *MessagingStore) Inbox(ctx context.Context, v messaging.Viewer, p messag
 		if err != nil {
 			return nil, "", wrap("inbox", err)
 		}
-		ts := messaging.ThreadSummary{ID: r.id, Subject: subject, Withdrawn: !ok, LastMessageAt: r.at, Unread: r.unread,
+		ts := messaging.ThreadSummary{ID: r.id, Subject: subject, Withdrawn: !ok && !r.expired, Expired: r.expired, LastMessageAt: r.at, Unread: r.unread,
 			AwaitingReply: r.awaiting, ProviderEmail: r.email, TeamName: r.team}
 		switch {
 		case v.Staff:
@@ -471,12 +475,12 @@ func (s *MessagingStore) Thread(ctx context.Context, v messaging.Viewer, threadI
 		var ct []byte
 		var providerID int64
 		err := tx.QueryRow(ctx, `
-			SELECT t.subject_key::text, t.subject_ct, t.provider_id,
+			SELECT t.subject_key::text, t.subject_ct, t.provider_id, coalesce(t.expired_at, 'epoch'),
 				coalesce(nullif(pu.display_name, ''), pu.email::text), pu.email::text, coalesce(su.display_name, ''), coalesce(tm.name, '')
 			FROM threads t JOIN users pu ON pu.id = t.provider_id
 			LEFT JOIN users su ON su.id = t.staff_id LEFT JOIN teams tm ON tm.id = t.team_id
 			WHERE `+threadScope(v)+` AND t.id = $2`, v.UserID, threadID).
-			Scan(&key, &ct, &providerID, &th.ProviderName, &th.ProviderEmail, &th.StaffName, &th.TeamName)
+			Scan(&key, &ct, &providerID, &th.ExpiredAt, &th.ProviderName, &th.ProviderEmail, &th.StaffName, &th.TeamName)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return messaging.ErrNotFound
 		}
@@ -489,7 +493,10 @@ func (s *MessagingStore) Thread(ctx context.Context, v messaging.Viewer, threadI
 		if err != nil {
 			return err
 		}
-		th.Subject, th.Withdrawn = subject, !ok
+		if th.ExpiredAt.Equal(time.Unix(0, 0)) {
+			th.ExpiredAt = time.Time{}
+		}
+		th.Subject, th.Withdrawn = subject, !ok && th.ExpiredAt.IsZero()
 		if th.Messages, err = s.threadMessages(ctx, tx, v, threadID, providerID); err != nil {
 			return err
 		}
@@ -692,33 +699,15 @@ func (s *MessagingStore) Recall(ctx context.Context, staff messaging.Viewer, mes
 		if err != nil || recalled {
 			return err
 		}
-		keys := []string{bodyKey}
-		rows, err := tx.Query(ctx, `SELECT name_key::text, data_key::text FROM attachments WHERE message_id = $1`, messageID)
+		destroyed, err := s.shredMessage(ctx, tx, messageID, bodyKey)
 		if err != nil {
 			return err
-		}
-		for rows.Next() {
-			var n, d string
-			if err := rows.Scan(&n, &d); err != nil {
-				rows.Close()
-				return err
-			}
-			keys = append(keys, n, d)
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		// Crypto-shredding: without its keys the ciphertext is noise.
-		for _, k := range keys {
-			if err := s.keys.Shred(ctx, tx, k); err != nil {
-				return err
-			}
 		}
 		if _, err := tx.Exec(ctx, `UPDATE messages SET recalled_at = now() WHERE id = $1`, messageID); err != nil {
 			return err
 		}
 		return AppendAudit(ctx, tx, audit.Event{ActorID: staff.UserID, Action: auditMessageRecalled, TargetType: "message", TargetID: messageID, IP: staff.IP,
-			Detail: map[string]any{"thread_id": threadID, "keys_destroyed": len(keys)}})
+			Detail: map[string]any{"thread_id": threadID, "keys_destroyed": destroyed}})
 	})
 	return threadID, wrap("recall", err)
 }
@@ -739,4 +728,32 @@ func (s *MessagingStore) Recipients(ctx context.Context, provider messaging.View
 		return rc, err
 	})
 	return list, wrap("recipients", err)
+}
+
+// shredMessage destroys the keys of a message's body and of its
+// attachments' names and bytes (crypto-shredding: without its keys the
+// ciphertext is noise). It returns how many keys it destroyed.
+func (s *MessagingStore) shredMessage(ctx context.Context, tx pgx.Tx, messageID, bodyKey string) (int, error) {
+	keys := []string{bodyKey}
+	rows, err := tx.Query(ctx, `SELECT name_key::text, data_key::text FROM attachments WHERE message_id = $1`, messageID)
+	if err != nil {
+		return 0, err
+	}
+	for rows.Next() {
+		var n, d string
+		if err := rows.Scan(&n, &d); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		keys = append(keys, n, d)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	for _, k := range keys {
+		if err := s.keys.Shred(ctx, tx, k); err != nil {
+			return 0, err
+		}
+	}
+	return len(keys), nil
 }

@@ -49,6 +49,10 @@ type ThreadView struct {
 	ReplyAction string
 	Reply       Field
 	Withdrawn   bool
+	// ExpiredNote replaces the reply form when retention destroyed the
+	// conversation; ComposeURL offers the way on.
+	ExpiredNote string
+	ComposeURL  string
 	// ReadOnly hides the reply form (an admin's emergency access).
 	ReadOnly bool
 	Notice   string
@@ -91,8 +95,11 @@ type ComposeView struct {
 	Recipients []Option
 	Subject    Field
 	Body       Field
-	Limits     string
-	Problems   []Problem
+	// Expiry offers staff an optional lifetime for the message.
+	Expiry    []Option
+	ExpiryErr string
+	Limits    string
+	Problems  []Problem
 }
 
 // Option is one choice of a select.

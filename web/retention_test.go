@@ -1,0 +1,70 @@
+package web_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The retention job shreds exactly what expired (a message past its own
+// expiry, a thread past the retention period) and nothing else; pages then
+// say so instead of failing.
+func TestRetentionShredsWhatExpiredAndNothingElse(t *testing.T) {
+	s := newSite(t, map[string]string{"PORTAL_RETENTION": "720h"})
+	ctx := context.Background()
+	s.staffIn("rep@plan.example", "Rep", "LA")
+	s.provider("dr@clinic.example")
+	staff := s.signedIn("rep@plan.example")
+	send := func(subject string, extra url.Values, files ...file) string {
+		f := url.Values{"to": {"dr@clinic.example"}, "subject": {subject}, "body": {"Body of " + subject}}
+		for k, v := range extra {
+			f[k] = v
+		}
+		p := staff.postMessage("/staff/compose", f, files...)
+		if p.Status != http.StatusSeeOther {
+			t.Fatalf("send %s: %d", subject, p.Status)
+		}
+		return threadID(t, p.Location)
+	}
+	shortLived := send("Short-lived", url.Values{"expires_in": {"7"}}, file{"a.txt", []byte("attachment")})
+	old := send("Old thread", nil)
+	keep := send("Current thread", nil)
+	p := staff.postMessage("/staff/compose", url.Values{"to": {"dr@clinic.example"}, "subject": {"x"}, "body": {"y"}, "expires_in": {"5"}})
+	must(t, "only listed expiry periods", p.Status == http.StatusUnprocessableEntity)
+
+	// Eight days on for the short-lived message; the old thread's last
+	// activity 31 days ago.
+	s.app.Pool.Exec(ctx, `UPDATE messages SET expires_at = now() - interval '1 day' WHERE thread_id = $1`, shortLived)
+	s.app.Pool.Exec(ctx, `UPDATE threads SET last_message_at = now() - interval '31 days' WHERE id = $1`, old)
+	var keysBefore int
+	s.app.Pool.QueryRow(ctx, `SELECT count(*) FROM data_keys`).Scan(&keysBefore)
+
+	r, err := s.app.MessageStore.PurgeExpired(ctx, 720*time.Hour, time.Now(), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, "report: "+r.String(), r.Messages == 1 && r.Threads == 1 && r.Keys == 3+2)
+	var keysAfter int
+	s.app.Pool.QueryRow(ctx, `SELECT count(*) FROM data_keys`).Scan(&keysAfter)
+	must(t, "exactly the expired keys destroyed", keysBefore-keysAfter == 5)
+
+	prov := s.signedIn("dr@clinic.example")
+	p = prov.get("/threads/" + shortLived)
+	contains(t, "expired message", p.Body, "This message expired on", "Short-lived")
+	p = prov.get("/threads/" + old)
+	contains(t, "expired thread", p.Body, "Expired conversation", "Ask your representative to resend", `href="/compose"`)
+	p = prov.get("/threads/" + keep)
+	contains(t, "untouched thread", p.Body, "Body of Current thread")
+	p = prov.get("/inbox")
+	contains(t, "inbox", p.Body, "(expired)", "Current thread", "Short-lived")
+	must(t, "nothing else expired", strings.Count(p.Body, "(expired)") == 1)
+
+	var audited int
+	s.app.Pool.QueryRow(ctx, `SELECT count(*) FROM audit_events WHERE action = 'retention.purged'`).Scan(&audited)
+	must(t, "retention run audited", audited == 1)
+	again, _ := s.app.MessageStore.PurgeExpired(ctx, 720*time.Hour, time.Now(), 100)
+	must(t, "a second run finds nothing", again.Messages == 0 && again.Threads == 0)
+}
