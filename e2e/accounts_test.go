@@ -195,7 +195,10 @@ func TestJourney2RegistrationKeyboardOnly(t *testing.T) {
 	}
 	j.andWaitForPage("press Enter on the register button", chromedp.KeyEvent(kb.Enter))
 	j.expectSignedInAt(testid("inbox-page"), "Dr. Chidi Okafor")
-	j.checkPage("inbox")
+	// A new provider's inbox is empty and says what will appear there.
+	j.expectEmptyInbox("When Health Net sends you a secure message, it appears here")
+	j.checkPage("inbox-empty")
+	j.expectFitsPhone("inbox-empty")
 
 	// Signing out is keyboard operable too.
 	j.tabToText("BUTTON", "Sign out")

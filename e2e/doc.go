@@ -9,7 +9,12 @@
 //   - site_test.go: one portal instance per test, plus reading its mail;
 //   - axe_test.go: axe-core accessibility checks and screenshots of every page;
 //   - accounts_test.go: the account journeys (forgot password, expired
-//     registration link, idle timeout, keyboard-only registration).
+//     registration link, idle timeout, keyboard-only registration);
+//   - messaging_test.go: the messaging journeys (a representative writes to
+//     a new provider with a large attachment, watching it upload; the
+//     provider registers from the email, downloads it and replies with a
+//     file; a provider writes to a Provider Services team; read status and
+//     recall), with a no-sideways-scrolling check at phone size.
 //
 // A new journey copies one of accounts_test.go: start with startJourney, act
 // as a person would (click, type, open links from the mail), and call

@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
@@ -517,4 +519,88 @@ func startJourney(t *testing.T, name string, extra map[string]string) *journey {
 	start := time.Now()
 	t.Cleanup(func() { t.Logf("journey %s took %s", name, time.Since(start).Round(time.Millisecond)) })
 	return j
+}
+
+// chooseFiles puts files into a file input, as a person does in the file
+// chooser that opens when they click "Choose files".
+func (tb *tab) chooseFiles(name string, paths ...string) {
+	tb.t.Helper()
+	tb.do("choose files for "+name, chromedp.SetUploadFiles(field(name), paths, chromedp.NodeVisible))
+}
+
+// allowDownloads makes the tab's browser context save downloads into a new
+// temporary directory, which it returns (headless chromium refuses
+// downloads until told where to put them).
+func (tb *tab) allowDownloads() string {
+	tb.t.Helper()
+	dir := tb.t.TempDir()
+	id := chromedp.FromContext(tb.ctx).BrowserContextID
+	if _, err := chromedp.Call(tb.ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+		Behavior: browser.SetDownloadBehaviorBehaviorAllow, BrowserContextID: id, DownloadPath: dir,
+	}); err != nil {
+		tb.t.Fatalf("allow downloads: %v", err)
+	}
+	return dir
+}
+
+// download clicks a download link (its visible text is the file's name) and
+// waits for the file to land in dir, complete, under the name the portal
+// gave it; it returns the file's bytes.
+func (tb *tab) download(dir, name string, wantSize int) []byte {
+	tb.t.Helper()
+	tb.do("click the download link "+name, chromedp.Click(link(name), chromedp.NodeVisible))
+	path := filepath.Join(dir, name)
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		if fi, err := os.Stat(path); err == nil && fi.Size() == int64(wantSize) {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				tb.t.Fatal(err)
+			}
+			return b
+		}
+		if time.Now().After(deadline) {
+			entries, _ := os.ReadDir(dir)
+			var got []string
+			for _, e := range entries {
+				fi, _ := e.Info()
+				got = append(got, fmt.Sprintf("%s (%d bytes)", e.Name(), fi.Size()))
+			}
+			tb.t.Fatalf("download of %s (%d bytes) did not complete in %s; the download folder holds %q", name, wantSize, waitTimeout, got)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// phoneFitJS measures the page against the viewport and names what sticks
+// out on the right.
+const phoneFitJS = `(() => {
+  const vw = window.innerWidth, sw = document.documentElement.scrollWidth;
+  const wide = [];
+  for (const el of document.querySelectorAll('body *')) {
+    const r = el.getBoundingClientRect();
+    if (r.width > 0 && r.right > vw + 0.5 && wide.length < 8) {
+      wide.push(el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
+        (typeof el.className === 'string' && el.className.trim() ? '.' + el.className.trim().split(/\s+/).join('.') : '') +
+        ' (right edge ' + Math.round(r.right) + 'px)');
+    }
+  }
+  return {innerWidth: vw, scrollWidth: sw, wide};
+})()`
+
+// expectFitsPhone checks that at the 390×844 phone viewport the page needs
+// no horizontal scrolling, then restores the desktop size.
+func (tb *tab) expectFitsPhone(name string) {
+	tb.t.Helper()
+	tb.do("switch to the phone viewport", chromedp.EmulateViewport(phoneWidth, phoneHeight, chromedp.EmulateMobile, chromedp.EmulateScale(2)))
+	defer tb.do("switch back to the desktop viewport", chromedp.EmulateViewport(desktopWidth, desktopHeight))
+	fit := eval[struct {
+		InnerWidth  int      `json:"innerWidth"`
+		ScrollWidth int      `json:"scrollWidth"`
+		Wide        []string `json:"wide"`
+	}](tb, phoneFitJS)
+	if fit.ScrollWidth > fit.InnerWidth || fit.InnerWidth > phoneWidth {
+		tb.t.Errorf("page %s scrolls sideways on a phone: scrollWidth %d, innerWidth %d (viewport %d); too wide: %q",
+			name, fit.ScrollWidth, fit.InnerWidth, phoneWidth, fit.Wide)
+	}
 }

@@ -165,6 +165,13 @@ func (s *site) createProvider(email, name, password string) accounts.User {
 // path starts with pathPrefix: what a person clicks in the email.
 func (s *site) mailLink(to, subject, pathPrefix string) string {
 	s.t.Helper()
+	return s.linkIn(s.mailTo(to, subject), pathPrefix)
+}
+
+// mailTo waits for the next mail to `to` (newer than any read before) whose
+// subject contains subject, and returns it whole.
+func (s *site) mailTo(to, subject string) mailcatcher.Message {
+	s.t.Helper()
 	s.mu.Lock()
 	after := s.mailSeen[to]
 	s.mu.Unlock()
@@ -187,11 +194,18 @@ func (s *site) mailLink(to, subject, pathPrefix string) string {
 	s.mu.Lock()
 	s.mailSeen[to] = m.ID
 	s.mu.Unlock()
+	return m
+}
+
+// linkIn returns the mail's link on the portal whose path starts with
+// pathPrefix.
+func (s *site) linkIn(m mailcatcher.Message, pathPrefix string) string {
+	s.t.Helper()
 	for _, l := range m.Links() {
 		if strings.HasPrefix(l, s.URL+pathPrefix) {
 			return l
 		}
 	}
-	s.t.Fatalf("mail %q to %s has no %s%s… link; links: %q", m.Subject, to, s.URL, pathPrefix, m.Links())
+	s.t.Fatalf("mail %q to %s has no %s%s… link; links: %q", m.Subject, m.To, s.URL, pathPrefix, m.Links())
 	return ""
 }

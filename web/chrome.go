@@ -86,3 +86,11 @@ func (s *Server) navFor(u accounts.User) []layout.NavItem {
 	}
 	return append(nav, layout.NavItem{Label: "Your account", URL: "/account"})
 }
+
+// chromeWithUploads is the frame of pages with a message form: it loads the
+// upload-progress script (pages carry no inline script: the CSP forbids it).
+func (s *Server) chromeWithUploads(r *http.Request) layout.Chrome {
+	c := s.chrome(r)
+	c.ScriptURLs = append(c.ScriptURLs, s.assets.URL("js/upload.js"))
+	return c
+}

@@ -162,8 +162,13 @@ func TestSecureMessagingJourney(t *testing.T) {
 	p = staff.get("/staff?filter=awaiting")
 	contains(t, "awaiting filter", p.Body, markSubject)
 
+	// Message forms load the upload-progress script, by URL (no inline script).
+	p = prov.get("/threads/" + tid)
+	must(t, "thread page loads upload.js", regexp.MustCompile(`<script src="/static/[0-9a-f]+/js/upload.js" defer>`).MatchString(p.Body))
+
 	// Provider compose: to the representative they work with, and to a team.
 	p = prov.get("/compose")
+	must(t, "compose page loads upload.js", strings.Contains(p.Body, "/js/upload.js"))
 	contains(t, "compose recipients", p.Body, fmt.Sprintf(`value="staff:%d"`, rep.ID), fmt.Sprintf(`value="team:%d"`, laTeam), "Provider Services – San Diego County")
 	p = prov.postMessage("/compose", url.Values{"to": {fmt.Sprintf("staff:%d", rep.ID)}, "subject": {"Question"}, "body": {"To my rep"}})
 	must(t, "compose to rep", p.Status == http.StatusSeeOther)

@@ -65,6 +65,9 @@ type site struct {
 	mail  *mailcatcher.Server
 	clock *clock
 	logs  *logBuffer
+	// seen holds the ids of emails a test already took with mailTo.
+	seenMu sync.Mutex
+	seen   map[int]bool
 }
 
 func newSite(t testing.TB, extra map[string]string) *site {
@@ -115,7 +118,7 @@ func newSite(t testing.TB, extra map[string]string) *site {
 		app.Stop(stopCtx)
 		cancel()
 	})
-	return &site{t: t, URL: ts.URL, app: app, mail: mc, clock: clk, logs: logs}
+	return &site{t: t, URL: ts.URL, app: app, mail: mc, clock: clk, logs: logs, seen: map[int]bool{}}
 }
 
 // browser is one person's browser: its own cookies, no automatic redirects
@@ -191,22 +194,24 @@ func (b *browser) follow(path string) (page, string) {
 	return page{}, ""
 }
 
-// mailTo waits for the next email to addr whose subject contains subject and
-// returns the first portal link in it containing linkPart.
+// mailTo waits for the oldest email to addr whose subject contains subject
+// that no earlier call took, and returns the first portal link in it
+// containing linkPart.
 func (s *site) mailTo(addr, subject, linkPart string) (mailcatcher.Message, string) {
 	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	seen := map[int]bool{}
-	for _, m := range s.mail.Messages() {
-		seen[m.ID] = true // only mail that arrives from now on
-	}
 	m, err := s.mail.WaitFor(ctx, func(m mailcatcher.Message) bool {
-		return !seen[m.ID] && len(m.To) > 0 && strings.EqualFold(m.To[0], addr) && strings.Contains(m.Subject, subject)
+		s.seenMu.Lock()
+		defer s.seenMu.Unlock()
+		return !s.seen[m.ID] && len(m.To) > 0 && strings.EqualFold(m.To[0], addr) && strings.Contains(m.Subject, subject)
 	})
 	if err != nil {
 		s.t.Fatalf("no email to %s with subject %q: %v", addr, subject, err)
 	}
+	s.seenMu.Lock()
+	s.seen[m.ID] = true
+	s.seenMu.Unlock()
 	for _, l := range m.Links() {
 		if strings.Contains(l, linkPart) {
 			u, _ := url.Parse(l)
