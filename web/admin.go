@@ -636,3 +636,58 @@ func (s *Server) adminEmergencyGrant(w http.ResponseWriter, r *http.Request) {
 	}
 	s.render(w, r, http.StatusUnprocessableEntity, pages.AdminEmergency(v))
 }
+
+func (s *Server) adminKeys(w http.ResponseWriter, r *http.Request) {
+	versions, err := s.keys.Versions(r.Context())
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	v := pages.AdminKeysView{Chrome: s.chrome(r), Notice: r.URL.Query().Get("notice")}
+	var behind int64
+	for _, k := range versions {
+		v.Versions = append(v.Versions, pages.KeyRow{Version: strconv.FormatUint(uint64(k.Version), 10), State: k.State,
+			Created: s.day(k.Created), DEKs: strconv.FormatInt(k.DEKs, 10), Current: k.Current})
+		if !k.Current {
+			behind += k.DEKs
+		}
+	}
+	if behind > 0 {
+		v.Pending = fmt.Sprintf("%d data keys are still wrapped by older versions: run `portal keys rewrap`.", behind)
+	} else {
+		v.Pending = "Every data key is wrapped by the current version."
+	}
+	s.render(w, r, http.StatusOK, pages.AdminKeys(v))
+}
+
+func (s *Server) keysConfirmView(r *http.Request, reason, reasonErr string) pages.AdminConfirmView {
+	v := s.confirmView(r, accounts.User{}, "Rotate the key-encryption key?",
+		"A new KEK version wraps every new data key from now on; older versions stay for reading until `portal keys rewrap` moves their data keys. Back up the keyring file afterwards and restart the other instances.",
+		"/admin/keys/rotate", nil, reason, reasonErr)
+	v.CancelURL = "/admin/keys"
+	return v
+}
+
+func (s *Server) adminKeysRotateConfirm(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, pages.AdminConfirm(s.keysConfirmView(r, "", "")))
+}
+
+func (s *Server) adminKeysRotate(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		s.renderError(w, r, http.StatusBadRequest)
+		return
+	}
+	reason := strings.TrimSpace(r.PostForm.Get("reason"))
+	if reason == "" {
+		s.render(w, r, http.StatusUnprocessableEntity, pages.AdminConfirm(s.keysConfirmView(r, "", "Say why (for the audit log).")))
+		return
+	}
+	me, _ := currentUser(r.Context())
+	v, err := s.keys.Rotate(r.Context(), me.ID, ClientIP(r.Context()).String(), reason)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.log.WarnContext(r.Context(), "key-encryption key rotated", "request_id", RequestID(r.Context()), "admin_id", me.ID, "version", v)
+	http.Redirect(w, r, "/admin/keys?"+url.Values{"notice": {fmt.Sprintf("Version %d is now current. Back up the keyring file.", v)}}.Encode(), http.StatusSeeOther)
+}

@@ -34,6 +34,7 @@ type Server struct {
 	accounts *accounts.Service
 	messages *messaging.Service
 	audit    audit.Log
+	keys     KeyAdmin
 	// doorLimiter rate-limits sign-in, forgot-password and emailed-link
 	// requests per client IP.
 	doorLimiter *ipLimiter
@@ -46,6 +47,23 @@ type Services struct {
 	Accounts *accounts.Service
 	Messages *messaging.Service
 	Audit    audit.Log
+	Keys     KeyAdmin
+}
+
+// KeyAdmin is what the keys page needs: the KEK versions with how many data
+// keys each wraps, and rotation.
+type KeyAdmin interface {
+	Versions(ctx context.Context) ([]KeyVersion, error)
+	Rotate(ctx context.Context, actorID int64, ip, reason string) (uint32, error)
+}
+
+// KeyVersion is one KEK version on the keys page.
+type KeyVersion struct {
+	Version uint32
+	State   string
+	Created time.Time
+	DEKs    int64
+	Current bool
 }
 
 // New wires a Server. metrics may be shared with a separate metrics listener;
@@ -68,6 +86,7 @@ func New(cfg *config.Config, log *slog.Logger, pool *pgxpool.Pool, metrics *Metr
 		accounts:    svc.Accounts,
 		messages:    svc.Messages,
 		audit:       svc.Audit,
+		keys:        svc.Keys,
 		doorLimiter: newIPLimiter(cfg.Accounts.RatePerMinute),
 		stopCleanup: cancel,
 	}

@@ -106,7 +106,8 @@ func New(cfg *config.Config, log *slog.Logger, pool *pgxpool.Pool, keyring envel
 		Messages:     messages,
 		MessageStore: messageStore,
 		Metrics:      metrics,
-		Web:          web.New(cfg, log, pool, metrics, web.Services{Accounts: accountSvc, Messages: messages, Audit: postgres.NewAuditLog(pool)}),
+		Web: web.New(cfg, log, pool, metrics, web.Services{Accounts: accountSvc, Messages: messages, Audit: postgres.NewAuditLog(pool),
+			Keys: keyAdmin{keyring: localKeyring(keyring), keys: keys, pool: pool}}),
 	}, nil
 }
 
@@ -138,4 +139,10 @@ func contactLines(cs []config.Contact) []string {
 		out = append(out, strings.TrimSpace(c.Label)+": "+v)
 	}
 	return out
+}
+
+// localKeyring is the keyring file behind kek, or nil for another provider.
+func localKeyring(kek envelope.KEKProvider) *envelope.Keyring {
+	kr, _ := kek.(*envelope.Keyring)
+	return kr
 }

@@ -1,0 +1,64 @@
+package portal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/healthnet/secureportal/internal/audit"
+	"github.com/healthnet/secureportal/internal/envelope"
+	"github.com/healthnet/secureportal/internal/postgres"
+	"github.com/healthnet/secureportal/web"
+)
+
+// keyAdmin gives the admin console's keys page the keyring file and the
+// data-key counts: the same operations as `portal keys status` and `rotate`.
+type keyAdmin struct {
+	keyring *envelope.Keyring
+	keys    *postgres.DataKeys
+	pool    *pgxpool.Pool
+}
+
+var errNoKeyring = errors.New("portal: keys are not held in a local keyring file")
+
+func (k keyAdmin) Versions(ctx context.Context) ([]web.KeyVersion, error) {
+	if k.keyring == nil {
+		return nil, errNoKeyring
+	}
+	counts, err := k.keys.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	deks := map[uint32]int64{}
+	for _, c := range counts {
+		deks[c.Version] = c.Count
+	}
+	var out []web.KeyVersion
+	for _, v := range k.keyring.Versions() {
+		out = append(out, web.KeyVersion{Version: v.Version, State: string(v.State), Created: v.CreatedAt, DEKs: deks[v.Version],
+			Current: v.Version == k.keyring.CurrentVersion()})
+	}
+	return out, nil
+}
+
+// Rotate adds a KEK version, as `portal keys rotate` does, and audits it.
+// This process wraps new keys with it at once; other instances pick it up
+// when restarted (the README's rotation procedure).
+func (k keyAdmin) Rotate(ctx context.Context, actorID int64, ip, reason string) (uint32, error) {
+	if k.keyring == nil {
+		return 0, errNoKeyring
+	}
+	old := k.keyring.CurrentVersion()
+	v, err := k.keyring.Rotate()
+	if err != nil {
+		return 0, fmt.Errorf("portal: rotate: %w", err)
+	}
+	err = pgx.BeginFunc(ctx, k.pool, func(tx pgx.Tx) error {
+		return postgres.AppendAudit(ctx, tx, audit.Event{ActorID: actorID, Action: audit.KeysRotated, TargetType: "keyring", TargetID: fmt.Sprint(v), IP: ip,
+			Detail: map[string]any{"reason": reason, "from_version": old, "to_version": v}})
+	})
+	return v, err
+}
