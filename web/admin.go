@@ -318,11 +318,7 @@ func (s *Server) staffView(r *http.Request, email, name, role, team string, fe a
 
 func (s *Server) adminStaffForm(w http.ResponseWriter, r *http.Request) {
 	v, err := s.staffView(r, "", "", "staff", "", nil)
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	s.render(w, r, http.StatusOK, pages.AdminStaff(v))
+	s.renderBuilt(w, r, http.StatusOK, pages.AdminStaff(v), err)
 }
 
 func (s *Server) adminStaffCreate(w http.ResponseWriter, r *http.Request) {
@@ -350,11 +346,7 @@ func (s *Server) adminStaffCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	if fe != nil {
 		v, verr := s.staffView(r, email, name, roleText, team, fe)
-		if verr != nil {
-			s.serverError(w, r, verr)
-			return
-		}
-		s.render(w, r, http.StatusUnprocessableEntity, pages.AdminStaff(v))
+		s.renderBuilt(w, r, http.StatusUnprocessableEntity, pages.AdminStaff(v), verr)
 		return
 	}
 	if teamID, err := strconv.ParseInt(team, 10, 64); err == nil && role == accounts.RoleStaff {
@@ -388,11 +380,7 @@ func (s *Server) teamsView(r *http.Request, fe accounts.FieldErrors, name, lob s
 
 func (s *Server) adminTeams(w http.ResponseWriter, r *http.Request) {
 	v, err := s.teamsView(r, nil, "", "")
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	s.render(w, r, http.StatusOK, pages.AdminTeams(v))
+	s.renderBuilt(w, r, http.StatusOK, pages.AdminTeams(v), err)
 }
 
 func (s *Server) adminTeamCreate(w http.ResponseWriter, r *http.Request) {
@@ -415,11 +403,7 @@ func (s *Server) adminTeamCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v, verr := s.teamsView(r, fe, name, lob)
-	if verr != nil {
-		s.serverError(w, r, verr)
-		return
-	}
-	s.render(w, r, http.StatusUnprocessableEntity, pages.AdminTeams(v))
+	s.renderBuilt(w, r, http.StatusUnprocessableEntity, pages.AdminTeams(v), verr)
 }
 
 func (s *Server) adminMembership(member bool) http.HandlerFunc {
@@ -599,11 +583,7 @@ func (s *Server) emergencyView(r *http.Request, thread, reason, duration string,
 
 func (s *Server) adminEmergency(w http.ResponseWriter, r *http.Request) {
 	v, err := s.emergencyView(r, "", "", "", nil)
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	s.render(w, r, http.StatusOK, pages.AdminEmergency(v))
+	s.renderBuilt(w, r, http.StatusOK, pages.AdminEmergency(v), err)
 }
 
 func (s *Server) adminEmergencyGrant(w http.ResponseWriter, r *http.Request) {
@@ -630,11 +610,7 @@ func (s *Server) adminEmergencyGrant(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v, verr := s.emergencyView(r, thread, reason, duration, fe)
-	if verr != nil {
-		s.serverError(w, r, verr)
-		return
-	}
-	s.render(w, r, http.StatusUnprocessableEntity, pages.AdminEmergency(v))
+	s.renderBuilt(w, r, http.StatusUnprocessableEntity, pages.AdminEmergency(v), verr)
 }
 
 func (s *Server) adminKeys(w http.ResponseWriter, r *http.Request) {

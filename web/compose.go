@@ -46,11 +46,7 @@ func (s *Server) composeView(r *http.Request, a area, to, subject, body string, 
 func (a area) composeForm(s *Server) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		v, err := s.composeView(r, a, r.URL.Query().Get("to"), "", "", nil)
-		if err != nil {
-			s.serverError(w, r, err)
-			return
-		}
-		s.render(w, r, http.StatusOK, pages.Compose(v))
+		s.renderBuilt(w, r, http.StatusOK, pages.Compose(v), err)
 	}
 }
 
@@ -88,11 +84,7 @@ func (a area) compose(s *Server) http.HandlerFunc {
 			return
 		}
 		v, verr := s.composeView(r, a, to, subject, body, fe)
-		if verr != nil {
-			s.serverError(w, r, verr)
-			return
-		}
-		s.render(w, r, http.StatusUnprocessableEntity, pages.Compose(v))
+		s.renderBuilt(w, r, http.StatusUnprocessableEntity, pages.Compose(v), verr)
 	}
 }
 

@@ -66,3 +66,13 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
 }
+
+// renderBuilt renders page, unless building its view model failed (err),
+// in which case the cause is logged and the safe 500 page shown instead.
+func (s *Server) renderBuilt(w http.ResponseWriter, r *http.Request, status int, page templ.Component, err error) {
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.render(w, r, status, page)
+}
