@@ -74,6 +74,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusUnprocessableEntity, pages.Login(v))
 		return
 	case errors.Is(err, accounts.ErrInvalidCredentials):
+		s.metrics.observeLogin(false)
 		v := s.loginView(r, email, next)
 		v.Failure = loginFailure
 		s.render(w, r, http.StatusUnauthorized, pages.Login(v))
@@ -86,6 +87,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
+	s.metrics.observeLogin(true)
 	s.log.InfoContext(r.Context(), "signed in", "request_id", RequestID(r.Context()), "user_id", u.ID, "role", u.Role)
 	http.Redirect(w, r, firstNonEmpty(accounts.SafeNext(next), homeFor(u)), http.StatusSeeOther)
 }

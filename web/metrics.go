@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"time"
@@ -17,6 +18,8 @@ type Metrics struct {
 	Registry *prometheus.Registry
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	logins   *prometheus.CounterVec
+	mail     *prometheus.CounterVec
 }
 
 // NewMetrics registers the HTTP, database pool and Go runtime metrics.
@@ -34,11 +37,19 @@ func NewMetrics(pool *pgxpool.Pool) *Metrics {
 			Buckets: prometheus.DefBuckets,
 		}, []string{"route", "method"}),
 	}
-	reg.MustRegister(m.requests, m.duration,
+	m.logins = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "portal_logins_total",
+		Help: "Sign-in attempts by result (ok, failed).",
+	}, []string{"result"})
+	m.mail = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "portal_mail_total",
+		Help: "Emails handed to the SMTP server, by result (sent, failed).",
+	}, []string{"result"})
+	reg.MustRegister(m.requests, m.duration, m.logins, m.mail,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if pool != nil {
-		reg.MustRegister(poolCollector{pool: pool})
+		reg.MustRegister(poolCollector{pool: pool}, jobCollector{pool: pool})
 	}
 	return m
 }
@@ -46,6 +57,23 @@ func NewMetrics(pool *pgxpool.Pool) *Metrics {
 // Handler serves the metrics in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})
+}
+
+// ObserveMail counts one email handed to SMTP, or refused by it.
+func (m *Metrics) ObserveMail(err error) {
+	if err != nil {
+		m.mail.WithLabelValues("failed").Inc()
+		return
+	}
+	m.mail.WithLabelValues("sent").Inc()
+}
+
+func (m *Metrics) observeLogin(ok bool) {
+	if ok {
+		m.logins.WithLabelValues("ok").Inc()
+		return
+	}
+	m.logins.WithLabelValues("failed").Inc()
 }
 
 // observeRequest records one request. Labels use the route pattern, never the
@@ -86,4 +114,33 @@ func (c poolCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(poolAcquires, prometheus.CounterValue, float64(st.AcquireCount()))
 	ch <- prometheus.MustNewConstMetric(poolEmptyAcquire, prometheus.CounterValue, float64(st.EmptyAcquireCount()))
 	ch <- prometheus.MustNewConstMetric(poolAcquireWait, prometheus.CounterValue, st.AcquireDuration().Seconds())
+}
+
+// jobCollector reports River's queue by job kind and state at scrape time:
+// a growing "available" or "retryable" count is mail not going out.
+type jobCollector struct{ pool *pgxpool.Pool }
+
+var jobsDesc = prometheus.NewDesc("portal_jobs", "Background jobs by kind and state.", []string{"kind", "state"}, nil)
+
+func (c jobCollector) Describe(ch chan<- *prometheus.Desc) { ch <- jobsDesc }
+
+func (c jobCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	rows, err := c.pool.Query(ctx, `SELECT kind, state::text, count(*) FROM river_job
+		WHERE state NOT IN ('completed', 'cancelled', 'discarded') GROUP BY kind, state`)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(jobsDesc, err)
+		return
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var kind, state string
+		var n float64
+		if err := rows.Scan(&kind, &state, &n); err != nil {
+			ch <- prometheus.NewInvalidMetric(jobsDesc, err)
+			return
+		}
+		ch <- prometheus.MustNewConstMetric(jobsDesc, prometheus.GaugeValue, n, kind, state)
+	}
 }

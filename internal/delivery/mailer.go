@@ -36,6 +36,8 @@ type SMTPMailer struct {
 	smtp config.SMTP
 	from string
 	log  *slog.Logger
+	// Observe, when set, is told the outcome of every send (metrics).
+	Observe func(err error)
 }
 
 // NewSMTPMailer returns a mailer for cfg's SMTP server and sender.
@@ -70,7 +72,11 @@ func (m *SMTPMailer) Send(ctx context.Context, e Email) error {
 		return fmt.Errorf("delivery: smtp client: %w", err)
 	}
 	start := time.Now()
-	if err := client.DialAndSendWithContext(ctx, msg); err != nil {
+	err = client.DialAndSendWithContext(ctx, msg)
+	if m.Observe != nil {
+		m.Observe(err)
+	}
+	if err != nil {
 		m.log.WarnContext(ctx, "mail send failed", "to_domain", domainOf(e.To), "smtp_host", m.smtp.Host, "err", err)
 		return fmt.Errorf("delivery: send: %w", err)
 	}

@@ -81,7 +81,9 @@ func New(cfg *config.Config, log *slog.Logger, pool *pgxpool.Pool, keyring envel
 		LockoutDuration:  cfg.Accounts.LockoutDuration,
 	}, log.With("component", "accounts"), opts.Now)
 
+	metrics := web.NewMetrics(pool)
 	mailer := delivery.NewSMTPMailer(cfg, log.With("component", "mail"))
+	mailer.Observe = metrics.ObserveMail
 	site := jobs.MailSite{BaseURL: cfg.BaseURL, OrgName: cfg.Org.Name, Contacts: contactLines(cfg.Org.Contacts),
 		RegistrationTTL: cfg.Accounts.RegistrationTTL, ResetTTL: cfg.Accounts.ResetTTL}
 	jobLog := log.With("component", "jobs")
@@ -95,7 +97,6 @@ func New(cfg *config.Config, log *slog.Logger, pool *pgxpool.Pool, keyring envel
 	messages := messaging.NewService(messageStore)
 	river.AddWorker(workers, &jobs.PurgeWorker{Store: messageStore, Retention: cfg.Retention, Log: jobLog})
 
-	metrics := web.NewMetrics(pool)
 	return &App{
 		Config:       cfg,
 		Log:          log,
