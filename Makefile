@@ -17,9 +17,12 @@ run:
 	@PORTAL_DATABASE_URL="$${PORTAL_DATABASE_URL:-$$(scripts/postgres.sh portal_dev)}" ./.dev/portal dev
 
 ## test: formatting, vet, generated-code freshness, then every test against a real PostgreSQL
+# The browser journeys run verbosely, filtered to their names, durations and
+# failures, so the output lists each journey and how long it took.
 test: check
-	PORTAL_TEST_DATABASE_URL="$${PORTAL_TEST_DATABASE_URL:-$$(scripts/postgres.sh)}" \
-		$(GO) test -race -count=1 -timeout 30m ./...
+	@set -o pipefail; export PORTAL_TEST_DATABASE_URL="$${PORTAL_TEST_DATABASE_URL:-$$(scripts/postgres.sh)}"; \
+		$(GO) test -race -count=1 -timeout 30m $$($(GO) list ./... | grep -v /e2e$$) && \
+		$(GO) test -race -count=1 -timeout 30m -v ./e2e/ 2>&1 | grep -E --line-buffered 'journey .* took|^(---|ok|FAIL|panic)|_test.go:[0-9]+:|^\s+(---|\S+_test.go)'
 
 ## screenshots: run the browser journeys (e2e/) and save every page they visit,
 ## at 1280x900 and at a 390x844 phone viewport, as PNGs in screenshots/ (not committed)

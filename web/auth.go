@@ -114,7 +114,7 @@ func tokenPage(w http.ResponseWriter) {
 }
 
 func (s *Server) passwordFields(pwErr, confirmErr string) (pages.Field, pages.Field) {
-	return pages.Field{Name: "password", Label: "Password", Type: "password", Autocomplete: "new-password", Required: true, Error: pwErr,
+	return pages.Field{Name: "password", Label: "Password", Type: "password", Autocomplete: "new-password", Required: true, Error: pwErr, MinLength: password.MinLength,
 			Hint: "At least 15 characters. A phrase of four or more unrelated words is easy to remember and hard to guess. Avoid your name, your email address and " + s.cfg.Org.Name + "."},
 		pages.Field{Name: "password_confirm", Label: "Type the password again", Type: "password", Autocomplete: "new-password", Required: true, Error: confirmErr}
 }
@@ -132,7 +132,7 @@ func strengthNote(pwErr, pw string, context ...string) string {
 func (s *Server) registerView(r *http.Request, token string, u accounts.User, name string, fe accounts.FieldErrors, pw string) pages.RegisterView {
 	pass, confirm := s.passwordFields(strengthNote(fe["password"], pw, s.cfg.Org.Name, u.Email, name), fe["password_confirm"])
 	return pages.RegisterView{
-		Chrome:  s.chrome(r),
+		Chrome:  s.chromeWithScript(r, "js/password.js"),
 		Action:  "/register/" + token,
 		OrgName: s.cfg.Org.Name,
 		Email:   u.Email,
@@ -241,7 +241,7 @@ func (s *Server) resetView(r *http.Request, token string, u accounts.User, fe ac
 	pass, confirm := s.passwordFields(strengthNote(fe["password"], pw, s.cfg.Org.Name, u.Email, u.DisplayName), fe["password_confirm"])
 	pass.Label = "New password"
 	confirm.Label = "Type the new password again"
-	return pages.ResetView{Chrome: s.chrome(r), Action: "/reset-password/" + token, Email: u.Email, Pass: pass, Confirm: confirm}
+	return pages.ResetView{Chrome: s.chromeWithScript(r, "js/password.js"), Action: "/reset-password/" + token, Email: u.Email, Pass: pass, Confirm: confirm}
 }
 
 func (s *Server) resetForm(w http.ResponseWriter, r *http.Request) {

@@ -40,7 +40,8 @@ func TestRegistrationLoginLogoutForgotResetJourney(t *testing.T) {
 
 	p := b.get(link)
 	must(t, "registration page 200", p.Status == 200)
-	contains(t, "registration page", p.Body, `value="dr.lopez@clinic.example" readonly`, `name="name"`, `name="password"`, `name="password_confirm"`)
+	contains(t, "registration page", p.Body, `value="dr.lopez@clinic.example" readonly`, `name="name"`, `name="password"`, `name="password_confirm"`,
+		`data-min-length="15"`, "/js/password.js")
 	must(t, "token page sends no referrer", p.Header.Get("Referrer-Policy") == "no-referrer")
 
 	p = b.post(link, url.Values{"name": {"Dr. Maria Lopez"}, "password": {goodPassword}, "password_confirm": {goodPassword + "x"}})

@@ -87,10 +87,16 @@ func (s *Server) navFor(u accounts.User) []layout.NavItem {
 	return append(nav, layout.NavItem{Label: "Your account", URL: "/account"})
 }
 
-// chromeWithUploads is the frame of pages with a message form: it loads the
-// upload-progress script (pages carry no inline script: the CSP forbids it).
-func (s *Server) chromeWithUploads(r *http.Request) layout.Chrome {
+// chromeWithScript is the frame of a page that loads one of our scripts by
+// URL (pages carry no inline script: the CSP forbids it).
+func (s *Server) chromeWithScript(r *http.Request, script string) layout.Chrome {
 	c := s.chrome(r)
-	c.ScriptURLs = append(c.ScriptURLs, s.assets.URL("js/upload.js"))
+	c.ScriptURLs = append(c.ScriptURLs, s.assets.URL(script))
 	return c
+}
+
+// chromeWithUploads is the frame of pages with a message form and its
+// upload progress bar.
+func (s *Server) chromeWithUploads(r *http.Request) layout.Chrome {
+	return s.chromeWithScript(r, "js/upload.js")
 }

@@ -12,6 +12,9 @@ type Field struct {
 	Required     bool
 	ReadOnly     bool
 	MaxLength    int
+	// MinLength, for a new password, turns on the live length count of
+	// static/js/password.js.
+	MinLength int
 }
 
 // ID is the element id, also the target of the error summary's links.
