@@ -14,7 +14,12 @@
 //     a new provider with a large attachment, watching it upload; the
 //     provider registers from the email, downloads it and replies with a
 //     file; a provider writes to a Provider Services team; read status and
-//     recall), with a no-sideways-scrolling check at phone size.
+//     recall), with a no-sideways-scrolling check at phone size;
+//   - admin_test.go: the admin console: journey 7 (a provider locked out by
+//     failed sign-ins is unlocked by an admin, then forced to register again:
+//     their open session ends and they register from the email), a walk of
+//     every admin page with phone-size checks of the wide ones, and
+//     re-authentication after PORTAL_ADMIN_REAUTH without admin activity.
 //
 // A new journey copies one of accounts_test.go: start with startJourney, act
 // as a person would (click, type, open links from the mail), and call

@@ -133,3 +133,10 @@ func Linkify(s string) []TextPart {
 	}
 	return out
 }
+
+func counterpartLabel(staff bool) string {
+	if staff {
+		return "Provider"
+	}
+	return "With"
+}
