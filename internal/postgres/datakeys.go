@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -156,14 +157,10 @@ func (d *DataKeys) newDataKey(ctx context.Context, tx pgx.Tx, owner Owner) (stri
 // so a cache hit can never bypass the owner binding that the wrap AAD
 // enforces on a miss.
 func (d *DataKeys) dek(ctx context.Context, q Querier, dataKeyID string, owner Owner) (envelope.DEK, error) {
-	var (
-		id, kind, ownerID string
-		version           int64
-		wrapped           []byte
-	)
+	var k keyRow
 	err := q.QueryRow(ctx, `
 		SELECT id::text, owner_kind, owner_id, kek_version, wrapped
-		FROM data_keys WHERE id = $1`, dataKeyID).Scan(&id, &kind, &ownerID, &version, &wrapped)
+		FROM data_keys WHERE id = $1`, dataKeyID).Scan(&k.id, &k.kind, &k.ownerID, &k.version, &k.wrapped)
 	if errors.Is(err, pgx.ErrNoRows) {
 		d.logFailure("load data key", dataKeyID, owner, envelope.ErrShredded)
 		return envelope.DEK{}, fmt.Errorf("postgres: datakeys: data key %s: %w", dataKeyID, envelope.ErrShredded)
@@ -171,22 +168,95 @@ func (d *DataKeys) dek(ctx context.Context, q Querier, dataKeyID string, owner O
 	if err != nil {
 		return envelope.DEK{}, fmt.Errorf("postgres: datakeys: load data key: %w", err)
 	}
-	if dek, ok := d.cache.Get(id); ok {
-		if kind != owner.Kind || ownerID != owner.ID {
-			d.logFailure("unwrap", id, owner, envelope.ErrAuth)
-			return envelope.DEK{}, fmt.Errorf("postgres: datakeys: data key %s belongs to another owner: %w", id, envelope.ErrAuth)
+	return d.unwrapRow(k, owner)
+}
+
+// keyRow is a data_keys row as read for unwrapping.
+type keyRow struct {
+	id, kind, ownerID string
+	version           int64
+	wrapped           []byte
+}
+
+// unwrapRow returns the DEK of a row just read, for owner: from the cache
+// when possible (after comparing the row's owner), else by unwrapping.
+func (d *DataKeys) unwrapRow(k keyRow, owner Owner) (envelope.DEK, error) {
+	if dek, ok := d.cache.Get(k.id); ok {
+		if k.kind != owner.Kind || k.ownerID != owner.ID {
+			d.logFailure("unwrap", k.id, owner, envelope.ErrAuth)
+			return envelope.DEK{}, fmt.Errorf("postgres: datakeys: data key %s belongs to another owner: %w", k.id, envelope.ErrAuth)
 		}
 		return dek, nil
 	}
 	// The owner checked here is the caller's, not the row's: the wrap AAD
 	// proves the row was written for that owner.
-	dek, err := d.kek.Unwrap(uint32(version), envelope.WrapAAD(id, owner.Kind, owner.ID), wrapped)
+	dek, err := d.kek.Unwrap(uint32(k.version), envelope.WrapAAD(k.id, owner.Kind, owner.ID), k.wrapped)
 	if err != nil {
-		d.logFailure("unwrap", id, owner, err)
-		return envelope.DEK{}, fmt.Errorf("postgres: datakeys: unwrap data key %s: %w", id, err)
+		d.logFailure("unwrap", k.id, owner, err)
+		return envelope.DEK{}, fmt.Errorf("postgres: datakeys: unwrap data key %s: %w", k.id, err)
 	}
-	d.cache.Put(id, dek)
+	d.cache.Put(k.id, dek)
 	return dek, nil
+}
+
+// SealedRecord is one record to open with OpenRecords.
+type SealedRecord struct {
+	DataKeyID string
+	Owner     Owner
+	Binding   envelope.Binding
+	CT        []byte
+}
+
+// OpenRecords opens many records with one query for their keys, instead of
+// one round trip each (an inbox page of subjects, a thread's bodies). The
+// result has one entry per record, in order: the plaintext, or nil when the
+// record was shredded. Any other failure fails the whole call, as
+// OpenRecord would.
+func (d *DataKeys) OpenRecords(ctx context.Context, q Querier, recs []SealedRecord) ([][]byte, error) {
+	if len(recs) == 0 {
+		return nil, nil
+	}
+	ids := make([]string, len(recs))
+	for i, r := range recs {
+		ids[i] = r.DataKeyID
+	}
+	rows, err := q.Query(ctx, `SELECT id::text, owner_kind, owner_id, kek_version, wrapped FROM data_keys WHERE id = ANY($1::uuid[])`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: datakeys: load data keys: %w", err)
+	}
+	found := map[string]keyRow{}
+	for rows.Next() {
+		var k keyRow
+		if err := rows.Scan(&k.id, &k.kind, &k.ownerID, &k.version, &k.wrapped); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("postgres: datakeys: load data keys: %w", err)
+		}
+		found[k.id] = k
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: datakeys: load data keys: %w", err)
+	}
+	out := make([][]byte, len(recs))
+	for i, r := range recs {
+		k, ok := found[strings.ToLower(r.DataKeyID)]
+		if !ok {
+			continue // shredded
+		}
+		dek, err := d.unwrapRow(k, r.Owner)
+		if err != nil {
+			return nil, err
+		}
+		pt, err := envelope.Open(dek, r.Binding, r.CT)
+		if err != nil {
+			d.logFailure("open record", r.DataKeyID, r.Owner, err)
+			return nil, fmt.Errorf("postgres: datakeys: open record: %w", err)
+		}
+		if pt == nil {
+			pt = []byte{}
+		}
+		out[i] = pt
+	}
+	return out, nil
 }
 
 // logFailure records a failed unwrap or open for investigation: which key,

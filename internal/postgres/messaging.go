@@ -426,14 +426,19 @@ func (s *MessagingStore) Inbox(ctx context.Context, v messaging.Viewer, p messag
 		last := list[len(list)-1]
 		next = formatCursor(last.at, last.id)
 	}
-	out := make([]messaging.ThreadSummary, 0, len(list))
-	for _, r := range list {
+	sealed := make([]SealedRecord, len(list))
+	for i, r := range list {
 		owner, b := subjectSeal(r.id)
-		subject, ok, err := s.decryptOrWithdrawn(ctx, s.pool, r.key, owner, b, r.ct)
-		if err != nil {
-			return nil, "", wrap("inbox", err)
-		}
-		ts := messaging.ThreadSummary{ID: r.id, Subject: subject, Withdrawn: !ok && !r.expired, Expired: r.expired, LastMessageAt: r.at, Unread: r.unread,
+		sealed[i] = SealedRecord{DataKeyID: r.key, Owner: owner, Binding: b, CT: r.ct}
+	}
+	subjects, err := s.keys.OpenRecords(ctx, s.pool, sealed)
+	if err != nil {
+		return nil, "", wrap("inbox", err)
+	}
+	out := make([]messaging.ThreadSummary, 0, len(list))
+	for i, r := range list {
+		ok := subjects[i] != nil
+		ts := messaging.ThreadSummary{ID: r.id, Subject: string(subjects[i]), Withdrawn: !ok && !r.expired, Expired: r.expired, LastMessageAt: r.at, Unread: r.unread,
 			AwaitingReply: r.awaiting, ProviderEmail: r.email, TeamName: r.team}
 		switch {
 		case v.Staff:
@@ -544,6 +549,17 @@ func (s *MessagingStore) threadMessages(ctx context.Context, tx pgx.Tx, v messag
 		return nil, err
 	}
 	epoch := time.Unix(0, 0)
+	var sealed []SealedRecord
+	for _, r := range list {
+		if !r.msg.Withdrawn {
+			owner, b := bodySeal(threadID, r.msg.ID)
+			sealed = append(sealed, SealedRecord{DataKeyID: r.key, Owner: owner, Binding: b, CT: r.ct})
+		}
+	}
+	bodies, err := s.keys.OpenRecords(ctx, tx, sealed)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]messaging.Message, 0, len(list))
 	for _, r := range list {
 		m := r.msg
@@ -553,19 +569,16 @@ func (s *MessagingStore) threadMessages(ctx context.Context, tx pgx.Tx, v messag
 			m.ReadAt = time.Time{}
 		}
 		if !m.Withdrawn {
-			owner, b := bodySeal(threadID, m.ID)
-			body, ok, err := s.decryptOrWithdrawn(ctx, tx, r.key, owner, b, r.ct)
-			if err != nil {
-				return nil, err
-			}
-			if !ok {
+			body := bodies[0]
+			bodies = bodies[1:]
+			if body == nil {
 				if r.expiry.After(epoch) {
 					m.ExpiredAt = r.expiry
 				} else {
 					m.Withdrawn = true
 				}
 			}
-			m.Body = body
+			m.Body = string(body)
 		}
 		if !m.Withdrawn && m.ExpiredAt.IsZero() {
 			var err error
