@@ -188,9 +188,9 @@ func TestJourney7AdminUnlocksAndForcesReregistration(t *testing.T) {
 
 // The admin console, page by page, as an admin walks it: the user list
 // (filtered by role with the keyboard), a user's page, teams, the form for a
-// new representative, the audit log filtered by the user it is about, and
-// emergency access. Every page passes checkPage; the wide ones (tables) must
-// also fit a phone.
+// new representative, the audit log filtered by the user it is about,
+// emergency access and the encryption keys. Every page passes checkPage; the
+// wide ones (tables) must also fit a phone.
 func TestAdminPagesWalk(t *testing.T) {
 	j := startJourney(t, "admin pages walk", nil)
 	adminEmail, email := "ada.admin@healthnet.example", "office@northsidefamily.example"
@@ -274,6 +274,14 @@ func TestAdminPagesWalk(t *testing.T) {
 	j.waitFor(testid("admin-emergency-page"))
 	j.checkPage("admin-emergency")
 	j.expectFitsPhone("admin-emergency")
+
+	j.click(link("Keys"))
+	j.waitFor(testid("admin-keys-page"))
+	if n := j.count(`[data-testid="key-row"]`); n == 0 {
+		t.Errorf("the keys page lists no key version")
+	}
+	j.checkPage("admin-keys")
+	j.expectFitsPhone("admin-keys")
 }
 
 // Admin pages ask for the password again after a while without admin

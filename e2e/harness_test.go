@@ -12,6 +12,7 @@ import (
 
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/dom"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
@@ -528,6 +529,44 @@ func (tb *tab) chooseFiles(name string, paths ...string) {
 	tb.do("choose files for "+name, chromedp.SetUploadFiles(field(name), paths, chromedp.NodeVisible))
 }
 
+// chooseFilesByKeyboard presses key (Space or Enter) on the focused file
+// input, which opens the browser's file chooser, and picks paths in it.
+//
+// The one step here that is not a key press: headless chromium has no file
+// chooser window to type a path into, so the chooser is intercepted
+// (Page.setInterceptFileChooserDialog) and the files are handed to the input
+// it was opened for (DOM.setFileInputFiles on the node of the
+// Page.fileChooserOpened event), as the operating system's dialog would.
+// The page itself was reached and driven by keys alone: the chooser opens
+// only because the key press asked for it, which the test checks.
+func (tb *tab) chooseFilesByKeyboard(key string, paths ...string) {
+	tb.t.Helper()
+	if _, err := chromedp.Call(tb.ctx, page.SetInterceptFileChooserDialog, page.SetInterceptFileChooserDialogParams{Enabled: true}); err != nil {
+		tb.t.Fatalf("intercept the file chooser: %v", err)
+	}
+	defer func() {
+		if _, err := chromedp.Call(tb.ctx, page.SetInterceptFileChooserDialog, page.SetInterceptFileChooserDialogParams{Enabled: false}); err != nil {
+			tb.t.Errorf("stop intercepting the file chooser: %v", err)
+		}
+	}()
+	ctx, cancel := context.WithTimeout(tb.ctx, waitTimeout)
+	defer cancel()
+	ev, err := chromedp.Run(ctx, chromedp.WaitEvent(page.FileChooserOpened, nil, chromedp.KeyEvent(key)))
+	if err != nil {
+		f := tb.focused()
+		tb.t.Fatalf("pressing %q on %s#%s opened no file chooser: %v", key, f.Tag, f.ID, err)
+	}
+	if ev.BackendNodeID == 0 {
+		tb.t.Fatalf("the file chooser that opened belongs to no file input: %+v", ev)
+	}
+	if len(paths) > 1 && ev.Mode != page.FileChooserOpenedModeSelectMultiple {
+		tb.t.Fatalf("the file chooser allows one file (%s), want several", ev.Mode)
+	}
+	if _, err := chromedp.Call(tb.ctx, dom.SetFileInputFiles, dom.SetFileInputFilesParams{Files: paths, BackendNodeID: ev.BackendNodeID}); err != nil {
+		tb.t.Fatalf("choose %q in the file chooser: %v", paths, err)
+	}
+}
+
 // allowDownloads makes the tab's browser context save downloads into a new
 // temporary directory, which it returns (headless chromium refuses
 // downloads until told where to put them).
@@ -549,6 +588,14 @@ func (tb *tab) allowDownloads() string {
 func (tb *tab) download(dir, name string, wantSize int) []byte {
 	tb.t.Helper()
 	tb.do("click the download link "+name, chromedp.Click(link(name), chromedp.NodeVisible))
+	return tb.downloaded(dir, name, wantSize)
+}
+
+// downloaded waits for a download already started (a click, or Enter on the
+// focused link) to land in dir (see allowDownloads), complete, under name;
+// it returns the file's bytes.
+func (tb *tab) downloaded(dir, name string, wantSize int) []byte {
+	tb.t.Helper()
 	path := filepath.Join(dir, name)
 	deadline := time.Now().Add(waitTimeout)
 	for {
