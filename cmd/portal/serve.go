@@ -98,16 +98,12 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 // serve runs the portal until ctx is cancelled. ready, when not nil, is called
 // once the listeners accept connections (cfg.Addr then holds the bound address).
 func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, ready func(cfg *config.Config, app *portal.App)) error {
-	cfg, log, pool, err := setup(ctx, getenv, stderr)
+	app, err := openApp(ctx, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
-
-	app, err := newApp(ctx, cfg, log, pool)
-	if err != nil {
-		return err
-	}
+	defer app.Pool.Close()
+	cfg, log := app.Config, app.Log
 	if err := app.Start(ctx); err != nil {
 		return err
 	}
@@ -145,11 +141,22 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, re
 	return err
 }
 
-// newApp checks the keyring against the database and assembles the portal.
-func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, pool *pgxpool.Pool) (*portal.App, error) {
-	keyring, err := openKeyring(ctx, cfg, pool)
+// openApp loads the configuration, migrates the database, checks the
+// keyring against it and assembles the portal. The caller closes app.Pool.
+func openApp(ctx context.Context, getenv func(string) string, stderr io.Writer) (*portal.App, error) {
+	cfg, log, pool, err := setup(ctx, getenv, stderr)
 	if err != nil {
 		return nil, err
 	}
-	return portal.New(cfg, log, pool, keyring, portal.Options{})
+	keyring, err := openKeyring(ctx, cfg, pool)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	app, err := portal.New(cfg, log, pool, keyring, portal.Options{})
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return app, nil
 }

@@ -61,15 +61,11 @@ func cmdUser(ctx context.Context, args []string, getenv func(string) string, std
 		}
 	}
 
-	cfg, log, pool, err := setup(ctx, getenv, stderr)
+	app, err := openApp(ctx, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
-	app, err := newApp(ctx, cfg, log, pool)
-	if err != nil {
-		return err
-	}
+	defer app.Pool.Close()
 	u, err := app.Accounts.CreateUser(ctx, *email, *name, r, pw, 0, "")
 	var fe accounts.FieldErrors
 	switch {
@@ -96,15 +92,11 @@ func cmdUserReset(ctx context.Context, args []string, getenv func(string) string
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 || *email == "" {
 		return usageError{"portal user reset: --email is required\n\n" + userUsage}
 	}
-	cfg, log, pool, err := setup(ctx, getenv, stderr)
+	app, err := openApp(ctx, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
-	app, err := newApp(ctx, cfg, log, pool)
-	if err != nil {
-		return err
-	}
+	defer app.Pool.Close()
 	u, err := app.Accounts.ResetByEmail(ctx, *email)
 	switch {
 	case errors.Is(err, accounts.ErrNotFound):
