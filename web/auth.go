@@ -149,19 +149,28 @@ func (s *Server) linkProblem(w http.ResponseWriter, r *http.Request, register bo
 	}))
 }
 
+// linkOwner finds the account behind an emailed link for purpose. When the
+// link no longer works it answers itself, with the page that offers a new
+// link (or the safe 500), and reports false.
+func (s *Server) linkOwner(w http.ResponseWriter, r *http.Request, token string, purpose accounts.Purpose) (accounts.User, bool) {
+	_, u, err := s.accounts.CheckLink(r.Context(), token, purpose)
+	switch {
+	case errors.Is(err, accounts.ErrTokenInvalid):
+		s.linkProblem(w, r, purpose == accounts.PurposeRegister, token, false)
+		return u, false
+	case err != nil:
+		s.serverError(w, r, err)
+		return u, false
+	}
+	return u, true
+}
+
 func (s *Server) registerForm(w http.ResponseWriter, r *http.Request) {
 	tokenPage(w)
 	token := chi.URLParam(r, "token")
-	_, u, err := s.accounts.CheckLink(r.Context(), token, accounts.PurposeRegister)
-	if errors.Is(err, accounts.ErrTokenInvalid) {
-		s.linkProblem(w, r, true, token, false)
-		return
+	if u, ok := s.linkOwner(w, r, token, accounts.PurposeRegister); ok {
+		s.render(w, r, http.StatusOK, pages.Register(s.registerView(r, token, u, "", nil, "")))
 	}
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	s.render(w, r, http.StatusOK, pages.Register(s.registerView(r, token, u, "", nil, "")))
 }
 
 func (s *Server) register(w http.ResponseWriter, r *http.Request) {
@@ -176,12 +185,9 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 	var fe accounts.FieldErrors
 	switch {
 	case errors.As(err, &fe):
-		_, pending, cerr := s.accounts.CheckLink(r.Context(), token, accounts.PurposeRegister)
-		if cerr != nil {
-			s.linkProblem(w, r, true, token, false)
-			return
+		if pending, ok := s.linkOwner(w, r, token, accounts.PurposeRegister); ok {
+			s.render(w, r, http.StatusUnprocessableEntity, pages.Register(s.registerView(r, token, pending, name, fe, pw)))
 		}
-		s.render(w, r, http.StatusUnprocessableEntity, pages.Register(s.registerView(r, token, pending, name, fe, pw)))
 		return
 	case errors.Is(err, accounts.ErrTokenInvalid):
 		s.linkProblem(w, r, true, token, false)
@@ -247,16 +253,9 @@ func (s *Server) resetView(r *http.Request, token string, u accounts.User, fe ac
 func (s *Server) resetForm(w http.ResponseWriter, r *http.Request) {
 	tokenPage(w)
 	token := chi.URLParam(r, "token")
-	_, u, err := s.accounts.CheckLink(r.Context(), token, accounts.PurposeReset)
-	if errors.Is(err, accounts.ErrTokenInvalid) {
-		s.linkProblem(w, r, false, token, false)
-		return
+	if u, ok := s.linkOwner(w, r, token, accounts.PurposeReset); ok {
+		s.render(w, r, http.StatusOK, pages.Reset(s.resetView(r, token, u, nil, "")))
 	}
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	s.render(w, r, http.StatusOK, pages.Reset(s.resetView(r, token, u, nil, "")))
 }
 
 func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
@@ -271,12 +270,9 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 	var fe accounts.FieldErrors
 	switch {
 	case errors.As(err, &fe):
-		_, owner, cerr := s.accounts.CheckLink(r.Context(), token, accounts.PurposeReset)
-		if cerr != nil {
-			s.linkProblem(w, r, false, token, false)
-			return
+		if owner, ok := s.linkOwner(w, r, token, accounts.PurposeReset); ok {
+			s.render(w, r, http.StatusUnprocessableEntity, pages.Reset(s.resetView(r, token, owner, fe, pw)))
 		}
-		s.render(w, r, http.StatusUnprocessableEntity, pages.Reset(s.resetView(r, token, owner, fe, pw)))
 		return
 	case errors.Is(err, accounts.ErrTokenInvalid):
 		s.linkProblem(w, r, false, token, false)
