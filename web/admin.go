@@ -528,12 +528,22 @@ func (s *Server) adminAuditCSV(w http.ResponseWriter, r *http.Request) {
 		s.renderMessage(w, r, http.StatusUnprocessableEntity, "Check the filters", problem)
 		return
 	}
+	// Who took a copy of the audit trail, and of what, is itself audited.
+	me, _ := currentUser(r.Context())
+	q := r.URL.Query()
+	err := s.accounts.RecordAdminEvent(r.Context(), audit.Event{ActorID: me.ID, Action: audit.AuditExported, TargetType: "audit_log",
+		IP: ClientIP(r.Context()).String(), Detail: map[string]any{"actor": q.Get("actor"), "subject": q.Get("subject"), "action": q.Get("action"),
+			"thread": q.Get("thread"), "from": q.Get("from"), "to": q.Get("to")}})
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="audit-`+time.Now().UTC().Format("20060102-150405")+`.csv"`)
 	cw := csv.NewWriter(w)
 	cw.Write([]string{"id", "at_utc", "actor_id", "actor_email", "action", "target_type", "target_id", "target_email", "ip", "detail"})
 	n := 0
-	err := s.audit.Export(r.Context(), f, func(e audit.Entry) error {
+	err = s.audit.Export(r.Context(), f, func(e audit.Entry) error {
 		n++
 		cw.Write([]string{strconv.FormatInt(e.ID, 10), e.At.UTC().Format(time.RFC3339Nano), strconv.FormatInt(e.ActorID, 10), e.ActorEmail,
 			e.Action, e.TargetType, e.TargetID, e.TargetEmail, e.IP, e.Detail})
@@ -548,7 +558,6 @@ func (s *Server) adminAuditCSV(w http.ResponseWriter, r *http.Request) {
 		s.log.ErrorContext(r.Context(), "audit export failed", "request_id", RequestID(r.Context()), "rows", n, "err", err)
 		panic(http.ErrAbortHandler) // a truncated export must not look complete
 	}
-	me, _ := currentUser(r.Context())
 	s.log.InfoContext(r.Context(), "audit exported", "request_id", RequestID(r.Context()), "admin_id", me.ID, "rows", n)
 }
 

@@ -203,6 +203,9 @@ func TestAuditViewerFiltersAndExportsCSV(t *testing.T) {
 		strings.Contains(p.Header.Get("Content-Disposition"), "attachment"))
 	lines := strings.Split(strings.TrimSpace(p.Body), "\n")
 	must(t, "csv header and rows", strings.HasPrefix(lines[0], "id,at_utc,actor_id") && len(lines) >= 4)
+	var exported int
+	s.app.Pool.QueryRow(context.Background(), `SELECT count(*) FROM audit_events WHERE action = 'admin.audit_exported' AND detail->>'subject' = 'dr@clinic.example'`).Scan(&exported)
+	must(t, "the export itself is audited", exported == 1)
 	today := time.Now().Format("2006-01-02")
 	p = ab.get("/admin/audit?from=" + today + "&to=" + today)
 	contains(t, "date range", p.Body, "login.failed")

@@ -28,6 +28,7 @@ const (
 	TeamChanged        Action = "admin.team_changed"
 	RoleChanged        Action = "admin.role_changed"
 	KeysRotated        Action = "admin.keys_rotated"
+	AuditExported      Action = "admin.audit_exported"
 )
 
 // Event is one audit record. Detail must never hold PHI, passwords or tokens:
