@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -12,6 +13,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/healthnet/secureportal/internal/accounts"
+	"github.com/healthnet/secureportal/internal/messaging"
 )
 
 func (s *site) admin(email string) (accounts.User, *browser) {
@@ -137,13 +139,47 @@ func TestAdminCannotDisableThemselvesOrTheLastAdmin(t *testing.T) {
 	must(t, "self-disable refused", p.Status == http.StatusConflict && strings.Contains(p.Body, "own account"))
 	second, _ := s.app.Accounts.CreateUser(context.Background(), "admin2@plan.example", "Bo", accounts.RoleAdmin, goodPassword, 0, "")
 	must(t, "disable another admin", ab.act(second.ID, "disable", "left the company").Status == http.StatusSeeOther)
-	// The remaining admin may not be demoted by anyone: it is the last.
 	p = ab.post(fmt.Sprintf("/admin/users/%d/role", admin.ID), url.Values{"role": {"staff"}, "reason": {"x"}})
 	must(t, "own role change refused", p.Status == http.StatusConflict)
+	// The remaining admin is the last: not even an admin whose page was
+	// loaded before being disabled (a stale actor) may remove them.
+	ctx := context.Background()
+	_, err := s.app.Accounts.Administer(ctx, second, admin.ID, accounts.ActionDisable, "stale page", "")
+	must(t, fmt.Sprintf("disabling the last admin: %v", err), errors.Is(err, accounts.ErrLastAdmin))
+	_, err = s.app.Accounts.Administer(ctx, second, admin.ID, accounts.ActionForceReregister, "stale page", "")
+	must(t, fmt.Sprintf("forcing the last admin to re-register: %v", err), errors.Is(err, accounts.ErrLastAdmin))
+	_, err = s.app.Accounts.ChangeRole(ctx, second, admin.ID, accounts.RoleStaff, "stale page", "")
+	must(t, fmt.Sprintf("demoting the last admin: %v", err), errors.Is(err, accounts.ErrLastAdmin))
 	p = ab.post(fmt.Sprintf("/admin/users/%d/actions", 999999), url.Values{"action": {"disable"}, "reason": {"x"}})
 	must(t, "missing user: 404", p.Status == http.StatusNotFound)
 	p = ab.post(fmt.Sprintf("/admin/users/%d/actions", second.ID), url.Values{"action": {"make_superuser"}, "reason": {"x"}})
 	must(t, "forged action: 400", p.Status == http.StatusBadRequest)
+}
+
+// Two admins disabling each other at the same moment: the check runs inside
+// the transaction with the admins' rows locked, so exactly one succeeds.
+func TestTwoAdminsCannotDisableEachOtherAtOnce(t *testing.T) {
+	for round := range 3 {
+		s := newSite(t, nil)
+		ctx := context.Background()
+		a, _ := s.app.Accounts.CreateUser(ctx, "a@plan.example", "A", accounts.RoleAdmin, goodPassword, 0, "")
+		b, _ := s.app.Accounts.CreateUser(ctx, "b@plan.example", "B", accounts.RoleAdmin, goodPassword, 0, "")
+		start := make(chan struct{})
+		errs := make(chan error, 2)
+		for _, pair := range [][2]accounts.User{{a, b}, {b, a}} {
+			go func() {
+				<-start
+				_, err := s.app.Accounts.Administer(ctx, pair[0], pair[1].ID, accounts.ActionDisable, "race", "")
+				errs <- err
+			}()
+		}
+		close(start)
+		e1, e2 := <-errs, <-errs
+		var active int
+		s.app.Pool.QueryRow(ctx, `SELECT count(*) FROM users WHERE role = 'admin' AND status = 'active'`).Scan(&active)
+		must(t, fmt.Sprintf("round %d: one active admin left (%d), errors %v / %v", round, active, e1, e2),
+			active == 1 && (e1 == nil) != (e2 == nil) && (errors.Is(e1, accounts.ErrLastAdmin) || errors.Is(e2, accounts.ErrLastAdmin)))
+	}
 }
 
 func TestRoleChangeEndsSessionsAndRefusesForgedValues(t *testing.T) {
@@ -252,6 +288,10 @@ func TestEmergencyAccessIsReadOnlyAuditedAndExpires(t *testing.T) {
 	d := ab.get(attachmentLinks(p.Body)["chart.pdf"])
 	must(t, "admin downloads under the grant", d.Status == http.StatusOK && d.Body == "%PDF chart")
 	must(t, "admin cannot reply", ab.postMessage("/threads/"+tid+"/reply", url.Values{"body": {"x"}}).Status == http.StatusNotFound)
+	// Read-only below the routes too: the store refuses writes under a grant.
+	emergency := messaging.Viewer{UserID: admin.ID, Emergency: true}
+	err := s.app.Messages.Reply(ctx, emergency, tid, "reply under emergency access", nil)
+	must(t, fmt.Sprintf("store refuses a reply under a grant: %v", err), errors.Is(err, messaging.ErrNotFound))
 
 	var reads int
 	s.app.Pool.QueryRow(ctx, `SELECT count(*) FROM message_reads WHERE user_id = $1`, admin.ID).Scan(&reads)

@@ -3,6 +3,7 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"mime/multipart"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/healthnet/secureportal/internal/accounts"
+	"github.com/healthnet/secureportal/internal/messaging"
 	"github.com/healthnet/secureportal/internal/postgres"
 )
 
@@ -103,7 +105,7 @@ func TestSecureMessagingJourney(t *testing.T) {
 	s := newSite(t, nil)
 	ctx := context.Background()
 	rep, laTeam := s.staffIn("rep.la@plan.example", "Lena Ortiz", "Provider Services – Los Angeles County")
-	_, sdTeam := s.staffIn("rep.sd@plan.example", "Sam Duarte", "Provider Services – San Diego County")
+	sdRep, sdTeam := s.staffIn("rep.sd@plan.example", "Sam Duarte", "Provider Services – San Diego County")
 	staff := s.signedIn("rep.la@plan.example")
 
 	// Staff compose to a provider who has never used the portal.
@@ -176,10 +178,21 @@ func TestSecureMessagingJourney(t *testing.T) {
 	p = prov.postMessage("/compose", url.Values{"to": {fmt.Sprintf("team:%d", sdTeam)}, "subject": {"For San Diego"}, "body": {"To the team"}})
 	must(t, "compose to team", p.Status == http.StatusSeeOther)
 	s.mailTo("rep.sd@plan.example", "[SECURE]", "/staff/threads/")
-	for _, forged := range []string{"team:999999", fmt.Sprintf("staff:%d", rep.ID+1000), "admin:1", "staff:abc"} {
+	// A real representative the provider has never corresponded with is as
+	// forbidden as a made-up one.
+	for _, forged := range []string{"team:999999", fmt.Sprintf("staff:%d", sdRep.ID), fmt.Sprintf("staff:%d", rep.ID+1000), "admin:1", "staff:abc"} {
 		p = prov.postMessage("/compose", url.Values{"to": {forged}, "subject": {"x"}, "body": {"y"}})
 		must(t, "forged recipient refused: "+forged, p.Status == http.StatusUnprocessableEntity && strings.Contains(p.Body, "Choose one of the listed recipients"))
 	}
+
+	// Recall is for representatives: even below the routes, a provider
+	// cannot withdraw (and so destroy) a message, not even their own.
+	var providerMsg string
+	s.app.Pool.QueryRow(ctx, `SELECT m.id::text FROM messages m JOIN users u ON u.id = m.sender_id WHERE m.thread_id = $1 AND u.role = 'provider' LIMIT 1`, tid).Scan(&providerMsg)
+	var provID int64
+	s.app.Pool.QueryRow(ctx, `SELECT id FROM users WHERE email = 'dr.new@clinic.example'`).Scan(&provID)
+	_, err := s.app.Messages.Recall(ctx, messaging.Viewer{UserID: provID}, providerMsg)
+	must(t, fmt.Sprintf("provider recall refused: %v", err), errors.Is(err, messaging.ErrNotFound))
 
 	// Recall: the provider sees it withdrawn; its file is gone.
 	var firstMsg string
@@ -267,6 +280,11 @@ func TestOthersGetNotFoundForAThread(t *testing.T) {
 	}
 	must(t, "other team cannot reply", sd.postMessage("/staff/threads/"+tid+"/reply", url.Values{"body": {"x"}}).Status == http.StatusNotFound)
 	must(t, "other team cannot recall", sd.post("/staff/messages/"+msgID+"/recall", nil).Status == http.StatusNotFound)
+	// A teammate sees the thread but may withdraw only their own messages.
+	s.staffIn("mate.la@plan.example", "Mate", "LA")
+	mate := s.signedIn("mate.la@plan.example")
+	must(t, "teammate sees the team's thread", mate.get("/staff/threads/"+tid).Status == http.StatusOK)
+	must(t, "teammate cannot recall another's message", mate.post("/staff/messages/"+msgID+"/recall", nil).Status == http.StatusNotFound)
 	must(t, "garbage ids are 404", other.get("/threads/not-a-uuid").Status == http.StatusNotFound && other.get("/attachments/x").Status == http.StatusNotFound)
 	var n int
 	s.app.Pool.QueryRow(context.Background(), `SELECT count(*) FROM messages WHERE thread_id = $1`, tid).Scan(&n)

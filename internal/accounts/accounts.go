@@ -159,12 +159,13 @@ type Store interface {
 	CompleteReset(ctx context.Context, tokenID, userID int64, hash string, now time.Time, ev audit.Event, jobs ...Job) (User, error)
 	// Administer applies an admin action (see AdminAction) in one
 	// transaction with its audit event and jobs; ErrNotFound when the
-	// account is no longer in a state the action applies to.
+	// account is no longer in a state the action applies to, ErrLastAdmin
+	// when it would leave no active admin.
 	Administer(ctx context.Context, userID int64, action AdminAction, ev audit.Event, jobs ...Job) (User, error)
-	CountActiveAdmins(ctx context.Context) (int, error)
 	SearchUsers(ctx context.Context, f UserFilter) ([]User, error)
 	// ChangeRole sets a user's role and bumps their auth epoch: a privilege
 	// change ends their sessions, so the next sign-in carries the new role.
+	// ErrLastAdmin when it would demote the last active admin.
 	ChangeRole(ctx context.Context, userID int64, role Role, ev audit.Event) (User, error)
 	// Record writes audit events and enqueues jobs with no other change.
 	Record(ctx context.Context, ev audit.Event, jobs ...Job) error

@@ -54,7 +54,10 @@ func ParseAdminAction(s string) (AdminAction, bool) {
 var (
 	ErrActionNotApplicable = errors.New("accounts: that action does not apply to the account as it is now")
 	ErrSelfAction          = errors.New("accounts: admins cannot do that to their own account")
-	ErrLastAdmin           = errors.New("accounts: that would leave no active admin")
+	// ErrLastAdmin: the store refuses to disable, force to re-register or
+	// demote the last active admin, inside the transaction that would do it,
+	// so two admins acting on each other at once cannot both succeed.
+	ErrLastAdmin = errors.New("accounts: that would leave no active admin")
 )
 
 // Applies reports whether action makes sense for u now; the console offers
@@ -98,15 +101,6 @@ func (s *Service) Administer(ctx context.Context, admin User, targetID int64, ac
 	}
 	if !Applies(action, u, s.now()) {
 		return User{}, ErrActionNotApplicable
-	}
-	if u.Role == RoleAdmin && (action == ActionDisable || action == ActionForceReregister) {
-		n, err := s.store.CountActiveAdmins(ctx)
-		if err != nil {
-			return User{}, err
-		}
-		if n <= 1 {
-			return User{}, ErrLastAdmin
-		}
 	}
 	ev := audit.Event{ActorID: admin.ID, Action: audit.Action("admin." + string(action)), TargetType: "user",
 		TargetID: fmt.Sprint(u.ID), IP: ip, Detail: map[string]any{"reason": reason, "status_before": string(u.Status)}}
@@ -181,15 +175,6 @@ func (s *Service) ChangeRole(ctx context.Context, admin User, targetID int64, ro
 	}
 	if u.Role == role {
 		return u, nil
-	}
-	if u.Role == RoleAdmin && u.Status == StatusActive {
-		n, err := s.store.CountActiveAdmins(ctx)
-		if err != nil {
-			return User{}, err
-		}
-		if n <= 1 {
-			return User{}, ErrLastAdmin
-		}
 	}
 	ev := audit.Event{ActorID: admin.ID, Action: audit.RoleChanged, TargetType: "user", TargetID: fmt.Sprint(u.ID), IP: ip,
 		Detail: map[string]any{"reason": strings.TrimSpace(reason), "from": string(u.Role), "to": string(role)}}

@@ -298,6 +298,11 @@ func (s *AccountStore) Administer(ctx context.Context, userID int64, action acco
 	}
 	var u accounts.User
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if action == accounts.ActionDisable || action == accounts.ActionForceReregister {
+			if err := keepAnAdmin(ctx, tx, userID); err != nil {
+				return err
+			}
+		}
 		tag, err := tx.Exec(ctx, stmt, userID)
 		if err != nil {
 			return err
@@ -319,10 +324,23 @@ func (s *AccountStore) Administer(ctx context.Context, userID int64, action acco
 	return u, wrap("administer", err)
 }
 
-func (s *AccountStore) CountActiveAdmins(ctx context.Context) (int, error) {
-	var n int
-	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM users WHERE role = 'admin' AND status = 'active'`).Scan(&n)
-	return n, wrap("count admins", err)
+// keepAnAdmin refuses (ErrLastAdmin) a change that takes userID out of the
+// active admins when nobody else is one. It locks the active admins' rows in
+// id order, so concurrent changes queue behind each other and each sees the
+// outcome of the one before it.
+func keepAnAdmin(ctx context.Context, tx pgx.Tx, userID int64) error {
+	rows, err := tx.Query(ctx, `SELECT id FROM users WHERE role = 'admin' AND status = 'active' ORDER BY id FOR UPDATE`)
+	if err != nil {
+		return err
+	}
+	admins, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return err
+	}
+	if len(admins) == 1 && admins[0] == userID {
+		return accounts.ErrLastAdmin
+	}
+	return nil
 }
 
 func (s *AccountStore) SearchUsers(ctx context.Context, f accounts.UserFilter) ([]accounts.User, error) {
@@ -340,6 +358,11 @@ func (s *AccountStore) SearchUsers(ctx context.Context, f accounts.UserFilter) (
 func (s *AccountStore) ChangeRole(ctx context.Context, userID int64, role accounts.Role, ev audit.Event) (accounts.User, error) {
 	var u accounts.User
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if role != accounts.RoleAdmin {
+			if err := keepAnAdmin(ctx, tx, userID); err != nil {
+				return err
+			}
+		}
 		var err error
 		u, err = scanUser(tx.QueryRow(ctx, `UPDATE users SET role = $2, auth_epoch = auth_epoch + 1 WHERE id = $1 RETURNING `+userColumns, userID, role))
 		if err != nil {
