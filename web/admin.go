@@ -74,11 +74,6 @@ func (s *Server) reauth(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, firstNonEmpty(next, "/admin/users"), http.StatusSeeOther)
 }
 
-func (s *Server) adminViewer(r *http.Request) messaging.Viewer {
-	u, _ := currentUser(r.Context())
-	return messaging.Viewer{UserID: u.ID, IP: ClientIP(r.Context()).String()}
-}
-
 func (s *Server) day(t time.Time) string {
 	if t.IsZero() {
 		return "—"
@@ -350,7 +345,7 @@ func (s *Server) adminStaffCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if teamID, err := strconv.ParseInt(team, 10, 64); err == nil && role == accounts.RoleStaff {
-		if err := s.messages.SetMembership(r.Context(), s.adminViewer(r), teamID, u.Email, true); err != nil {
+		if err := s.messages.SetMembership(r.Context(), s.viewer(r), teamID, u.Email, true); err != nil {
 			s.serverError(w, r, err)
 			return
 		}
@@ -389,7 +384,7 @@ func (s *Server) adminTeamCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name, lob := r.PostForm.Get("name"), r.PostForm.Get("line_of_business")
-	_, err := s.messages.CreateTeam(r.Context(), s.adminViewer(r), name, lob)
+	_, err := s.messages.CreateTeam(r.Context(), s.viewer(r), name, lob)
 	var fe accounts.FieldErrors
 	switch {
 	case errors.Is(err, messaging.ErrTeamExists):
@@ -417,7 +412,7 @@ func (s *Server) adminMembership(member bool) http.HandlerFunc {
 			s.renderError(w, r, http.StatusBadRequest)
 			return
 		}
-		err = s.messages.SetMembership(r.Context(), s.adminViewer(r), teamID, r.PostForm.Get("email"), member)
+		err = s.messages.SetMembership(r.Context(), s.viewer(r), teamID, r.PostForm.Get("email"), member)
 		var fe accounts.FieldErrors
 		problem := ""
 		switch {
@@ -566,7 +561,8 @@ func (s *Server) emergencyView(r *http.Request, thread, reason, duration string,
 	if err != nil {
 		return pages.AdminEmergencyView{}, err
 	}
-	v := pages.AdminEmergencyView{Chrome: s.chrome(r), DurErr: fe["duration"],
+	v := pages.AdminEmergencyView{Chrome: s.chrome(r),
+		Duration: pages.Field{Name: "duration", Label: "For how long", Error: fe["duration"]},
 		Thread: pages.Field{Name: "thread", Label: "Thread id", Type: "text", Value: thread, Error: fe["thread"], Autocomplete: "off",
 			Hint: "The id at the end of the thread's address."},
 		Reason: pages.Field{Name: "reason", Label: "Reason", Value: reason, Error: fe["reason"],
@@ -575,7 +571,7 @@ func (s *Server) emergencyView(r *http.Request, thread, reason, duration string,
 		val := d.String()
 		v.Durations = append(v.Durations, pages.Option{Value: val, Label: layout.Duration(d), Selected: val == duration})
 	}
-	v.Problems = pages.Problems(v.Thread, v.Reason)
+	v.Problems = pages.Problems(v.Thread, v.Reason, v.Duration)
 	now := time.Now()
 	for _, g := range grants {
 		row := pages.EmergencyRow{Admin: g.AdminEmail, Thread: g.ThreadID, Reason: g.Reason, Granted: s.day(g.GrantedAt), Expires: s.day(g.ExpiresAt), State: "expired"}
@@ -603,7 +599,7 @@ func (s *Server) adminEmergencyGrant(w http.ResponseWriter, r *http.Request) {
 	f := r.PostForm
 	thread, reason, duration := strings.TrimSpace(f.Get("thread")), f.Get("reason"), f.Get("duration")
 	d, _ := time.ParseDuration(duration)
-	err := s.messages.GrantEmergency(r.Context(), s.adminViewer(r), thread, reason, d, time.Now())
+	err := s.messages.GrantEmergency(r.Context(), s.viewer(r), thread, reason, d, time.Now())
 	var fe accounts.FieldErrors
 	switch {
 	case errors.Is(err, messaging.ErrNotFound):

@@ -27,19 +27,20 @@ func (s *Server) composeView(r *http.Request, a area, to, subject, body string, 
 		for _, d := range messaging.ExpiryChoices {
 			v.Expiry = append(v.Expiry, pages.Option{Value: strconv.Itoa(d), Label: "Delete it after " + strconv.Itoa(d) + " days"})
 		}
-		v.ExpiryErr = fe["expires_in"]
+		v.ExpiresIn = pages.Field{Name: "expires_in", Label: "Keep the message", Error: fe["expires_in"]}
 	} else {
 		v.Title = "New secure message"
 		v.To = pages.Field{Name: "to", Label: "To", Error: fe["to"], Hint: "The representative you work with, or your county's Provider Services team."}
+		v.Recipients = []pages.Option{{Value: "", Label: "Choose…"}}
 		recipients, err := s.messages.Recipients(r.Context(), s.viewer(r))
 		if err != nil {
 			return v, err
 		}
 		for _, rc := range recipients {
-			v.Recipients = append(v.Recipients, pages.Option{Value: rc.Key, Label: rc.Name, Description: rc.Description, Selected: rc.Key == to})
+			v.Recipients = append(v.Recipients, pages.Option{Value: rc.Key, Label: rc.Name + " — " + rc.Description, Selected: rc.Key == to})
 		}
 	}
-	v.Problems = pages.Problems(v.To, v.Subject, v.Body)
+	v.Problems = pages.Problems(v.To, v.Subject, v.Body, v.ExpiresIn)
 	return v, nil
 }
 
@@ -71,9 +72,8 @@ func (a area) compose(s *Server) http.HandlerFunc {
 			fe = messaging.FieldErrors{"to": "That address belongs to a staff account. Secure messages from here go to providers."}
 		case errors.Is(err, messaging.ErrRecipientUnset):
 			fe = messaging.FieldErrors{"to": "Choose one of the listed recipients."}
-			if a.staff {
-				fe["to"] = "That provider's account is disabled. Ask an administrator to enable it."
-			}
+		case errors.Is(err, messaging.ErrProviderOff):
+			fe = messaging.FieldErrors{"to": "That provider's account is disabled. Ask an administrator to enable it."}
 		case errors.As(err, &fe):
 		case err != nil:
 			s.uploadFailed(w, r, err)

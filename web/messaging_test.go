@@ -315,7 +315,10 @@ func TestBadSubmissionsStoreNothing(t *testing.T) {
 		{"executable", ok, []file{{"setup.exe", []byte("MZ")}}, 422, "cannot be sent"},
 		{"message too large", ok, []file{{"a.pdf", bytes.Repeat([]byte("x"), 900)}, {"b.pdf", bytes.Repeat([]byte("y"), 900)}}, 413, "That was too large"},
 		{"staff address", url.Values{"to": {"rep.la@plan.example"}, "subject": {"S"}, "body": {"B"}}, nil, 422, "belongs to a staff account"},
+		{"disabled provider", url.Values{"to": {"off@clinic.example"}, "subject": {"S"}, "body": {"B"}}, nil, 422, "account is disabled"},
 	}
+	s.provider("off@clinic.example")
+	s.app.Pool.Exec(context.Background(), `UPDATE users SET status = 'disabled' WHERE email = 'off@clinic.example'`)
 	before := count()
 	for _, tc := range cases {
 		p := staff.postMessage("/staff/compose", tc.fields, tc.files...)

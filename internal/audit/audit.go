@@ -23,7 +23,6 @@ const (
 	ResetRequested     Action = "password_reset.requested"
 	ResetCompleted     Action = "password_reset.completed"
 	PasswordRehashed   Action = "password.rehashed"
-	AdminReauthFailed  Action = "admin.reauth_failed"
 	EmergencyAccess    Action = "admin.emergency_access"
 	TeamChanged        Action = "admin.team_changed"
 	RoleChanged        Action = "admin.role_changed"

@@ -31,6 +31,7 @@ var (
 	ErrFileRefused    = errors.New("messaging: file type not accepted")
 	ErrNotAProvider   = errors.New("messaging: that address belongs to a staff account")
 	ErrRecipientUnset = errors.New("messaging: recipient not allowed")
+	ErrProviderOff    = errors.New("messaging: the provider's account is disabled")
 	ErrWithdrawn      = errors.New("messaging: message withdrawn")
 	ErrNotStaff       = errors.New("messaging: not a representative's address")
 	ErrTeamExists     = errors.New("messaging: a team with that name exists")

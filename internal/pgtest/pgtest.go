@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -64,8 +65,15 @@ func New(t testing.TB) string {
 		t.Fatalf("pgtest: prepare template: %v", templateErr)
 	}
 
+	return createDatabase(ctx, t, admin, "TEMPLATE "+template)
+}
+
+// createDatabase makes a uniquely named database (options such as a
+// TEMPLATE clause appended), dropped when t ends, and returns its URL.
+func createDatabase(ctx context.Context, t testing.TB, admin *pgx.Conn, options string) string {
+	t.Helper()
 	name := "portal_test_" + randomHex(8)
-	if _, err := admin.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s", name, template)); err != nil {
+	if _, err := admin.Exec(ctx, strings.TrimSpace("CREATE DATABASE "+name+" "+options)); err != nil {
 		t.Fatalf("pgtest: create database: %v", err)
 	}
 	t.Cleanup(func() {
@@ -100,19 +108,7 @@ func NewEmpty(t testing.TB) string {
 		unavailable(t, err)
 	}
 	defer admin.Close(ctx)
-	name := "portal_test_" + randomHex(8)
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("pgtest: create database: %v", err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), ServerURL())
-		if err != nil {
-			return
-		}
-		defer c.Close(context.Background())
-		c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-	})
-	return withDatabase(ServerURL(), name)
+	return createDatabase(ctx, t, admin, "")
 }
 
 func unavailable(t testing.TB, err error) {

@@ -218,7 +218,7 @@ func ensureProvider(ctx context.Context, tx pgx.Tx, email string) (id int64, cre
 		return 0, false, messaging.ErrNotAProvider
 	}
 	if status == "disabled" {
-		return 0, false, messaging.ErrRecipientUnset
+		return 0, false, messaging.ErrProviderOff
 	}
 	return id, false, nil
 }
@@ -560,6 +560,10 @@ func (s *MessagingStore) threadMessages(ctx context.Context, tx pgx.Tx, v messag
 	if err != nil {
 		return nil, err
 	}
+	attachments, err := s.threadAttachments(ctx, tx, threadID)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]messaging.Message, 0, len(list))
 	for _, r := range list {
 		m := r.msg
@@ -581,50 +585,54 @@ func (s *MessagingStore) threadMessages(ctx context.Context, tx pgx.Tx, v messag
 			m.Body = string(body)
 		}
 		if !m.Withdrawn && m.ExpiredAt.IsZero() {
-			var err error
-			if m.Attachments, err = s.attachments(ctx, tx, threadID, m.ID); err != nil {
-				return nil, err
-			}
+			m.Attachments = attachments[m.ID]
 		}
 		out = append(out, m)
 	}
 	return out, nil
 }
 
-func (s *MessagingStore) attachments(ctx context.Context, tx pgx.Tx, threadID, messageID string) ([]messaging.Attachment, error) {
-	rows, err := tx.Query(ctx, `SELECT id::text, name_key::text, name_ct, content_type, size FROM attachments WHERE message_id = $1 ORDER BY position`, messageID)
+// threadAttachments returns the readable attachments of a thread's messages,
+// by message id, with one query for the rows and one for their name keys.
+// Attachments whose keys were destroyed (recall, retention) are left out.
+func (s *MessagingStore) threadAttachments(ctx context.Context, tx pgx.Tx, threadID string) (map[string][]messaging.Attachment, error) {
+	rows, err := tx.Query(ctx, `SELECT a.message_id::text, a.id::text, a.name_key::text, a.name_ct, a.content_type, a.size
+		FROM attachments a JOIN messages m ON m.id = a.message_id
+		WHERE m.thread_id = $1 ORDER BY a.message_id, a.position`, threadID)
 	if err != nil {
 		return nil, err
 	}
 	type row struct {
-		a   messaging.Attachment
-		key string
-		ct  []byte
+		messageID string
+		a         messaging.Attachment
 	}
 	var list []row
+	var sealed []SealedRecord
 	for rows.Next() {
 		var r row
-		if err := rows.Scan(&r.a.ID, &r.key, &r.ct, &r.a.ContentType, &r.a.Size); err != nil {
+		var rec SealedRecord
+		if err := rows.Scan(&r.messageID, &r.a.ID, &rec.DataKeyID, &rec.CT, &r.a.ContentType, &r.a.Size); err != nil {
 			rows.Close()
 			return nil, err
 		}
+		rec.Owner, rec.Binding = attachmentNameSeal(threadID, r.a.ID)
 		list = append(list, r)
+		sealed = append(sealed, rec)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	out := make([]messaging.Attachment, 0, len(list))
-	for _, r := range list {
-		owner, b := attachmentNameSeal(threadID, r.a.ID)
-		name, ok, err := s.decryptOrWithdrawn(ctx, tx, r.key, owner, b, r.ct)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
+	names, err := s.keys.OpenRecords(ctx, tx, sealed)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]messaging.Attachment{}
+	for i, r := range list {
+		if names[i] == nil {
 			continue
 		}
-		r.a.Name = name
-		out = append(out, r.a)
+		r.a.Name = string(names[i])
+		out[r.messageID] = append(out[r.messageID], r.a)
 	}
 	return out, nil
 }

@@ -115,3 +115,10 @@ func (v NotificationView) Text() string {
 	writeFooter(&b, v.OrgName, v.HelpURL, v.Contacts)
 	return b.String()
 }
+
+func notificationAction(register bool) string {
+	if register {
+		return "Register and read the message"
+	}
+	return "Read the message"
+}

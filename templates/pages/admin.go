@@ -137,8 +137,8 @@ type AdminEmergencyView struct {
 	Chrome    layout.Chrome
 	Thread    Field
 	Reason    Field
+	Duration  Field
 	Durations []Option
-	DurErr    string
 	Problems  []Problem
 	Grants    []EmergencyRow
 }

@@ -1,5 +1,7 @@
 package pages
 
+import "github.com/a-h/templ"
+
 // Field is one labelled form input with its hint and error.
 type Field struct {
 	Name         string // form field name (public contract, DESIGN.md §8)
@@ -32,6 +34,18 @@ func (f Field) describedBy() string {
 		ids += f.ID() + "-error"
 	}
 	return ids
+}
+
+// aria links a control to its hint and error for screen readers.
+func (f Field) aria() templ.Attributes {
+	a := templ.Attributes{}
+	if d := f.describedBy(); d != "" {
+		a["aria-describedby"] = d
+	}
+	if f.Error != "" {
+		a["aria-invalid"] = "true"
+	}
+	return a
 }
 
 // Problem is one entry of a form's error summary.

@@ -95,17 +95,17 @@ type ComposeView struct {
 	Recipients []Option
 	Subject    Field
 	Body       Field
-	// Expiry offers staff an optional lifetime for the message.
+	// ExpiresIn and Expiry offer staff an optional lifetime for the message.
+	ExpiresIn Field
 	Expiry    []Option
-	ExpiryErr string
 	Limits    string
 	Problems  []Problem
 }
 
 // Option is one choice of a select.
 type Option struct {
-	Value, Label, Description string
-	Selected                  bool
+	Value, Label string
+	Selected     bool
 }
 
 // TextPart is a run of message text, or a link within it.
