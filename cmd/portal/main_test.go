@@ -60,11 +60,8 @@ func TestServeMigratesServesAndStops(t *testing.T) {
 		"PORTAL_ADDR":         "127.0.0.1:0",
 		"PORTAL_METRICS_ADDR": "127.0.0.1:0",
 		"PORTAL_ORG_NAME":     "Health Net",
-		"PORTAL_KEYRING":      filepath.Join(t.TempDir(), "portal.keyring"),
 	}
-	if err := ensureDevKeyring(env["PORTAL_KEYRING"]); err != nil {
-		t.Fatal(err)
-	}
+	addKeyring(t, env)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	addrc := make(chan string, 1)
@@ -127,14 +124,10 @@ func TestServeRefusesToStartWithoutKeyring(t *testing.T) {
 func TestUserCreateWithPasswordFromStdin(t *testing.T) {
 	env := map[string]string{
 		"PORTAL_DATABASE_URL": pgtest.New(t),
-		"PORTAL_KEYRING":      filepath.Join(t.TempDir(), "portal.keyring"),
 	}
-	if err := ensureDevKeyring(env["PORTAL_KEYRING"]); err != nil {
-		t.Fatal(err)
-	}
+	addKeyring(t, env)
 	getenv := func(k string) string { return env[k] }
-	stdinOf = func() io.Reader { return strings.NewReader("granite meadow lighthouse echoes\n") }
-	defer func() { stdinOf = func() io.Reader { return os.Stdin } }()
+	typedOnStdin(t, "granite meadow lighthouse echoes\n")
 
 	var out bytes.Buffer
 	args := []string{"user", "create", "--email", "Admin@Plan.example", "--name", "Ada Admin", "--role", "admin", "--password-stdin"}
@@ -150,7 +143,7 @@ func TestUserCreateWithPasswordFromStdin(t *testing.T) {
 		t.Error("creating the same email twice succeeded")
 	}
 
-	stdinOf = func() io.Reader { return strings.NewReader("short\n") }
+	typedOnStdin(t, "short\n")
 	errOut.Reset()
 	err = run(context.Background(), []string{"user", "create", "--email", "b@plan.example", "--role", "staff", "--password-stdin"}, getenv, io.Discard, &errOut)
 	if err == nil || !strings.Contains(errOut.String(), "at least 15 characters") {
@@ -167,13 +160,10 @@ func TestUserCreateWithPasswordFromStdin(t *testing.T) {
 // trigger disabled, is found by `portal audit verify`.
 func TestAuditVerifyDetectsTampering(t *testing.T) {
 	dbURL := pgtest.New(t)
-	env := map[string]string{"PORTAL_DATABASE_URL": dbURL, "PORTAL_KEYRING": filepath.Join(t.TempDir(), "k")}
+	env := map[string]string{"PORTAL_DATABASE_URL": dbURL}
 	getenv := func(k string) string { return env[k] }
-	if err := ensureDevKeyring(env["PORTAL_KEYRING"]); err != nil {
-		t.Fatal(err)
-	}
-	stdinOf = func() io.Reader { return strings.NewReader("granite meadow lighthouse echoes\n") }
-	defer func() { stdinOf = func() io.Reader { return os.Stdin } }()
+	addKeyring(t, env)
+	typedOnStdin(t, "granite meadow lighthouse echoes\n")
 	for _, e := range []string{"a@plan.example", "b@plan.example", "c@plan.example"} {
 		if err := run(context.Background(), []string{"user", "create", "--email", e, "--role", "staff", "--password-stdin"}, getenv, io.Discard, io.Discard); err != nil {
 			t.Fatal(err)
@@ -217,13 +207,10 @@ func TestAuditVerifyDetectsTampering(t *testing.T) {
 
 func TestUserResetUnlocksAndQueuesALink(t *testing.T) {
 	dbURL := pgtest.New(t)
-	env := map[string]string{"PORTAL_DATABASE_URL": dbURL, "PORTAL_KEYRING": filepath.Join(t.TempDir(), "k")}
+	env := map[string]string{"PORTAL_DATABASE_URL": dbURL}
 	getenv := func(k string) string { return env[k] }
-	if err := ensureDevKeyring(env["PORTAL_KEYRING"]); err != nil {
-		t.Fatal(err)
-	}
-	stdinOf = func() io.Reader { return strings.NewReader("granite meadow lighthouse echoes\n") }
-	defer func() { stdinOf = func() io.Reader { return os.Stdin } }()
+	addKeyring(t, env)
+	typedOnStdin(t, "granite meadow lighthouse echoes\n")
 	if err := run(context.Background(), []string{"user", "create", "--email", "root@plan.example", "--role", "admin", "--password-stdin"}, getenv, io.Discard, io.Discard); err != nil {
 		t.Fatal(err)
 	}
@@ -244,4 +231,20 @@ func TestUserResetUnlocksAndQueuesALink(t *testing.T) {
 	if err := run(ctx, []string{"user", "reset", "--email", "nobody@plan.example"}, getenv, io.Discard, io.Discard); err == nil {
 		t.Error("reset of an unknown account succeeded")
 	}
+}
+
+// addKeyring gives env a fresh keyring file, as `portal keys init` would.
+func addKeyring(t *testing.T, env map[string]string) {
+	t.Helper()
+	env["PORTAL_KEYRING"] = filepath.Join(t.TempDir(), "portal.keyring")
+	if err := ensureDevKeyring(env["PORTAL_KEYRING"]); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// typedOnStdin makes the commands run by this test read input from
+// standard input, until the test ends.
+func typedOnStdin(t *testing.T, input string) {
+	stdinOf = func() io.Reader { return strings.NewReader(input) }
+	t.Cleanup(func() { stdinOf = func() io.Reader { return os.Stdin } })
 }

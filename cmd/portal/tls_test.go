@@ -55,11 +55,8 @@ func TestServeHTTPSDirectly(t *testing.T) {
 		"PORTAL_BASE_URL":     "https://127.0.0.1",
 		"PORTAL_TLS_CERT":     cert,
 		"PORTAL_TLS_KEY":      key,
-		"PORTAL_KEYRING":      filepath.Join(t.TempDir(), "portal.keyring"),
 	}
-	if err := ensureDevKeyring(env["PORTAL_KEYRING"]); err != nil {
-		t.Fatal(err)
-	}
+	addKeyring(t, env)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	addrc := make(chan string, 1)
