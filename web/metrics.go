@@ -117,7 +117,10 @@ func (c poolCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // jobCollector reports River's queue by job kind and state at scrape time:
-// a growing "available" or "retryable" count is mail not going out.
+// a growing "available" or "retryable" count is mail not going out, and any
+// "discarded" is mail River gave up on. Finished jobs are counted too, so the
+// series never vanish between scrapes; River's cleaner keeps that set small
+// (completed jobs for a day, cancelled and discarded for a week).
 type jobCollector struct{ pool *pgxpool.Pool }
 
 var jobsDesc = prometheus.NewDesc("portal_jobs", "Background jobs by kind and state.", []string{"kind", "state"}, nil)
@@ -127,8 +130,7 @@ func (c jobCollector) Describe(ch chan<- *prometheus.Desc) { ch <- jobsDesc }
 func (c jobCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	rows, err := c.pool.Query(ctx, `SELECT kind, state::text, count(*) FROM river_job
-		WHERE state NOT IN ('completed', 'cancelled', 'discarded') GROUP BY kind, state`)
+	rows, err := c.pool.Query(ctx, `SELECT kind, state::text, count(*) FROM river_job GROUP BY kind, state`)
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(jobsDesc, err)
 		return
