@@ -19,8 +19,9 @@ import (
 	"github.com/healthnet/secureportal/templates/pages"
 )
 
-// sessAdminSeen is when the admin last used an admin page (unix seconds).
-const sessAdminSeen = "admin_seen_at"
+// sessAdminSeen is when the admin last used an admin page, in unix
+// milliseconds: whole seconds would cut up to a second off a short window.
+const sessAdminSeen = "admin_seen_ms"
 
 // requireRecentAdmin asks an admin for their password again when admin
 // pages have been idle longer than PORTAL_ADMIN_REAUTH: an unattended
@@ -28,7 +29,7 @@ const sessAdminSeen = "admin_seen_at"
 func (s *Server) requireRecentAdmin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		seen := s.sessions.GetInt64(r.Context(), sessAdminSeen)
-		if time.Since(time.Unix(seen, 0)) > s.cfg.Accounts.AdminReauth {
+		if time.Since(time.UnixMilli(seen)) > s.cfg.Accounts.AdminReauth {
 			next := ""
 			if r.Method == http.MethodGet {
 				next = r.URL.RequestURI()
@@ -36,7 +37,7 @@ func (s *Server) requireRecentAdmin(next http.Handler) http.Handler {
 			http.Redirect(w, r, "/admin/reauth?"+url.Values{"next": {next}}.Encode(), http.StatusSeeOther)
 			return
 		}
-		s.sessions.Put(r.Context(), sessAdminSeen, time.Now().Unix())
+		s.sessions.Put(r.Context(), sessAdminSeen, time.Now().UnixMilli())
 		next.ServeHTTP(w, r)
 	})
 }
@@ -70,7 +71,7 @@ func (s *Server) reauth(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	s.sessions.Put(r.Context(), sessAdminSeen, time.Now().Unix())
+	s.sessions.Put(r.Context(), sessAdminSeen, time.Now().UnixMilli())
 	http.Redirect(w, r, firstNonEmpty(next, "/admin/users"), http.StatusSeeOther)
 }
 

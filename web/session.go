@@ -139,7 +139,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request, u accounts.User)
 	s.sessions.Put(r.Context(), sessUserID, u.ID)
 	s.sessions.Put(r.Context(), sessEpoch, u.AuthEpoch)
 	if u.Role == accounts.RoleAdmin {
-		s.sessions.Put(r.Context(), sessAdminSeen, time.Now().Unix())
+		s.sessions.Put(r.Context(), sessAdminSeen, time.Now().UnixMilli())
 	}
 	s.setSignedInCookie(w, time.Now())
 	return nil
