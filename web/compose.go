@@ -53,11 +53,12 @@ func (a area) composeForm(s *Server) http.HandlerFunc {
 
 func (a area) compose(s *Server) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		form, err := readUploadForm(r, s.cfg.Uploads.MaxMessageBytes)
+		form, err := s.readUploadForm(r)
 		if err != nil {
 			s.uploadFailed(w, r, err)
 			return
 		}
+		defer form.Close()
 		to, subject, body := form.value("to"), form.value("subject"), form.value("body")
 		var id string
 		if a.staff {

@@ -191,11 +191,12 @@ func (s *Server) showThread(w http.ResponseWriter, r *http.Request, a area, id s
 func (a area) reply(s *Server) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id := chi.URLParam(r, "id")
-		form, err := readUploadForm(r, s.cfg.Uploads.MaxMessageBytes)
+		form, err := s.readUploadForm(r)
 		if err != nil {
 			s.uploadFailed(w, r, err)
 			return
 		}
+		defer form.Close()
 		body := form.value("body")
 		err = s.messages.Reply(r.Context(), s.viewer(r), id, body, form)
 		var fe messaging.FieldErrors

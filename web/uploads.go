@@ -9,94 +9,126 @@ import (
 	"strings"
 
 	"github.com/healthnet/secureportal/internal/messaging"
+	"github.com/healthnet/secureportal/internal/spool"
 )
 
 // maxFieldBytes bounds one text field of an upload form (a message body of
 // 50,000 characters fits several times over).
 const maxFieldBytes = 512 << 10
 
-// uploadForm reads a multipart form as a stream: the text fields first (the
-// forms put the file input last), then the files one at a time through Next,
-// each handed to the store as a reader. No file is ever held in memory or
-// written to a temporary file, unlike r.ParseMultipartForm.
+// uploadForm is a message form read to its end: the text fields, and each
+// chosen file spooled to disk, encrypted (see package spool). Nothing is held
+// in memory, and the database is not touched until the whole request has
+// arrived, however slowly it came. Close it when done.
+//
+// As messaging.Uploads it hands the files to the store one at a time.
 type uploadForm struct {
-	mr      *multipart.Reader
-	fields  map[string]string
-	pending *multipart.Part
-	// remaining is how many more file bytes the message may carry.
-	remaining int64
+	fields map[string]string
+	files  []spooledUpload
+	next   int
+}
+
+type spooledUpload struct {
+	name, contentType string
+	file              *spool.File
 }
 
 var errBadForm = errors.New("web: malformed upload form")
 
-func readUploadForm(r *http.Request, maxMessageBytes int64) (*uploadForm, error) {
+// readUploadForm reads the whole form, refusing early what the store would
+// refuse later (too many files, too large, a program) so that a refused
+// upload costs no disk space beyond the file being read.
+func (s *Server) readUploadForm(r *http.Request) (*uploadForm, error) {
+	limits := s.cfg.Uploads
 	mr, err := r.MultipartReader()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errBadForm, err)
 	}
-	f := &uploadForm{mr: mr, fields: map[string]string{}, remaining: maxMessageBytes}
+	f := &uploadForm{fields: map[string]string{}}
+	remaining := limits.MaxMessageBytes
 	for {
 		p, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
 			return f, nil
 		}
+		if err == nil {
+			err = f.readPart(p, &remaining, limits.MaxFiles, limits.MaxFileBytes, limits.SpoolDir)
+		}
 		if err != nil {
+			f.Close()
 			return nil, uploadErr(err)
 		}
-		if p.FileName() != "" || p.FormName() == "attachments" {
-			f.pending = p
-			return f, nil
-		}
+	}
+}
+
+func (f *uploadForm) readPart(p *multipart.Part, remaining *int64, maxFiles int, maxFileBytes int64, dir string) error {
+	if p.FormName() != "attachments" {
 		b, err := io.ReadAll(io.LimitReader(p, maxFieldBytes+1))
 		if err != nil {
-			return nil, uploadErr(err)
+			return err
 		}
 		if len(b) > maxFieldBytes {
-			return nil, messaging.ErrTooLarge
+			return messaging.ErrTooLarge
 		}
 		f.fields[p.FormName()] = string(b)
+		return nil
 	}
+	if p.FileName() == "" {
+		return nil // a file input with no file chosen
+	}
+	if len(f.files) == maxFiles {
+		return messaging.ErrTooManyFiles
+	}
+	if _, err := messaging.CheckFile(messaging.CleanFilename(p.FileName())); err != nil {
+		return err
+	}
+	file, err := spool.Write(dir, &countingReader{r: p, remaining: remaining}, maxFileBytes)
+	if errors.Is(err, spool.ErrTooLarge) {
+		return messaging.ErrTooLarge
+	}
+	if err != nil {
+		return err
+	}
+	f.files = append(f.files, spooledUpload{name: p.FileName(), contentType: p.Header.Get("Content-Type"), file: file})
+	return nil
 }
 
 func (f *uploadForm) value(name string) string { return f.fields[name] }
 
-// Next returns the next chosen file; an empty file input (no file chosen)
-// is skipped.
+// Next returns the next file, reading it back from the spool.
 func (f *uploadForm) Next() (messaging.Upload, error) {
-	for {
-		p := f.pending
-		f.pending = nil
-		if p == nil {
-			var err error
-			if p, err = f.mr.NextPart(); err != nil {
-				if errors.Is(err, io.EOF) {
-					return messaging.Upload{}, io.EOF
-				}
-				return messaging.Upload{}, uploadErr(err)
-			}
-		}
-		if p.FormName() != "attachments" || p.FileName() == "" {
-			continue
-		}
-		return messaging.Upload{Name: p.FileName(), ContentType: p.Header.Get("Content-Type"), Body: &uploadReader{r: p, form: f}}, nil
+	if f.next == len(f.files) {
+		return messaging.Upload{}, io.EOF
 	}
+	u := f.files[f.next]
+	f.next++
+	body, err := u.file.Open()
+	if err != nil {
+		return messaging.Upload{}, err
+	}
+	return messaging.Upload{Name: u.name, ContentType: u.contentType, Body: body}, nil
 }
 
-// uploadReader counts a file's bytes against the message's total, and turns
-// the body limit's error into messaging.ErrTooLarge.
-type uploadReader struct {
-	r    io.Reader
-	form *uploadForm
+// Close frees the spooled files.
+func (f *uploadForm) Close() {
+	for _, u := range f.files {
+		u.file.Close()
+	}
+	f.files = nil
 }
 
-func (u *uploadReader) Read(p []byte) (int, error) {
-	n, err := u.r.Read(p)
-	u.form.remaining -= int64(n)
-	if u.form.remaining < 0 {
+// countingReader counts a file's bytes against what the message may still
+// carry in all.
+type countingReader struct {
+	r         io.Reader
+	remaining *int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	*c.remaining -= int64(n)
+	if *c.remaining < 0 {
 		return n, messaging.ErrTooLarge
-	}
-	if err != nil && !errors.Is(err, io.EOF) {
-		err = uploadErr(err)
 	}
 	return n, err
 }

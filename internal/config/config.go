@@ -92,6 +92,10 @@ type Uploads struct {
 	MaxFileBytes    int64
 	MaxFiles        int
 	MaxMessageBytes int64
+	// SpoolDir is where files wait, encrypted under a key held only in
+	// memory, while their request arrives ("" is the system's temporary
+	// directory). Needs room for MaxMessageBytes per upload in progress.
+	SpoolDir string
 }
 
 // SMTP describes the outgoing mail server parsed from PORTAL_SMTP_URL.
@@ -144,6 +148,7 @@ func Load(getenv Getenv) (*Config, error) {
 			MaxFileBytes:    l.bytes("PORTAL_MAX_FILE_BYTES", 25<<20),
 			MaxFiles:        l.count("PORTAL_MAX_FILES", 10),
 			MaxMessageBytes: l.bytes("PORTAL_MAX_MESSAGE_BYTES", 50<<20),
+			SpoolDir:        l.dir("PORTAL_UPLOAD_DIR"),
 		},
 		Org: Org{
 			Name:     l.str("PORTAL_ORG_NAME", "Health Plan"),
@@ -288,6 +293,18 @@ func (l *loader) bytes(name string, def int64) int64 {
 		return def
 	}
 	return n
+}
+
+// dir reads an optional directory, which must exist when set.
+func (l *loader) dir(name string) string {
+	v := l.str(name, "")
+	if v == "" {
+		return ""
+	}
+	if fi, err := os.Stat(v); err != nil || !fi.IsDir() {
+		l.fail(name, "must be an existing directory (got %q)", v)
+	}
+	return v
 }
 
 func (l *loader) location(name, def string) *time.Location {
