@@ -190,3 +190,46 @@ func TestRegistrationErrorsAreAnnouncedAndLinked(t *testing.T) {
 		t.Errorf("following the error link focused %s#%s, want #field-password_confirm", f.Tag, f.ID)
 	}
 }
+
+// A provider changes the password from the account page: a wrong current
+// password is announced and linked to its field, then the change goes
+// through, the account page confirms it, the notice email arrives, and the
+// new password is the one that signs in.
+func TestChangePasswordFromTheAccountPage(t *testing.T) {
+	j := startJourney(t, "change password", nil)
+	email := "frontdesk@valleycardio.example"
+	j.site.createProvider(email, "Valley Cardiology", goodPassword)
+	j.signInAs(email, "Valley Cardiology", testid("inbox-page"))
+
+	j.click(link("Your account"))
+	j.waitFor(testid("account-page"))
+	j.click(link("Change your password"))
+	j.waitFor(testid("change-password-page"))
+	j.checkPage("change-password")
+
+	j.typeInto("current_password", "not the password at all")
+	j.typeInto("password", otherPassword)
+	j.typeInto("password_confirm", otherPassword)
+	j.click(button("Change password"))
+	j.waitFor(testid("change-password-page"))
+	j.expectErrorSummary("current_password")
+	j.checkPage("change-password-wrong-current")
+
+	j.typeInto("current_password", goodPassword)
+	j.typeInto("password", otherPassword)
+	j.typeInto("password_confirm", otherPassword)
+	j.click(button("Change password"))
+	j.waitFor(testid("account-page"))
+	if got := j.text(testid("notice")); !strings.Contains(got, "Your password was changed.") {
+		t.Errorf("account page after the change says %q", got)
+	}
+	j.checkPage("account-password-changed")
+	j.site.mailTo(email, "password was changed")
+
+	j.click(button("Sign out"))
+	j.waitFor(testid("login-page"))
+	j.typeInto("email", email)
+	j.typeInto("password", otherPassword)
+	j.click(button("Sign in"))
+	j.expectSignedInAt(testid("inbox-page"), "Valley Cardiology")
+}

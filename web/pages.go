@@ -50,12 +50,3 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Write([]byte("ready\n"))
 }
-
-func (s *Server) account(w http.ResponseWriter, r *http.Request) {
-	u, _ := currentUser(r.Context())
-	last := "—"
-	if !u.LastLoginAt.IsZero() {
-		last = u.LastLoginAt.Local().Format("2006-01-02 15:04 MST")
-	}
-	s.render(w, r, http.StatusOK, pages.Account(pages.AccountView{Chrome: s.chrome(r), Email: u.Email, Name: displayName(u), Role: string(u.Role), LastLogin: last}))
-}

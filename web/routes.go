@@ -52,6 +52,8 @@ func (s *Server) Handler() http.Handler {
 			r.Group(func(r chi.Router) {
 				r.Use(s.requireUser)
 				r.Get("/account", s.account)
+				r.Get("/account/password", s.changePasswordForm)
+				r.With(s.rateLimited(s.doorLimiter)).Post("/account/password", s.changePassword)
 				r.Get("/attachments/{id}", s.downloadAttachment) // scoped by viewer: provider, staff, or an admin's emergency grant
 				r.With(s.requireRole(accounts.RoleProvider)).Get("/inbox", providerArea.inbox(s))
 				r.With(s.requireRole(accounts.RoleProvider)).Get("/threads/{id}", providerArea.thread(s))

@@ -157,6 +157,9 @@ type Store interface {
 	// CompleteReset consumes the token, sets the password, clears any
 	// lockout and bumps the auth epoch (ending every session).
 	CompleteReset(ctx context.Context, tokenID, userID int64, hash string, now time.Time, ev audit.Event, jobs ...Job) (User, error)
+	// ChangePassword sets the password of an active account, clears its
+	// failure count and bumps the auth epoch (ending every session).
+	ChangePassword(ctx context.Context, userID int64, hash string, now time.Time, ev audit.Event, jobs ...Job) (User, error)
 	// Administer applies an admin action (see AdminAction) in one
 	// transaction with its audit event and jobs; ErrNotFound when the
 	// account is no longer in a state the action applies to, ErrLastAdmin

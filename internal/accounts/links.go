@@ -127,6 +127,53 @@ func (s *Service) ResetPassword(ctx context.Context, raw, pw, confirm, ip string
 	return u, nil
 }
 
+// ChangePassword sets a new password for a signed-in user who knows the
+// current one. A wrong current password counts toward the lockout exactly
+// like a failed sign-in, so a session left open cannot be used to guess it.
+// Every session of the account ends (the auth epoch moves): the caller
+// carries the current browser over with the returned user. A notice is
+// emailed, as after a reset.
+func (s *Service) ChangePassword(ctx context.Context, u User, current, pw, confirm, ip string) (User, error) {
+	if current == "" {
+		return User{}, FieldErrors{"current_password": "Enter your current password."}
+	}
+	u, err := s.store.UserByID(ctx, u.ID) // the hash may have changed since the page loaded
+	if err != nil {
+		return User{}, fmt.Errorf("accounts: change password: %w", err)
+	}
+	now := s.now()
+	if u.TemporarilyLocked(now) {
+		wait := int(u.LockedUntil.Sub(now).Minutes()) + 1
+		return User{}, FieldErrors{"current_password": fmt.Sprintf("Too many wrong passwords. Try again in %d minutes, "+
+			"or get a reset link by email (below).", wait)}
+	}
+	ok, _, err := s.hasher.Verify(ctx, current, u.PasswordHash)
+	if err != nil {
+		return User{}, fmt.Errorf("accounts: change password of user %d: %w", u.ID, err)
+	}
+	if !ok {
+		fail := audit.Event{ActorID: u.ID, Action: audit.LoginFailed, TargetType: "user", TargetID: fmt.Sprint(u.ID), IP: ip,
+			Detail: map[string]any{"reason": "wrong_current_password", "consecutive_failures": u.FailedLogins + 1}}
+		if _, err := s.store.RecordLoginFailure(ctx, u.ID, s.set.LockoutThreshold, now.Add(s.set.LockoutDuration), fail); err != nil {
+			return User{}, fmt.Errorf("accounts: record failure: %w", err)
+		}
+		return User{}, FieldErrors{"current_password": "That is not your current password."}
+	}
+	if errs := s.passwordProblems(pw, confirm, u.Email, u.DisplayName); len(errs) > 0 {
+		return User{}, errs
+	}
+	h, err := s.hasher.Hash(ctx, pw)
+	if err != nil {
+		return User{}, fmt.Errorf("accounts: change password: %w", err)
+	}
+	ev := audit.Event{ActorID: u.ID, Action: audit.PasswordChanged, TargetType: "user", TargetID: fmt.Sprint(u.ID), IP: ip}
+	u, err = s.store.ChangePassword(ctx, u.ID, h, now, ev, PasswordChangedEmail{UserID: u.ID})
+	if err != nil {
+		return User{}, fmt.Errorf("accounts: change password: %w", err)
+	}
+	return u, nil
+}
+
 // RequestReset handles the forgot-password form. Its answer never depends on
 // whether the account exists: an active account gets a reset link, a pending
 // one a fresh registration link, anything else nothing. A temporary lockout

@@ -23,6 +23,7 @@ const (
 	ResetRequested     Action = "password_reset.requested"
 	ResetCompleted     Action = "password_reset.completed"
 	PasswordRehashed   Action = "password.rehashed"
+	PasswordChanged    Action = "password.changed"
 	EmergencyAccess    Action = "admin.emergency_access"
 	TeamChanged        Action = "admin.team_changed"
 	RoleChanged        Action = "admin.role_changed"

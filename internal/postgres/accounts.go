@@ -214,17 +214,34 @@ func (s *AccountStore) CompleteReset(ctx context.Context, tokenID, userID int64,
 			return err
 		}
 		var err error
-		u, err = scanUser(tx.QueryRow(ctx, `
-			UPDATE users SET password_hash = $2, password_changed_at = $3, auth_epoch = auth_epoch + 1,
-				failed_logins = 0, locked_until = NULL
-			WHERE id = $1 AND status = 'active'
-			RETURNING `+userColumns, userID, hash, now))
-		if err != nil {
+		if u, err = setPassword(ctx, tx, userID, hash, now); err != nil {
 			return err
 		}
 		return s.record(ctx, tx, ev, jobs...)
 	})
 	return u, wrap("complete reset", err)
+}
+
+func (s *AccountStore) ChangePassword(ctx context.Context, userID int64, hash string, now time.Time, ev audit.Event, jobs ...accounts.Job) (accounts.User, error) {
+	var u accounts.User
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		if u, err = setPassword(ctx, tx, userID, hash, now); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, ev, jobs...)
+	})
+	return u, wrap("change password", err)
+}
+
+// setPassword replaces an active account's password, clears its failed
+// sign-ins and lockout, and bumps its auth epoch so every session ends.
+func setPassword(ctx context.Context, tx pgx.Tx, userID int64, hash string, now time.Time) (accounts.User, error) {
+	return scanUser(tx.QueryRow(ctx, `
+		UPDATE users SET password_hash = $2, password_changed_at = $3, auth_epoch = auth_epoch + 1,
+			failed_logins = 0, locked_until = NULL
+		WHERE id = $1 AND status = 'active'
+		RETURNING `+userColumns, userID, hash, now))
 }
 
 func (s *AccountStore) Record(ctx context.Context, ev audit.Event, jobs ...accounts.Job) error {

@@ -86,4 +86,15 @@ type AccountView struct {
 	Name      string
 	Role      string
 	LastLogin string
+	// Notice confirms what the user just did (e.g. changed the password).
+	Notice string
+}
+
+// ChangePasswordView feeds the signed-in change-password page.
+type ChangePasswordView struct {
+	Chrome  layout.Chrome
+	Email   string
+	Current Field
+	Pass    Field
+	Confirm Field
 }

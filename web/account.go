@@ -1,0 +1,60 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/healthnet/secureportal/internal/accounts"
+	"github.com/healthnet/secureportal/templates/pages"
+)
+
+// account shows signed-in users their own account.
+func (s *Server) account(w http.ResponseWriter, r *http.Request) {
+	u, _ := currentUser(r.Context())
+	v := pages.AccountView{Chrome: s.chrome(r), Email: u.Email, Name: displayName(u), Role: string(u.Role), LastLogin: s.day(u.LastLoginAt)}
+	if r.URL.Query().Get("changed") == "password" {
+		v.Notice = "Your password was changed. You were signed out everywhere else, and we emailed you about the change."
+	}
+	s.render(w, r, http.StatusOK, pages.Account(v))
+}
+
+func (s *Server) changePasswordView(r *http.Request, u accounts.User, fe accounts.FieldErrors, pw string) pages.ChangePasswordView {
+	pass, confirm := s.passwordFields(strengthNote(fe["password"], pw, s.cfg.Org.Name, u.Email, u.DisplayName), fe["password_confirm"])
+	pass.Label = "New password"
+	confirm.Label = "Type the new password again"
+	return pages.ChangePasswordView{Chrome: s.chromeWithScript(r, "js/password.js"), Email: u.Email, Pass: pass, Confirm: confirm,
+		Current: pages.Field{Name: "current_password", Label: "Current password", Type: "password", Autocomplete: "current-password", Required: true, Error: fe["current_password"]}}
+}
+
+func (s *Server) changePasswordForm(w http.ResponseWriter, r *http.Request) {
+	u, _ := currentUser(r.Context())
+	s.render(w, r, http.StatusOK, pages.ChangePassword(s.changePasswordView(r, u, nil, "")))
+}
+
+// changePassword sets a new password for the signed-in user. The change
+// ends every session of the account; this browser carries on in a renewed
+// session under the new auth epoch.
+func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		s.renderError(w, r, http.StatusBadRequest)
+		return
+	}
+	u, _ := currentUser(r.Context())
+	pw := r.PostForm.Get("password")
+	changed, err := s.accounts.ChangePassword(r.Context(), u, r.PostForm.Get("current_password"), pw, r.PostForm.Get("password_confirm"), ClientIP(r.Context()).String())
+	var fe accounts.FieldErrors
+	switch {
+	case errors.As(err, &fe):
+		s.render(w, r, http.StatusUnprocessableEntity, pages.ChangePassword(s.changePasswordView(r, u, fe, pw)))
+		return
+	case err != nil:
+		s.serverError(w, r, err)
+		return
+	}
+	if err := s.signIn(w, r, changed); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.log.InfoContext(r.Context(), "password changed", "request_id", RequestID(r.Context()), "user_id", u.ID)
+	http.Redirect(w, r, "/account?changed=password", http.StatusSeeOther)
+}
