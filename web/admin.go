@@ -541,8 +541,8 @@ func (s *Server) adminAuditCSV(w http.ResponseWriter, r *http.Request) {
 	n := 0
 	err = s.audit.Export(r.Context(), f, func(e audit.Entry) error {
 		n++
-		cw.Write([]string{strconv.FormatInt(e.ID, 10), e.At.UTC().Format(time.RFC3339Nano), strconv.FormatInt(e.ActorID, 10), e.ActorEmail,
-			e.Action, e.TargetType, e.TargetID, e.TargetEmail, e.IP, e.Detail})
+		cw.Write([]string{strconv.FormatInt(e.ID, 10), e.At.UTC().Format(time.RFC3339Nano), strconv.FormatInt(e.ActorID, 10), spreadsheetSafe(e.ActorEmail),
+			spreadsheetSafe(e.Action), spreadsheetSafe(e.TargetType), spreadsheetSafe(e.TargetID), spreadsheetSafe(e.TargetEmail), spreadsheetSafe(e.IP), spreadsheetSafe(e.Detail)})
 		if n%500 == 0 {
 			cw.Flush()
 			return cw.Error()
@@ -555,6 +555,18 @@ func (s *Server) adminAuditCSV(w http.ResponseWriter, r *http.Request) {
 		panic(http.ErrAbortHandler) // a truncated export must not look complete
 	}
 	s.log.InfoContext(r.Context(), "audit exported", "request_id", RequestID(r.Context()), "admin_id", me.ID, "rows", n)
+}
+
+// spreadsheetSafe defuses CSV formula injection: a spreadsheet runs a cell
+// that starts with = + - @ (or a tab or carriage return before one) as a
+// formula, and "=cmd|' /c calc'!A1@x.example" is a valid email address that
+// anyone can type on the sign-in page. A leading apostrophe makes the
+// spreadsheet show the text as typed (OWASP's advice for CSV exports).
+func spreadsheetSafe(cell string) string {
+	if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
+		return "'" + cell
+	}
+	return cell
 }
 
 func (s *Server) emergencyView(r *http.Request, thread, reason, duration string, fe accounts.FieldErrors) (pages.AdminEmergencyView, error) {

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"net/http"
@@ -337,4 +338,35 @@ func TestKeysPageShowsVersionsAndRotates(t *testing.T) {
 	var audited int
 	s.app.Pool.QueryRow(ctx, `SELECT count(*) FROM audit_events WHERE action = 'admin.keys_rotated' AND detail->>'reason' = 'Annual rotation'`).Scan(&audited)
 	must(t, "rotation audited", audited == 1)
+}
+
+// "=1+2@clinic.example" is a valid email address; in a spreadsheet, a cell
+// that starts with "=" is a formula. The security officer opening the audit
+// export must see the text, not run it.
+func TestAuditExportDefusesSpreadsheetFormulas(t *testing.T) {
+	s := newSite(t, nil)
+	_, ab := s.admin("admin@plan.example")
+	const formula = "=1+2@clinic.example"
+	if _, err := s.app.Accounts.CreateUser(context.Background(), formula, "Formula", accounts.RoleProvider, goodPassword, 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	s.browser().login(formula, "wrong password entirely")
+	p := ab.get("/admin/audit.csv?" + url.Values{"subject": {formula}}.Encode())
+	must(t, "csv download", p.Status == http.StatusOK)
+	rows, err := csv.NewReader(strings.NewReader(p.Body)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cells int
+	for _, row := range rows {
+		for _, cell := range row {
+			if strings.HasPrefix(cell, "=") || strings.HasPrefix(cell, "+") || strings.HasPrefix(cell, "-") || strings.HasPrefix(cell, "@") {
+				t.Errorf("cell %q would run as a spreadsheet formula", cell)
+			}
+			if cell == "'"+formula {
+				cells++
+			}
+		}
+	}
+	must(t, "the address is exported as text", cells > 0)
 }
