@@ -57,27 +57,11 @@ func TestServeRefusesBadConfigNamingTheVariable(t *testing.T) {
 func TestServeMigratesServesAndStops(t *testing.T) {
 	env := map[string]string{
 		"PORTAL_DATABASE_URL": pgtest.NewEmpty(t),
-		"PORTAL_ADDR":         "127.0.0.1:0",
 		"PORTAL_METRICS_ADDR": "127.0.0.1:0",
 		"PORTAL_ORG_NAME":     "Health Net",
 	}
 	addKeyring(t, env)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	addrc := make(chan string, 1)
-	done := make(chan error, 1)
-	var logs bytes.Buffer
-	go func() {
-		done <- serve(ctx, func(k string) string { return env[k] }, &syncWriter{w: &logs}, func(cfg *config.Config, _ *portal.App) { addrc <- cfg.Addr })
-	}()
-	var addr string
-	select {
-	case addr = <-addrc:
-	case err := <-done:
-		t.Fatalf("serve failed: %v", err)
-	case <-time.After(60 * time.Second):
-		t.Fatal("serve did not start")
-	}
+	addr, logs, stop := startServe(t, env)
 	res, err := http.Get("http://" + addr + "/readyz")
 	if err != nil {
 		t.Fatal(err)
@@ -86,26 +70,69 @@ func TestServeMigratesServesAndStops(t *testing.T) {
 	if res.StatusCode != 200 {
 		t.Errorf("/readyz = %d", res.StatusCode)
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("serve returned %v after shutdown", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not stop")
+	stop()
+	// The test server's role is a superuser: the operator is told.
+	if !strings.Contains(logs.String(), "is a superuser and could rewrite the audit log") {
+		t.Errorf("no warning about serving as a superuser in the logs:\n%s", logs)
 	}
+}
+
+// startServe runs `portal serve` with env until stop is called (which
+// checks that it shut down cleanly) and returns its address and its logs.
+func startServe(t *testing.T, env map[string]string) (addr string, logs *syncWriter, stop func()) {
+	t.Helper()
+	env["PORTAL_ADDR"] = "127.0.0.1:0"
+	ctx, cancel := context.WithCancel(context.Background())
+	addrc := make(chan string, 1)
+	done := make(chan error, 1)
+	logs = &syncWriter{w: &bytes.Buffer{}}
+	go func() {
+		done <- serve(ctx, func(k string) string { return env[k] }, logs, func(cfg *config.Config, _ *portal.App) { addrc <- cfg.Addr })
+	}()
+	select {
+	case addr = <-addrc:
+	case err := <-done:
+		cancel()
+		t.Fatalf("serve failed: %v\n%s", err, logs)
+	case <-time.After(60 * time.Second):
+		cancel()
+		t.Fatal("serve did not start")
+	}
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("serve returned %v after shutdown", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("serve did not stop")
+		}
+	}
+	t.Cleanup(stop)
+	return addr, logs, stop
 }
 
 type syncWriter struct {
 	mu sync.Mutex
-	w  io.Writer
+	w  *bytes.Buffer
 }
 
 func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(p)
+}
+
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.String()
 }
 
 func TestServeRefusesToStartWithoutKeyring(t *testing.T) {

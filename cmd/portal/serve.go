@@ -68,11 +68,63 @@ func setup(ctx context.Context, getenv func(string) string, stderr io.Writer) (*
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if err := postgres.Migrate(ctx, pool, log); err != nil {
+	if err := migrate(ctx, cfg, pool, log); err != nil {
 		pool.Close()
 		return nil, nil, nil, err
 	}
 	return cfg, log, pool, nil
+}
+
+// migrate brings the schema up to date. With PORTAL_MIGRATE_DATABASE_URL the
+// owner role migrates and then grants the serving role (pool's) only what
+// serving needs; without it the serving role migrates, owns the tables, and
+// is warned about.
+func migrate(ctx context.Context, cfg *config.Config, pool *pgxpool.Pool, log *slog.Logger) error {
+	if cfg.MigrateDatabaseURL == "" {
+		if err := postgres.Migrate(ctx, pool, log); err != nil {
+			return err
+		}
+	} else if err := migrateAsOwner(ctx, cfg.MigrateDatabaseURL, pool, log); err != nil {
+		return err
+	}
+	role, privilege, err := postgres.PrivilegeOf(ctx, pool)
+	if err != nil {
+		return err
+	}
+	switch privilege {
+	case postgres.RoleSuperuser:
+		log.Warn("the portal's database role is a superuser and could rewrite the audit log: serve as a restricted role (README: Least privilege)", "role", role)
+	case postgres.RoleOwner:
+		log.Warn("the portal's database role owns the tables and could disable the audit log's append-only trigger: set PORTAL_MIGRATE_DATABASE_URL (README: Least privilege)", "role", role)
+	}
+	return nil
+}
+
+func migrateAsOwner(ctx context.Context, ownerURL string, pool *pgxpool.Pool, log *slog.Logger) error {
+	owner, err := postgres.Open(ctx, ownerURL)
+	if err != nil {
+		return fmt.Errorf("PORTAL_MIGRATE_DATABASE_URL: %w", err)
+	}
+	defer owner.Close()
+	if err := postgres.Migrate(ctx, owner, log); err != nil {
+		return err
+	}
+	role, _, err := postgres.PrivilegeOf(ctx, pool)
+	if err != nil {
+		return err
+	}
+	ownerRole, _, err := postgres.PrivilegeOf(ctx, owner)
+	if err != nil {
+		return err
+	}
+	if role == ownerRole {
+		return nil // one role for both: nothing to grant
+	}
+	if err := postgres.GrantAppRole(ctx, owner, role); err != nil {
+		return err
+	}
+	log.Info("database privileges granted", "role", role, "owner", ownerRole)
+	return nil
 }
 
 func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
@@ -153,7 +205,12 @@ func openApp(ctx context.Context, getenv func(string) string, stderr io.Writer) 
 		pool.Close()
 		return nil, err
 	}
-	app, err := portal.New(cfg, log, pool, keyring, portal.Options{})
+	_, privilege, err := postgres.PrivilegeOf(ctx, pool)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	app, err := portal.New(cfg, log, pool, keyring, portal.Options{RestrictedRole: privilege == postgres.RoleRestricted})
 	if err != nil {
 		pool.Close()
 		return nil, err

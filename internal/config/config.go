@@ -19,9 +19,13 @@ import (
 // Config is everything the portal needs to know about its deployment.
 type Config struct {
 	DatabaseURL string
-	Addr        string
-	BaseURL     *url.URL
-	MetricsAddr string // empty: no metrics listener
+	// MigrateDatabaseURL, when set, is the role that owns the schema: it
+	// migrates and grants DatabaseURL's role only what serving needs
+	// (see postgres.GrantAppRole). Empty: DatabaseURL's role does both.
+	MigrateDatabaseURL string
+	Addr               string
+	BaseURL            *url.URL
+	MetricsAddr        string // empty: no metrics listener
 
 	SMTP     SMTP
 	MailFrom string
@@ -122,19 +126,20 @@ type Getenv func(string) string
 func Load(getenv Getenv) (*Config, error) {
 	l := loader{getenv: getenv}
 	c := &Config{
-		DatabaseURL:     l.secret("PORTAL_DATABASE_URL", ""),
-		Addr:            l.str("PORTAL_ADDR", ":8080"),
-		MetricsAddr:     l.str("PORTAL_METRICS_ADDR", "127.0.0.1:9090"),
-		MailFrom:        l.str("PORTAL_MAIL_FROM", "Secure Messaging <no-reply@localhost>"),
-		KeyringPath:     KeyringPath(getenv),
-		TLSCert:         l.str("PORTAL_TLS_CERT", ""),
-		TLSKey:          l.str("PORTAL_TLS_KEY", ""),
-		SessionIdle:     l.duration("PORTAL_SESSION_IDLE", 15*time.Minute),
-		SessionLifetime: l.duration("PORTAL_SESSION_LIFETIME", 12*time.Hour),
-		LogFormat:       l.oneOf("PORTAL_LOG_FORMAT", "json", "json", "text"),
-		LogLevel:        l.oneOf("PORTAL_LOG_LEVEL", "info", "debug", "info", "warn", "error"),
-		MaxFormBytes:    l.bytes("PORTAL_MAX_FORM_BYTES", 1<<20),
-		ShutdownTimeout: l.duration("PORTAL_SHUTDOWN_TIMEOUT", 20*time.Second),
+		DatabaseURL:        l.secret("PORTAL_DATABASE_URL", ""),
+		MigrateDatabaseURL: l.secret("PORTAL_MIGRATE_DATABASE_URL", ""),
+		Addr:               l.str("PORTAL_ADDR", ":8080"),
+		MetricsAddr:        l.str("PORTAL_METRICS_ADDR", "127.0.0.1:9090"),
+		MailFrom:           l.str("PORTAL_MAIL_FROM", "Secure Messaging <no-reply@localhost>"),
+		KeyringPath:        KeyringPath(getenv),
+		TLSCert:            l.str("PORTAL_TLS_CERT", ""),
+		TLSKey:             l.str("PORTAL_TLS_KEY", ""),
+		SessionIdle:        l.duration("PORTAL_SESSION_IDLE", 15*time.Minute),
+		SessionLifetime:    l.duration("PORTAL_SESSION_LIFETIME", 12*time.Hour),
+		LogFormat:          l.oneOf("PORTAL_LOG_FORMAT", "json", "json", "text"),
+		LogLevel:           l.oneOf("PORTAL_LOG_LEVEL", "info", "debug", "info", "warn", "error"),
+		MaxFormBytes:       l.bytes("PORTAL_MAX_FORM_BYTES", 1<<20),
+		ShutdownTimeout:    l.duration("PORTAL_SHUTDOWN_TIMEOUT", 20*time.Second),
 		Accounts: Accounts{
 			RegistrationTTL:  l.duration("PORTAL_REGISTRATION_TTL", 72*time.Hour),
 			ResetTTL:         l.duration("PORTAL_RESET_TTL", 30*time.Minute),
@@ -160,9 +165,11 @@ func Load(getenv Getenv) (*Config, error) {
 	}
 	if c.DatabaseURL == "" {
 		l.fail("PORTAL_DATABASE_URL", "is required (a postgres:// URL; DATABASE_URL is also accepted)")
-	} else if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		// The URL may hold a password: never echo it.
-		l.fail("PORTAL_DATABASE_URL", "must be a postgres:// or postgresql:// URL")
+	} else {
+		l.checkPostgresURL("PORTAL_DATABASE_URL", c.DatabaseURL)
+	}
+	if c.MigrateDatabaseURL != "" {
+		l.checkPostgresURL("PORTAL_MIGRATE_DATABASE_URL", c.MigrateDatabaseURL)
 	}
 	c.BaseURL = l.baseURL("PORTAL_BASE_URL", "http://localhost:8080")
 	c.SMTP = l.smtp("PORTAL_SMTP_URL", "smtp://127.0.0.1:1025?tls=none")
@@ -293,6 +300,13 @@ func (l *loader) bytes(name string, def int64) int64 {
 		return def
 	}
 	return n
+}
+
+func (l *loader) checkPostgresURL(name, v string) {
+	if u, err := url.Parse(v); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		// The URL may hold a password: never echo it.
+		l.fail(name, "must be a postgres:// or postgresql:// URL")
+	}
 }
 
 // dir reads an optional directory, which must exist when set.

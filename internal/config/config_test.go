@@ -105,6 +105,7 @@ func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
 		{"zero hashes", "PORTAL_MAX_CONCURRENT_HASHES", "0", "PORTAL_MAX_CONCURRENT_HASHES must be a positive whole number"},
 		{"reset ttl", "PORTAL_RESET_TTL", "30", "PORTAL_RESET_TTL must be a positive duration"},
 		{"missing upload dir", "PORTAL_UPLOAD_DIR", "/nonexistent/uploads", `PORTAL_UPLOAD_DIR must be an existing directory (got "/nonexistent/uploads")`},
+		{"migrate url", "PORTAL_MIGRATE_DATABASE_URL", "mysql://owner@db/portal", "PORTAL_MIGRATE_DATABASE_URL must be a postgres:// or postgresql:// URL"},
 		{"unreadable secret file", "PORTAL_SMTP_URL_FILE", "/nonexistent/smtp", "PORTAL_SMTP_URL_FILE cannot be read"},
 	}
 	for _, tc := range cases {

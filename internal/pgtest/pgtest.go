@@ -54,10 +54,7 @@ func New(t testing.TB) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	admin, err := pgx.Connect(ctx, ServerURL())
-	if err != nil {
-		unavailable(t, err)
-	}
+	admin := connectAdmin(ctx, t)
 	defer admin.Close(ctx)
 
 	once.Do(func() { template, templateErr = ensureTemplate(ctx, admin) })
@@ -103,12 +100,19 @@ func NewPool(t testing.TB) *pgxpool.Pool {
 func NewEmpty(t testing.TB) string {
 	t.Helper()
 	ctx := context.Background()
+	admin := connectAdmin(ctx, t)
+	defer admin.Close(ctx)
+	return createDatabase(ctx, t, admin, "")
+}
+
+// connectAdmin connects to the maintenance database, or skips (fails in CI).
+func connectAdmin(ctx context.Context, t testing.TB) *pgx.Conn {
+	t.Helper()
 	admin, err := pgx.Connect(ctx, ServerURL())
 	if err != nil {
 		unavailable(t, err)
 	}
-	defer admin.Close(ctx)
-	return createDatabase(ctx, t, admin, "")
+	return admin
 }
 
 func unavailable(t testing.TB, err error) {
@@ -217,4 +221,42 @@ func NewPoolFor(t testing.TB, url string) *pgxpool.Pool {
 	}
 	t.Cleanup(pool.Close)
 	return pool
+}
+
+// NewRole creates a login role that owns nothing and holds no privileges,
+// dropped when t ends, and returns dbURL rewritten to connect as it: the
+// restricted role a production portal serves as.
+func NewRole(t testing.TB, dbURL string) string {
+	t.Helper()
+	ctx := context.Background()
+	admin := connectAdmin(ctx, t)
+	defer admin.Close(ctx)
+	name, secret := "portal_app_"+randomHex(6), randomHex(16)
+	if _, err := admin.Exec(ctx, "CREATE ROLE "+name+" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '"+secret+"'"); err != nil {
+		t.Fatalf("pgtest: create role: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		// The role's grants live in dbURL's database: revoke them there first.
+		for _, step := range []struct{ url, sql string }{{dbURL, "DROP OWNED BY " + name}, {ServerURL(), "DROP ROLE " + name}} {
+			c, err := pgx.Connect(ctx, step.url)
+			if err != nil {
+				t.Errorf("pgtest: drop role %s: %v", name, err)
+				return
+			}
+			_, err = c.Exec(ctx, step.sql)
+			c.Close(ctx)
+			if err != nil {
+				t.Errorf("pgtest: drop role %s: %v", name, err)
+				return
+			}
+		}
+	})
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	u.User = url.UserPassword(name, secret)
+	return u.String()
 }

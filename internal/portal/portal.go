@@ -49,6 +49,10 @@ type App struct {
 type Options struct {
 	// Now is the clock of the account rules (token expiry, lockouts).
 	Now func() time.Time
+	// RestrictedRole says the database role does not own the schema
+	// (PORTAL_MIGRATE_DATABASE_URL): River's nightly reindex, which needs
+	// ownership, is left to the owner.
+	RestrictedRole bool
 }
 
 // New builds the portal over an already migrated database.
@@ -59,10 +63,15 @@ func New(cfg *config.Config, log *slog.Logger, pool *pgxpool.Pool, keyring envel
 		return nil, fmt.Errorf("portal: password hasher: %w", err)
 	}
 	workers := river.NewWorkers()
+	var reindex []string // nil: River's default set
+	if opts.RestrictedRole {
+		reindex = []string{}
+	}
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
-		Queues:  map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 8}},
-		Workers: workers,
-		Logger:  log.With("component", "river"),
+		ReindexerIndexNames: reindex,
+		Queues:              map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 8}},
+		Workers:             workers,
+		Logger:              log.With("component", "river"),
 		// A mail that cannot be sent is retried with River's backoff for
 		// about a day before the job is discarded (and logged).
 		MaxAttempts: 12,
