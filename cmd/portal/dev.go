@@ -99,15 +99,16 @@ func cmdDev(ctx context.Context, args []string, getenv func(string) string, stdo
       staff     %s (Los Angeles team), %s (San Diego team)
       provider  %s (has a message waiting)
 
-    To see registration, create a pending provider in another terminal:
+    To see registration as a new provider does: sign in as %s,
+    send a secure message to any new address (you@clinic.example), open
+    the mail catcher and follow the link. Or, from another terminal:
       PORTAL_DATABASE_URL='%s' PORTAL_KEYRING=%s \
         .dev/portal user create --email you@clinic.example --role provider
-    then open the link in the mail catcher.
 
     Press Ctrl-C to stop. Data stays in the database for next time.
   └──────────────────────────────────────────────────────────────┘
 
-`, cfg.Org.Name, cfg.BaseURL, mln.Addr(), cfg.MetricsAddr, demoPassword, demoUsers[0].email, demoUsers[1].email, demoUsers[2].email, demoUsers[3].email, cfg.DatabaseURL, cfg.KeyringPath)
+`, cfg.Org.Name, cfg.BaseURL, mln.Addr(), cfg.MetricsAddr, demoPassword, demoUsers[0].email, demoUsers[1].email, demoUsers[2].email, demoUsers[3].email, demoUsers[1].email, cfg.DatabaseURL, cfg.KeyringPath)
 	})
 }
 
