@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/healthnet/secureportal/internal/accounts"
@@ -11,7 +12,22 @@ import (
 // account shows signed-in users their own account.
 func (s *Server) account(w http.ResponseWriter, r *http.Request) {
 	u, _ := currentUser(r.Context())
-	v := pages.AccountView{Chrome: s.chrome(r), Email: u.Email, Name: displayName(u), Role: string(u.Role), LastLogin: s.day(u.LastLoginAt)}
+	h, err := s.accounts.SignInHistory(r.Context(), u.ID)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	v := pages.AccountView{Chrome: s.chrome(r), Email: u.Email, Name: displayName(u), Role: string(u.Role), LastLogin: s.day(u.LastLoginAt),
+		PreviousLogin: "None: this is your first sign-in."}
+	if !h.Previous.IsZero() {
+		v.PreviousLogin = s.day(h.Previous) + ", from " + h.PreviousIP
+	}
+	switch {
+	case h.FailedSince == 1:
+		v.FailedAttempts = "1 failed sign-in attempt with your email address since your previous sign-in."
+	case h.FailedSince > 1:
+		v.FailedAttempts = fmt.Sprintf("%d failed sign-in attempts with your email address since your previous sign-in.", h.FailedSince)
+	}
 	if r.URL.Query().Get("changed") == "password" {
 		v.Notice = "Your password was changed. You were signed out everywhere else, and we emailed you about the change."
 	}

@@ -98,3 +98,25 @@ func TestChangePasswordRespectsTheLockout(t *testing.T) {
 	p = change(goodPassword)
 	must(t, "after the lockout the change goes through", p.Status == http.StatusSeeOther)
 }
+
+// The account page shows the sign-in before this one and warns of failed
+// attempts since, so that users notice someone trying their password.
+func TestAccountPageShowsPreviousSignInAndFailedAttempts(t *testing.T) {
+	s := newSite(t, nil)
+	const email = "office@clinic.example"
+	if _, err := s.app.Accounts.CreateUser(context.Background(), email, "Clinic Office", accounts.RoleProvider, goodPassword, 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	p := s.signedIn(email).get("/account")
+	contains(t, "first sign-in", p.Body, "None: this is your first sign-in.")
+	must(t, "no warning on a first sign-in", !strings.Contains(p.Body, `data-testid="failed-attempts"`))
+
+	s.browser().login(email, "somebody guessing wrong")
+	s.browser().login(email, "somebody guessing again")
+	p = s.signedIn(email).get("/account")
+	contains(t, "previous sign-in", p.Body, "from 127.0.0.1", "2 failed sign-in attempts with your email address since your previous sign-in.", `href="/account/password"`)
+	must(t, "no longer the first", !strings.Contains(p.Body, "first sign-in"))
+
+	p = s.signedIn(email).get("/account")
+	must(t, "the warning is gone once the next sign-in had no failures before it", !strings.Contains(p.Body, `data-testid="failed-attempts"`))
+}

@@ -172,4 +172,18 @@ type Store interface {
 	ChangeRole(ctx context.Context, userID int64, role Role, ev audit.Event) (User, error)
 	// Record writes audit events and enqueues jobs with no other change.
 	Record(ctx context.Context, ev audit.Event, jobs ...Job) error
+	// SignInHistory reads the account's sign-ins from the audit log.
+	SignInHistory(ctx context.Context, userID int64) (SignInHistory, error)
+}
+
+// SignInHistory is what users see of their own sign-ins, so that they can
+// notice someone else's (HIPAA 164.308(a)(5)(ii)(C), log-in monitoring).
+type SignInHistory struct {
+	// Previous is the sign-in before the current one (zero if none) and
+	// PreviousIP where it came from.
+	Previous   time.Time
+	PreviousIP string
+	// FailedSince counts failed attempts on the account's password since
+	// the previous sign-in (since the account began, when there is none).
+	FailedSince int
 }

@@ -260,6 +260,16 @@ func hashToken(raw string) ([]byte, bool) {
 	return h[:], true
 }
 
+// SignInHistory returns the user's previous sign-in and the failed attempts
+// since, for their account page.
+func (s *Service) SignInHistory(ctx context.Context, userID int64) (SignInHistory, error) {
+	h, err := s.store.SignInHistory(ctx, userID)
+	if err != nil {
+		return SignInHistory{}, fmt.Errorf("accounts: sign-in history: %w", err)
+	}
+	return h, nil
+}
+
 // User returns the account with id.
 func (s *Service) User(ctx context.Context, id int64) (User, error) {
 	return s.store.UserByID(ctx, id)

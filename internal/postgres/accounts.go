@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -115,6 +116,33 @@ func (s *AccountStore) RecordLoginFailure(ctx context.Context, userID int64, thr
 		return nil
 	})
 	return locked, wrap("record login failure", err)
+}
+
+func (s *AccountStore) SignInHistory(ctx context.Context, userID int64) (accounts.SignInHistory, error) {
+	var h accounts.SignInHistory
+	// The newest sign-in is the current one; the one before it is "previous".
+	rows, err := s.pool.Query(ctx, `SELECT at, ip FROM audit_events
+		WHERE actor_id = $1 AND action = $2 ORDER BY at DESC LIMIT 2`, userID, audit.LoginSucceeded)
+	if err != nil {
+		return h, wrap("sign-in history", err)
+	}
+	n := 0
+	for rows.Next() {
+		n++
+		if err := rows.Scan(&h.Previous, &h.PreviousIP); err != nil {
+			return h, wrap("sign-in history", err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return h, wrap("sign-in history", err)
+	}
+	if n < 2 {
+		h.Previous, h.PreviousIP = time.Time{}, ""
+	}
+	err = s.pool.QueryRow(ctx, `SELECT count(*) FROM audit_events
+		WHERE target_type = 'user' AND target_id = $1 AND action = $2 AND at > $3`,
+		strconv.FormatInt(userID, 10), audit.LoginFailed, h.Previous).Scan(&h.FailedSince)
+	return h, wrap("sign-in history", err)
 }
 
 func (s *AccountStore) RecordLoginSuccess(ctx context.Context, userID int64, newHash string, ev audit.Event) error {

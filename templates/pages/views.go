@@ -86,6 +86,10 @@ type AccountView struct {
 	Name      string
 	Role      string
 	LastLogin string
+	// PreviousLogin is the sign-in before this one, with where it came from.
+	PreviousLogin string
+	// FailedAttempts warns of failed sign-ins since the previous one ("" when none).
+	FailedAttempts string
 	// Notice confirms what the user just did (e.g. changed the password).
 	Notice string
 }
