@@ -28,8 +28,11 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request) {
 	case h.FailedSince > 1:
 		v.FailedAttempts = fmt.Sprintf("%d failed sign-in attempts with your email address since your previous sign-in.", h.FailedSince)
 	}
-	if r.URL.Query().Get("changed") == "password" {
+	switch r.URL.Query().Get("changed") {
+	case "password":
 		v.Notice = "Your password was changed. You were signed out everywhere else, and we emailed you about the change."
+	case "sessions":
+		v.Notice = "You were signed out everywhere else. This browser stays signed in."
 	}
 	s.render(w, r, http.StatusOK, pages.Account(v))
 }
@@ -73,4 +76,20 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.InfoContext(r.Context(), "password changed", "request_id", RequestID(r.Context()), "user_id", u.ID)
 	http.Redirect(w, r, "/account?changed=password", http.StatusSeeOther)
+}
+
+// endOtherSessions signs the user out on every other computer; this browser
+// carries on in a renewed session.
+func (s *Server) endOtherSessions(w http.ResponseWriter, r *http.Request) {
+	u, _ := currentUser(r.Context())
+	changed, err := s.accounts.EndOtherSessions(r.Context(), u, ClientIP(r.Context()).String())
+	if err == nil {
+		err = s.signIn(w, r, changed)
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.log.InfoContext(r.Context(), "other sessions ended", "request_id", RequestID(r.Context()), "user_id", u.ID)
+	http.Redirect(w, r, "/account?changed=sessions", http.StatusSeeOther)
 }

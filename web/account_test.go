@@ -120,3 +120,26 @@ func TestAccountPageShowsPreviousSignInAndFailedAttempts(t *testing.T) {
 	p = s.signedIn(email).get("/account")
 	must(t, "the warning is gone once the next sign-in had no failures before it", !strings.Contains(p.Body, `data-testid="failed-attempts"`))
 }
+
+// "Sign out everywhere else" ends the other sessions at once, keeps this
+// one, and is audited.
+func TestSignOutEverywhereElse(t *testing.T) {
+	s := newSite(t, nil)
+	const email = "office@clinic.example"
+	u, err := s.app.Accounts.CreateUser(context.Background(), email, "Clinic Office", accounts.RoleProvider, goodPassword, 0, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	here, shared := s.signedIn(email), s.signedIn(email)
+	contains(t, "account page", here.get("/account").Body, `action="/account/sessions/end-others"`)
+	p := here.post("/account/sessions/end-others", url.Values{})
+	must(t, "back to the account page", p.Status == http.StatusSeeOther && p.Location == "/account?changed=sessions")
+	contains(t, "confirmation", here.get(p.Location).Body, "You were signed out everywhere else.")
+	p = shared.get("/inbox")
+	must(t, "the shared computer's session ended: "+p.Location, p.Status == http.StatusSeeOther && strings.Contains(p.Location, "reason=changed"))
+	var audited int
+	s.app.Pool.QueryRow(context.Background(), `SELECT count(*) FROM audit_events WHERE action = 'sessions.ended_elsewhere' AND actor_id = $1`, u.ID).Scan(&audited)
+	must(t, "audited", audited == 1)
+	p = s.browser().post("/account/sessions/end-others", url.Values{})
+	must(t, "signed out: sent to sign in, nothing ended", p.Status == http.StatusSeeOther && strings.HasPrefix(p.Location, "/login"))
+}

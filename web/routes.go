@@ -54,6 +54,7 @@ func (s *Server) Handler() http.Handler {
 				r.Get("/account", s.account)
 				r.Get("/account/password", s.changePasswordForm)
 				r.With(s.rateLimited(s.doorLimiter)).Post("/account/password", s.changePassword)
+				r.Post("/account/sessions/end-others", s.endOtherSessions)
 				r.Get("/attachments/{id}", s.downloadAttachment) // scoped by viewer: provider, staff, or an admin's emergency grant
 				r.With(s.requireRole(accounts.RoleProvider)).Get("/inbox", providerArea.inbox(s))
 				r.With(s.requireRole(accounts.RoleProvider)).Get("/threads/{id}", providerArea.thread(s))

@@ -174,6 +174,18 @@ func (s *Service) ChangePassword(ctx context.Context, u User, current, pw, confi
 	return u, nil
 }
 
+// EndOtherSessions signs the user out everywhere but here (a shared or lost
+// computer): the auth epoch moves, and the caller carries the current
+// browser over with the returned user.
+func (s *Service) EndOtherSessions(ctx context.Context, u User, ip string) (User, error) {
+	ev := audit.Event{ActorID: u.ID, Action: audit.SessionsEnded, TargetType: "user", TargetID: fmt.Sprint(u.ID), IP: ip}
+	u, err := s.store.Administer(ctx, u.ID, ActionEndSessions, ev)
+	if err != nil {
+		return User{}, fmt.Errorf("accounts: end other sessions: %w", err)
+	}
+	return u, nil
+}
+
 // RequestReset handles the forgot-password form. Its answer never depends on
 // whether the account exists: an active account gets a reset link, a pending
 // one a fresh registration link, anything else nothing. A temporary lockout

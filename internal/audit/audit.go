@@ -24,6 +24,7 @@ const (
 	ResetCompleted     Action = "password_reset.completed"
 	PasswordRehashed   Action = "password.rehashed"
 	PasswordChanged    Action = "password.changed"
+	SessionsEnded      Action = "sessions.ended_elsewhere"
 	EmergencyAccess    Action = "admin.emergency_access"
 	TeamChanged        Action = "admin.team_changed"
 	RoleChanged        Action = "admin.role_changed"
