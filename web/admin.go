@@ -656,7 +656,7 @@ func (s *Server) adminKeys(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) keysConfirmView(r *http.Request, reason, reasonErr string) pages.AdminConfirmView {
 	v := s.confirmView(r, accounts.User{}, "Rotate the key-encryption key?",
-		"A new KEK version wraps every new data key from now on; older versions stay for reading until `portal keys rewrap` moves their data keys. Back up the keyring file afterwards and restart the other instances.",
+		"A new KEK version wraps every new data key from now on; older versions stay for reading until `portal keys rewrap` moves their data keys. Back up the keyring file afterwards; other instances reading the same file pick the new version up within a minute.",
 		"/admin/keys/rotate", nil, reason, reasonErr)
 	v.CancelURL = "/admin/keys"
 	return v

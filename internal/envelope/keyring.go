@@ -70,8 +70,11 @@ const (
 //
 // A Keyring is safe for concurrent use within one process. Rotate and
 // Retire rewrite the file atomically but do not coordinate between
-// processes: run them from a single administrative command and restart (or
-// reload) the servers afterwards.
+// processes: run them from a single administrative command. Other processes
+// see the change through Reload, which Unwrap calls by itself when it meets
+// a version it does not know (another process has rotated and wrapped under
+// the new version), and which servers also call now and then so that they
+// wrap under the new active version.
 type Keyring struct {
 	path string
 	rand io.Reader // nil means crypto/rand; tests inject a fixed reader
@@ -364,9 +367,13 @@ func (k *Keyring) Wrap(aad []byte, dek DEK) (uint32, []byte, error) {
 // blob is not a Keyring-wrapped DEK, and ErrAuth if it does not
 // authenticate (wrong aad, tampering, or a different keyring file).
 func (k *Keyring) Unwrap(version uint32, aad, wrapped []byte) (DEK, error) {
-	k.mu.RLock()
-	e, ok := k.keys[version]
-	k.mu.RUnlock()
+	e, ok := k.entry(version)
+	if !ok {
+		// Perhaps another process rotated since this one read the file.
+		if changed, err := k.Reload(); err == nil && changed {
+			e, ok = k.entry(version)
+		}
+	}
 	if !ok || e.key == nil {
 		return DEK{}, fmt.Errorf("envelope: unwrap with KEK version %d: %w", version, ErrUnknownKEKVersion)
 	}
@@ -387,6 +394,36 @@ func (k *Keyring) Unwrap(version uint32, aad, wrapped []byte) (DEK, error) {
 		return DEK{}, err
 	}
 	return dek.WithKEKVersion(version), nil
+}
+
+func (k *Keyring) entry(version uint32) (kekEntry, bool) {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	e, ok := k.keys[version]
+	return e, ok
+}
+
+// Reload re-reads the keyring file, with the same checks as LoadKeyring,
+// and reports whether its versions or their states changed. A file that
+// fails the checks changes nothing: the keys in memory stay as they were.
+// Versions are never reused, so a version's key material cannot change
+// while its version stays.
+func (k *Keyring) Reload() (changed bool, err error) {
+	fresh, err := LoadKeyring(k.path)
+	if err != nil {
+		return false, err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	changed = fresh.current != k.current || len(fresh.keys) != len(k.keys)
+	for v, e := range fresh.keys {
+		old, ok := k.keys[v]
+		changed = changed || !ok || old.state != e.state
+	}
+	if changed {
+		k.keys, k.current = fresh.keys, fresh.current
+	}
+	return changed, nil
 }
 
 func wrapAD(version uint32, aad []byte) []byte {

@@ -206,6 +206,45 @@ func TestRotateActivatesNewVersionAndKeepsOldDecryptOnly(t *testing.T) {
 	}
 }
 
+// Another process (an admin command, another instance) rotates the shared
+// keyring file and wraps under the new version. This process, which read the
+// file before, unwraps that DEK without a restart and wraps new DEKs under
+// the new version once it has reloaded.
+func TestReloadPicksUpAnotherProcessRotation(t *testing.T) {
+	admin, path := newTestKeyring(t)
+	server, err := LoadKeyring(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if changed, err := server.Reload(); err != nil || changed {
+		t.Fatalf("Reload of an unchanged file = %v, %v; want false, nil", changed, err)
+	}
+	if _, err := admin.Rotate(); err != nil {
+		t.Fatal(err)
+	}
+	aad := WrapAAD("dk-9", "message-body", "m-9")
+	dek, _ := NewDEK()
+	v, wrapped, _ := admin.Wrap(aad, dek)
+	got, err := server.Unwrap(v, aad, wrapped)
+	if err != nil || !bytes.Equal(got.Bytes(), dek.Bytes()) {
+		t.Fatalf("unwrapping a DEK wrapped under the other process's new version: %v", err)
+	}
+	if server.CurrentVersion() != 2 {
+		t.Errorf("after the reload this process wraps under v%d, want v2", server.CurrentVersion())
+	}
+
+	// A keyring file that fails the checks changes nothing in memory.
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if changed, err := server.Reload(); !errors.Is(err, ErrKeyringPermissions) || changed {
+		t.Errorf("Reload of a world-readable file = %v, %v; want ErrKeyringPermissions", changed, err)
+	}
+	if _, err := server.Unwrap(v, aad, wrapped); err != nil {
+		t.Errorf("keys in memory lost after a refused reload: %v", err)
+	}
+}
+
 func TestRetiredVersionCannotUnwrap(t *testing.T) {
 	k, path := newTestKeyring(t)
 	aad := WrapAAD("dk-1", "patient", "p-1")

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -43,7 +44,16 @@ type App struct {
 	MessageStore *postgres.MessagingStore
 	Metrics      *web.Metrics
 	Web          *web.Server
+
+	keyring     *envelope.Keyring // nil for a KEK provider that is not a local file
+	stopReloads context.CancelFunc
+	reloads     sync.WaitGroup
 }
+
+// keyringReloadEvery is how soon an instance notices a keyring file that
+// another process rotated: until then it still wraps new DEKs under the
+// previous version (which remains readable everywhere).
+const keyringReloadEvery = time.Minute
 
 // Options are seams for tests; the zero value is production.
 type Options struct {
@@ -116,6 +126,7 @@ func New(cfg *config.Config, log *slog.Logger, pool *pgxpool.Pool, keyring envel
 		Messages:     messages,
 		MessageStore: messageStore,
 		Metrics:      metrics,
+		keyring:      localKeyring(keyring),
 		Web: web.New(cfg, log, pool, metrics, web.Services{Accounts: accountSvc, Messages: messages, Audit: postgres.NewAuditLog(pool),
 			Keys: keyAdmin{keyring: localKeyring(keyring), keys: keys, pool: pool}}),
 	}, nil
@@ -126,12 +137,42 @@ func (a *App) Start(ctx context.Context) error {
 	if err := a.Jobs.Start(ctx); err != nil {
 		return fmt.Errorf("portal: start jobs: %w", err)
 	}
+	if a.keyring != nil {
+		ctx, a.stopReloads = context.WithCancel(ctx)
+		a.reloads.Go(func() { a.reloadKeyring(ctx) })
+	}
 	return nil
+}
+
+// reloadKeyring re-reads the keyring file now and then, so that after a
+// rotation made elsewhere (an admin command, another instance) this instance
+// wraps new DEKs under the new version without a restart.
+func (a *App) reloadKeyring(ctx context.Context) {
+	t := time.NewTicker(keyringReloadEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			changed, err := a.keyring.Reload()
+			switch {
+			case err != nil:
+				a.Log.Warn("keyring reload failed; keeping the keys in memory", "path", a.keyring.Path(), "err", err)
+			case changed:
+				a.Log.Info("keyring reloaded", "path", a.keyring.Path(), "active_version", a.keyring.CurrentVersion())
+			}
+		}
+	}
 }
 
 // Stop lets running jobs finish (up to ctx's deadline) and stops the server's
 // background work.
 func (a *App) Stop(ctx context.Context) {
+	if a.stopReloads != nil {
+		a.stopReloads()
+		a.reloads.Wait()
+	}
 	if err := a.Jobs.Stop(ctx); err != nil {
 		a.Log.Warn("stopping job workers", "err", err)
 	}

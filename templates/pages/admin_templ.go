@@ -1774,7 +1774,7 @@ func AdminKeys(v AdminKeysView) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 152, "</tbody></table><form method=\"get\" action=\"/admin/keys/rotate\" class=\"actions\"><button type=\"submit\" class=\"button button-secondary\">Rotate the key…</button> <span class=\"hint\">Adds a new KEK version for new data (the same as <code>portal keys rotate</code>). Then run <code>portal keys rewrap</code> and restart the other instances.</span></form></section>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 152, "</tbody></table><form method=\"get\" action=\"/admin/keys/rotate\" class=\"actions\"><button type=\"submit\" class=\"button button-secondary\">Rotate the key…</button> <span class=\"hint\">Adds a new KEK version for new data (the same as <code>portal keys rotate</code>). Then run <code>portal keys rewrap</code>. Instances that share the keyring file pick the new version up within a minute; copy the file to hosts that do not.</span></form></section>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
