@@ -23,7 +23,7 @@ func (s *Server) composeView(r *http.Request, a area, to, subject, body string, 
 		v.Title = "New secure message to a provider"
 		v.To = pages.Field{Name: "to", Label: "Provider's email address", Type: "email", Value: to, Error: fe["to"], Autocomplete: "off", MaxLength: 254,
 			Hint: "If the provider has not used Secure Messaging before, they get a link to register."}
-		v.Expiry = []pages.Option{{Value: "", Label: "Keep it (organisation's retention applies)"}}
+		v.Expiry = []pages.Option{{Value: "", Label: "Keep it (standard retention)"}}
 		for _, d := range messaging.ExpiryChoices {
 			v.Expiry = append(v.Expiry, pages.Option{Value: strconv.Itoa(d), Label: "Delete it after " + strconv.Itoa(d) + " days"})
 		}
