@@ -58,7 +58,12 @@ func TestTamperedSpoolFailsToRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if _, err := f.f.WriteAt([]byte{0xff}, envelope.StreamHeaderSize+10); err != nil {
+	b := make([]byte, 1)
+	if _, err := f.f.ReadAt(b, envelope.StreamHeaderSize+10); err != nil {
+		t.Fatal(err)
+	}
+	b[0] ^= 0x01 // flip one bit: a changed byte whatever it was
+	if _, err := f.f.WriteAt(b, envelope.StreamHeaderSize+10); err != nil {
 		t.Fatal(err)
 	}
 	r, err := f.Open()
