@@ -35,12 +35,12 @@ func (s *Server) Handler() http.Handler {
 
 			// The doors: open to everyone, rate-limited per client IP.
 			r.Get("/login", s.loginForm)
-			r.With(s.rateLimited(s.doorLimiter)).Post("/login", s.login)
+			r.With(s.limitDoors).Post("/login", s.login)
 			r.Post("/logout", s.logout)
 			r.Get("/forgot-password", s.forgotForm)
-			r.With(s.rateLimited(s.doorLimiter)).Post("/forgot-password", s.forgot)
+			r.With(s.limitDoors).Post("/forgot-password", s.forgot)
 			r.Group(func(r chi.Router) {
-				r.Use(s.rateLimited(s.doorLimiter))
+				r.Use(s.limitDoors)
 				r.Get("/register/{token}", s.registerForm)
 				r.Post("/register/{token}", s.register)
 				r.Post("/register/{token}/new-link", s.registerNewLink)
@@ -53,7 +53,7 @@ func (s *Server) Handler() http.Handler {
 				r.Use(s.requireUser)
 				r.Get("/account", s.account)
 				r.Get("/account/password", s.changePasswordForm)
-				r.With(s.rateLimited(s.doorLimiter)).Post("/account/password", s.changePassword)
+				r.With(s.limitDoors).Post("/account/password", s.changePassword)
 				r.Post("/account/sessions/end-others", s.endOtherSessions)
 				r.Get("/attachments/{id}", s.downloadAttachment) // scoped by viewer: provider, staff, or an admin's emergency grant
 				r.With(s.requireRole(accounts.RoleProvider)).Get("/inbox", providerArea.inbox(s))
@@ -69,7 +69,7 @@ func (s *Server) Handler() http.Handler {
 				r.Route("/admin", func(r chi.Router) {
 					r.Use(s.requireRole(accounts.RoleAdmin))
 					r.Get("/reauth", s.reauthForm)
-					r.With(s.rateLimited(s.doorLimiter)).Post("/reauth", s.reauth)
+					r.With(s.limitDoors).Post("/reauth", s.reauth)
 					r.Group(func(r chi.Router) {
 						r.Use(s.requireRecentAdmin)
 						r.Get("/", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/admin/users", http.StatusSeeOther) })

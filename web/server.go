@@ -19,6 +19,7 @@ import (
 	"github.com/healthnet/secureportal/internal/audit"
 	"github.com/healthnet/secureportal/internal/config"
 	"github.com/healthnet/secureportal/internal/messaging"
+	"github.com/healthnet/secureportal/internal/postgres"
 	"github.com/healthnet/secureportal/static"
 )
 
@@ -35,10 +36,9 @@ type Server struct {
 	messages *messaging.Service
 	audit    audit.Log
 	keys     KeyAdmin
-	// doorLimiter rate-limits sign-in, forgot-password and emailed-link
-	// requests per client IP.
-	doorLimiter *ipLimiter
-	// stopCleanup ends the expired-session sweeper started by New.
+	// rateLimits counts requests to the doors per client IP (limitDoors).
+	rateLimits *postgres.RateLimits
+	// stopCleanup ends the sweeper started by New.
 	stopCleanup context.CancelFunc
 }
 
@@ -87,19 +87,19 @@ func New(cfg *config.Config, log *slog.Logger, pool *pgxpool.Pool, metrics *Metr
 		messages:    svc.Messages,
 		audit:       svc.Audit,
 		keys:        svc.Keys,
-		doorLimiter: newIPLimiter(cfg.Accounts.RatePerMinute),
+		rateLimits:  postgres.NewRateLimits(pool),
 		stopCleanup: cancel,
 	}
-	go s.sweepExpiredSessions(ctx, 5*time.Minute)
+	go s.sweepExpired(ctx, 5*time.Minute)
 	return s
 }
 
 // Close stops the server's background work.
 func (s *Server) Close() { s.stopCleanup() }
 
-// sweepExpiredSessions deletes expired session rows every interval, so the
-// table holds only sessions that can still be used.
-func (s *Server) sweepExpiredSessions(ctx context.Context, every time.Duration) {
+// sweepExpired deletes expired session rows and stale rate-limit counts
+// every interval, so those tables hold only what can still matter.
+func (s *Server) sweepExpired(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -109,6 +109,9 @@ func (s *Server) sweepExpiredSessions(ctx context.Context, every time.Duration) 
 		case <-t.C:
 			if _, err := s.pool.Exec(ctx, "DELETE FROM sessions WHERE expiry < now()"); err != nil && ctx.Err() == nil {
 				s.log.Warn("sweep expired sessions", "err", err)
+			}
+			if err := s.rateLimits.Sweep(ctx, time.Now()); err != nil && ctx.Err() == nil {
+				s.log.Warn("sweep rate limits", "err", err)
 			}
 		}
 	}
