@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/dom"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
@@ -651,3 +652,38 @@ func (tb *tab) expectFitsPhone(name string) {
 			name, fit.ScrollWidth, fit.InnerWidth, phoneWidth, fit.Wide)
 	}
 }
+
+// expectPrintable checks a conversation as it prints (for a patient's
+// chart): the Print button is there (our script showed it), and in print
+// media the messages show while the navigation, forms and buttons do not.
+func (tb *tab) expectPrintable() {
+	tb.t.Helper()
+	if hidden := eval[bool](tb, `document.querySelector("button[data-print]").hidden`); hidden {
+		tb.t.Error("the Print button is still hidden: print.js did not run")
+	}
+	media := func(m string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+			_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Media: m})
+			return err
+		})
+	}
+	tb.do("emulate print media", media("print"))
+	defer tb.do("back to screen media", media(""))
+	shown := eval[map[string]bool](tb, printCheckJS)
+	for sel, want := range map[string]bool{".message": true, ".site-header nav": false, ".reply": false, "button[data-print]": false, ".site-header .account": false} {
+		if got, ok := shown[sel]; !ok || got != want {
+			tb.t.Errorf("in print, %s shown = %v (found %v), want %v", sel, got, ok, want)
+		}
+	}
+}
+
+// printCheckJS reports, for each selector present on the page, whether its
+// first match is displayed.
+const printCheckJS = `(() => {
+  const out = {};
+  for (const sel of [".message", ".site-header nav", ".reply", "button[data-print]", ".site-header .account"]) {
+    const el = document.querySelector(sel);
+    if (el) out[sel] = getComputedStyle(el).display !== "none";
+  }
+  return out;
+})()`

@@ -271,6 +271,7 @@ func TestJourney1And2MessageToNewProvider(t *testing.T) {
 	}
 	p.checkPage("thread")
 	p.expectFitsPhone("thread")
+	p.expectPrintable()
 
 	if got := p.download(downloads, lab.name, len(lab.data)); !bytes.Equal(got, lab.data) {
 		t.Errorf("downloaded %s differs from what was sent", lab.name)

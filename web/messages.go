@@ -137,7 +137,9 @@ func (s *Server) showThread(w http.ResponseWriter, r *http.Request, a area, id s
 		s.serverError(w, r, err)
 		return
 	}
-	v := pages.ThreadView{Chrome: s.chromeWithUploads(r), Subject: th.Subject, Withdrawn: th.Withdrawn, ReadOnly: a.readOnly, ReplyAction: a.threadURL + id + "/reply",
+	chrome := s.chromeWithUploads(r)
+	chrome.ScriptURLs = append(chrome.ScriptURLs, s.assets.URL("js/print.js"))
+	v := pages.ThreadView{Chrome: chrome, Subject: th.Subject, Withdrawn: th.Withdrawn, ReadOnly: a.readOnly, ReplyAction: a.threadURL + id + "/reply",
 		Limits: s.uploadLimits(), Reply: pages.Field{Name: "body", Label: "Your reply", Value: body, Error: fe["body"]}}
 	if th.Withdrawn {
 		v.Subject = "Withdrawn conversation"
