@@ -21,6 +21,12 @@ import (
 func GrantAppRole(ctx context.Context, owner *pgxpool.Pool, role string) error {
 	r := pgx.Identifier{role}.Sanitize()
 	return wrap("grant app role", pgx.BeginFunc(ctx, owner, func(tx pgx.Tx) error {
+		// Instances starting together take turns, under the migrations'
+		// lock: PostgreSQL fails concurrent GRANTs on one object with
+		// "tuple concurrently updated".
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", migrationLockID); err != nil {
+			return err
+		}
 		for _, stmt := range []string{
 			`GRANT USAGE ON SCHEMA public TO ` + r,
 			`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ` + r,
