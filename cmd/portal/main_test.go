@@ -82,6 +82,9 @@ func TestServeMigratesServesAndStops(t *testing.T) {
 func startServe(t *testing.T, env map[string]string) (addr string, logs *syncWriter, stop func()) {
 	t.Helper()
 	env["PORTAL_ADDR"] = "127.0.0.1:0"
+	if env["PORTAL_METRICS_ADDR"] == "" {
+		env["PORTAL_METRICS_ADDR"] = "127.0.0.1:0" // never the default :9090, which `make run` may hold
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc := make(chan string, 1)
 	done := make(chan error, 1)
