@@ -1,41 +1,22 @@
 package web
 
 import (
-	"bytes"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/healthnet/secureportal/internal/config"
 	"github.com/healthnet/secureportal/internal/pgtest"
+	"github.com/healthnet/secureportal/internal/testlog"
 )
-
-// syncBuffer is a log sink that tests can read while handlers write to it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 type testEnv struct {
 	srv  *Server
 	http *httptest.Server
-	logs *syncBuffer
+	logs *testlog.Buffer
 }
 
 // newTestEnv starts the real handler over a real, freshly migrated database.
@@ -55,7 +36,7 @@ func newTestEnv(t *testing.T, extra map[string]string) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv := New(cfg, log, pool, nil, Services{})
 	t.Cleanup(srv.Close)

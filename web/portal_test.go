@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -18,7 +19,7 @@ import (
 	"github.com/healthnet/secureportal/internal/mailcatcher"
 	"github.com/healthnet/secureportal/internal/pgtest"
 	"github.com/healthnet/secureportal/internal/portal"
-	"net/http/httptest"
+	"github.com/healthnet/secureportal/internal/testlog"
 )
 
 // clock is a settable clock for the account rules (expiry, lockout).
@@ -39,23 +40,6 @@ func (c *clock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // site is the whole portal over a real database, with a real SMTP sink and
 // job workers running.
 type site struct {
@@ -64,7 +48,7 @@ type site struct {
 	app   *portal.App
 	mail  *mailcatcher.Server
 	clock *clock
-	logs  *logBuffer
+	logs  *testlog.Buffer
 	// seen holds the ids of emails a test already took with mailTo.
 	seenMu sync.Mutex
 	seen   map[int]bool
@@ -94,7 +78,7 @@ func newSite(t testing.TB, extra map[string]string) *site {
 		t.Fatal(err)
 	}
 	pool := pgtest.NewPoolFor(t, dbURL)
-	logs := &logBuffer{}
+	logs := &testlog.Buffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	clk := &clock{now: time.Now()}
 	keyring, err := envelope.InitKeyring(filepath.Join(t.TempDir(), "test.keyring"))

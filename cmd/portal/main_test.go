@@ -9,13 +9,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/healthnet/secureportal/internal/config"
 	"github.com/healthnet/secureportal/internal/pgtest"
 	"github.com/healthnet/secureportal/internal/portal"
+	"github.com/healthnet/secureportal/internal/testlog"
 )
 
 func TestUnknownCommandAndBadFlagsAreUsageErrors(t *testing.T) {
@@ -79,7 +79,7 @@ func TestServeMigratesServesAndStops(t *testing.T) {
 
 // startServe runs `portal serve` with env until stop is called (which
 // checks that it shut down cleanly) and returns its address and its logs.
-func startServe(t *testing.T, env map[string]string) (addr string, logs *syncWriter, stop func()) {
+func startServe(t *testing.T, env map[string]string) (addr string, logs *testlog.Buffer, stop func()) {
 	t.Helper()
 	env["PORTAL_ADDR"] = "127.0.0.1:0"
 	if env["PORTAL_METRICS_ADDR"] == "" {
@@ -88,7 +88,7 @@ func startServe(t *testing.T, env map[string]string) (addr string, logs *syncWri
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc := make(chan string, 1)
 	done := make(chan error, 1)
-	logs = &syncWriter{w: &bytes.Buffer{}}
+	logs = &testlog.Buffer{}
 	go func() {
 		done <- serve(ctx, func(k string) string { return env[k] }, logs, func(cfg *config.Config, _ *portal.App) { addrc <- cfg.Addr })
 	}()
@@ -119,23 +119,6 @@ func startServe(t *testing.T, env map[string]string) (addr string, logs *syncWri
 	}
 	t.Cleanup(stop)
 	return addr, logs, stop
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
-}
-
-func (s *syncWriter) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.String()
 }
 
 func TestServeRefusesToStartWithoutKeyring(t *testing.T) {

@@ -4,6 +4,7 @@
 package portal
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -45,9 +46,10 @@ type App struct {
 	Metrics      *web.Metrics
 	Web          *web.Server
 
-	keyring     *envelope.Keyring // nil for a KEK provider that is not a local file
-	stopReloads context.CancelFunc
-	reloads     sync.WaitGroup
+	keyring       *envelope.Keyring // nil for a KEK provider that is not a local file
+	keyringReload time.Duration
+	stopReloads   context.CancelFunc
+	reloads       sync.WaitGroup
 }
 
 // keyringReloadEvery is how soon an instance notices a keyring file that
@@ -59,6 +61,9 @@ const keyringReloadEvery = time.Minute
 type Options struct {
 	// Now is the clock of the account rules (token expiry, lockouts).
 	Now func() time.Time
+	// KeyringReload is how often the keyring file is re-read (0: every
+	// minute).
+	KeyringReload time.Duration
 	// RestrictedRole says the database role does not own the schema
 	// (PORTAL_MIGRATE_DATABASE_URL): River's nightly reindex, which needs
 	// ownership, is left to the owner.
@@ -117,16 +122,17 @@ func New(cfg *config.Config, log *slog.Logger, pool *pgxpool.Pool, keyring envel
 	river.AddWorker(workers, &jobs.PurgeWorker{Store: messageStore, Retention: cfg.Retention, Log: jobLog})
 
 	return &App{
-		Config:       cfg,
-		Log:          log,
-		Pool:         pool,
-		Jobs:         client,
-		Accounts:     accountSvc,
-		Keys:         keys,
-		Messages:     messages,
-		MessageStore: messageStore,
-		Metrics:      metrics,
-		keyring:      localKeyring(keyring),
+		Config:        cfg,
+		Log:           log,
+		Pool:          pool,
+		Jobs:          client,
+		Accounts:      accountSvc,
+		Keys:          keys,
+		Messages:      messages,
+		MessageStore:  messageStore,
+		Metrics:       metrics,
+		keyring:       localKeyring(keyring),
+		keyringReload: cmp.Or(opts.KeyringReload, keyringReloadEvery),
 		Web: web.New(cfg, log, pool, metrics, web.Services{Accounts: accountSvc, Messages: messages, Audit: postgres.NewAuditLog(pool),
 			Keys: keyAdmin{keyring: localKeyring(keyring), keys: keys, pool: pool}}),
 	}, nil
@@ -148,7 +154,7 @@ func (a *App) Start(ctx context.Context) error {
 // rotation made elsewhere (an admin command, another instance) this instance
 // wraps new DEKs under the new version without a restart.
 func (a *App) reloadKeyring(ctx context.Context) {
-	t := time.NewTicker(keyringReloadEvery)
+	t := time.NewTicker(a.keyringReload)
 	defer t.Stop()
 	for {
 		select {
