@@ -37,14 +37,14 @@ check:
 	@unformatted=$$(gofmt -l $(SOURCES)); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	@before=$$(find templates -name '*_templ.go' -exec sha256sum {} + | sort); \
-	$(GO) tool templ generate -path templates >/dev/null 2>&1 || { $(GO) tool templ generate -path templates; exit 1; }; \
+	$(GO) tool templ generate >/dev/null 2>&1 || { $(GO) tool templ generate; exit 1; }; \
 	after=$$(find templates -name '*_templ.go' -exec sha256sum {} + | sort); \
 	if [ "$$before" != "$$after" ]; then echo "templ generate changed generated files (now regenerated; review and commit them):"; \
 		diff <(echo "$$before") <(echo "$$after") | grep '^[<>]' | awk '{print $$3}' | sort -u; exit 1; fi
 
 ## generate: regenerate templ components after editing *.templ
 generate:
-	$(GO) tool templ generate -path templates
+	$(GO) tool templ generate
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/portal ./cmd/portal
