@@ -446,7 +446,7 @@ func (s *Server) adminMembership(member bool) http.HandlerFunc {
 func (s *Server) auditFilter(q url.Values) (audit.Filter, string) {
 	f := audit.Filter{ActorEmail: strings.ToLower(strings.TrimSpace(q.Get("actor"))), SubjectEmail: strings.ToLower(strings.TrimSpace(q.Get("subject"))),
 		Action: strings.TrimSpace(q.Get("action")), ThreadID: strings.TrimSpace(q.Get("thread")), Limit: 50}
-	if f.ThreadID != "" && len(f.ThreadID) != 36 {
+	if f.ThreadID != "" && !messaging.ValidID(f.ThreadID) {
 		return f, "A thread id looks like 3f2a9c1b-0d4e-4c55-9a61-7b2e8f0c1d2e."
 	}
 	for _, d := range []struct {

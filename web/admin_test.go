@@ -51,25 +51,33 @@ func TestEveryAdminRouteIsNotFoundForProvidersAndStaff(t *testing.T) {
 	s.provider("dr@clinic.example")
 	s.staffIn("rep@plan.example", "Rep", "LA")
 	browsers := map[string]*browser{"provider": s.signedIn("dr@clinic.example"), "staff": s.signedIn("rep@plan.example")}
-	routes := 0
-	err := chi.Walk(s.app.Web.Handler().(chi.Routes), func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
-		if !strings.HasPrefix(route, "/admin") {
-			return nil
-		}
-		routes++
-		path := strings.NewReplacer("{id}", "1", "/*", "/").Replace(route)
+	routes := walkAdminRoutes(t, s, func(method, path string) {
 		for who, b := range browsers {
 			p := b.do(method, path, url.Values{"reason": {"x"}, "action": {"disable"}}, nil)
 			if p.Status != http.StatusNotFound {
 				t.Errorf("%s %s as %s: %d, want 404", method, path, who, p.Status)
 			}
 		}
+	})
+	must(t, fmt.Sprintf("walked the admin routes (%d)", routes), routes >= 15)
+}
+
+// walkAdminRoutes calls visit for every /admin route in the route table,
+// with "1" for an {id}, and returns how many there were.
+func walkAdminRoutes(t *testing.T, s *site, visit func(method, path string)) int {
+	t.Helper()
+	routes := 0
+	err := chi.Walk(s.app.Web.Handler().(chi.Routes), func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		if strings.HasPrefix(route, "/admin") {
+			routes++
+			visit(method, strings.NewReplacer("{id}", "1", "/*", "/").Replace(route))
+		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	must(t, fmt.Sprintf("walked the admin routes (%d)", routes), routes >= 15)
+	return routes
 }
 
 func TestAdminAccountActionsTakeEffectAndEndSessions(t *testing.T) {
@@ -255,6 +263,16 @@ func TestAdminPagesAskForThePasswordAfterIdle(t *testing.T) {
 	_, ab := s.admin("admin@plan.example")
 	must(t, "fresh sign-in reaches the console", ab.get("/admin/users").Status == http.StatusOK)
 	time.Sleep(1200 * time.Millisecond)
+	// Every admin page and action, not only the one tried first.
+	walkAdminRoutes(t, s, func(method, path string) {
+		if strings.HasPrefix(path, "/admin/reauth") {
+			return
+		}
+		p := ab.do(method, path, url.Values{"reason": {"x"}, "action": {"unlock"}}, nil)
+		if p.Status != http.StatusSeeOther || !strings.HasPrefix(p.Location, "/admin/reauth") {
+			t.Errorf("%s %s by an idle admin: %d to %q, want 303 to /admin/reauth", method, path, p.Status, p.Location)
+		}
+	})
 	p := ab.get("/admin/users")
 	must(t, "idle admin asked to re-authenticate: "+p.Location, p.Status == http.StatusSeeOther && strings.HasPrefix(p.Location, "/admin/reauth"))
 	p = ab.post("/admin/reauth", url.Values{"password": {"not my password"}, "next": {"/admin/users"}})

@@ -234,8 +234,9 @@ func TestDisablingAnAccountEndsItsSessions(t *testing.T) {
 	b := s.browser()
 	b.login("rep@plan.example", goodPassword)
 	must(t, "signed in", b.get("/account").Status == 200)
-	// What the admin console's "disable" does.
-	if _, err := s.app.Pool.Exec(context.Background(), "UPDATE users SET status = 'disabled', auth_epoch = auth_epoch + 1 WHERE id = $1", u.ID); err != nil {
+	// Only the status changes (the console's "disable" also moves the auth
+	// epoch): the session check must refuse a disabled account by itself.
+	if _, err := s.app.Pool.Exec(context.Background(), "UPDATE users SET status = 'disabled' WHERE id = $1", u.ID); err != nil {
 		t.Fatal(err)
 	}
 	p := b.get("/account")
@@ -322,14 +323,25 @@ func TestNoOpenRedirectAfterLogin(t *testing.T) {
 
 func TestDoorsAreRateLimitedPerClient(t *testing.T) {
 	s := newSite(t, map[string]string{"PORTAL_RATE_LIMIT_PER_MINUTE": "3"})
-	b := s.browser()
-	for range 3 {
+	_, b := s.admin("admin@plan.example") // the sign-in is the 1st request to a door
+	for range 2 {
 		b.login("x@clinic.example", "wrong")
 	}
 	p := b.login("x@clinic.example", "wrong")
 	must(t, "4th attempt in a minute gets 429", p.Status == http.StatusTooManyRequests)
 	contains(t, "429 page", p.Body, "Too many attempts")
 	must(t, "Retry-After set", p.Header.Get("Retry-After") != "")
+
+	// The allowance is one for all the doors: every one of them now refuses.
+	token := strings.Repeat("A", 43)
+	for _, door := range []struct{ method, path string }{
+		{"POST", "/forgot-password"}, {"GET", "/register/" + token}, {"POST", "/register/" + token},
+		{"POST", "/register/" + token + "/new-link"}, {"GET", "/reset-password/" + token}, {"POST", "/reset-password/" + token},
+		{"POST", "/account/password"}, {"POST", "/admin/reauth"},
+	} {
+		p := b.do(door.method, door.path, url.Values{"email": {"x@clinic.example"}, "password": {"wrong"}}, nil)
+		must(t, door.method+" "+door.path+" is rate-limited", p.Status == http.StatusTooManyRequests)
+	}
 }
 
 // Logs must never hold a password or a link token.

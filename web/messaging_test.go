@@ -273,11 +273,17 @@ func TestOthersGetNotFoundForAThread(t *testing.T) {
 	}
 	must(t, "other provider cannot reply", other.postMessage("/threads/"+tid+"/reply", url.Values{"body": {"intrusion"}}).Status == http.StatusNotFound)
 	must(t, "provider gets 404 in the staff area", other.get("/staff").Status == http.StatusNotFound)
+	p = other.get("/inbox")
+	must(t, "another provider's inbox leaves the thread out", p.Status == http.StatusOK && !strings.Contains(p.Body, "Private") && !strings.Contains(p.Body, tid))
+	p = other.get("/inbox?before=1_zzzzzzzz-zzzz-zzzz-zzzz-zzzzzzzzzzzz")
+	must(t, "a malformed inbox cursor shows the first page, not a 500", p.Status == http.StatusOK)
 
 	sd := s.signedIn("rep.sd@plan.example")
 	for _, path := range []string{"/staff/threads/" + tid, att} {
 		must(t, "staff of another team gets 404 for "+path, sd.get(path).Status == http.StatusNotFound)
 	}
+	p = sd.get("/staff")
+	must(t, "another team's staff inbox leaves the thread out", p.Status == http.StatusOK && !strings.Contains(p.Body, "Private") && !strings.Contains(p.Body, tid))
 	must(t, "other team cannot reply", sd.postMessage("/staff/threads/"+tid+"/reply", url.Values{"body": {"x"}}).Status == http.StatusNotFound)
 	must(t, "other team cannot recall", sd.post("/staff/messages/"+msgID+"/recall", nil).Status == http.StatusNotFound)
 	// A teammate sees the thread but may withdraw only their own messages.

@@ -148,6 +148,18 @@ func TestLoadKeyringRefusesGroupOrOtherAccess(t *testing.T) {
 	}
 }
 
+// Only a regular file is a keyring: a directory, or a FIFO that some other
+// process feeds, is refused before anything is read.
+func TestLoadKeyringRefusesWhatIsNotARegularFile(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "keyring")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadKeyring(dir); !errors.Is(err, ErrMalformed) {
+		t.Errorf("LoadKeyring(a directory) = %v, want ErrMalformed", err)
+	}
+}
+
 func TestKeyringPersistsAcrossLoad(t *testing.T) {
 	k, path := newTestKeyring(t)
 	aad := WrapAAD("dk-1", "patient", "p-1")

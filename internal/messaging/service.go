@@ -111,21 +111,21 @@ func (s *Service) Inbox(ctx context.Context, v Viewer, p Page) ([]ThreadSummary,
 }
 
 func (s *Service) Thread(ctx context.Context, v Viewer, id string) (Thread, error) {
-	if !validID(id) {
+	if !ValidID(id) {
 		return Thread{}, ErrNotFound
 	}
 	return s.store.Thread(ctx, v, id)
 }
 
 func (s *Service) OpenAttachment(ctx context.Context, v Viewer, id string) (Attachment, io.ReadCloser, error) {
-	if !validID(id) {
+	if !ValidID(id) {
 		return Attachment{}, nil, ErrNotFound
 	}
 	return s.store.OpenAttachment(ctx, v, id)
 }
 
 func (s *Service) Recall(ctx context.Context, staff Viewer, messageID string) (string, error) {
-	if !validID(messageID) {
+	if !ValidID(messageID) {
 		return "", ErrNotFound
 	}
 	return s.store.Recall(ctx, staff, messageID)
@@ -135,9 +135,9 @@ func (s *Service) Recipients(ctx context.Context, provider Viewer) ([]Recipient,
 	return s.store.Recipients(ctx, provider)
 }
 
-// validID accepts only the canonical UUID text, so malformed ids from the
+// ValidID accepts only the canonical UUID text, so malformed ids from the
 // URL never reach SQL (where they would be a 500, not a 404).
-func validID(id string) bool {
+func ValidID(id string) bool {
 	if len(id) != 36 {
 		return false
 	}
@@ -200,7 +200,7 @@ var EmergencyDurations = []time.Duration{time.Hour, 2 * time.Hour, 4 * time.Hour
 func (s *Service) GrantEmergency(ctx context.Context, admin Viewer, threadID, reason string, d time.Duration, now time.Time) error {
 	errs := FieldErrors{}
 	reason = strings.TrimSpace(reason)
-	if !validID(strings.TrimSpace(threadID)) {
+	if !ValidID(strings.TrimSpace(threadID)) {
 		errs["thread"] = "Enter the thread's id (it is in the thread's address, e.g. 3f2a9c1b-0d4e-4c55-9a61-7b2e8f0c1d2e)."
 	}
 	if reason == "" {

@@ -199,9 +199,31 @@ func TestShreddedRecordReportsErrShredded(t *testing.T) {
 	if !errors.Is(err, envelope.ErrShredded) || pt != nil {
 		t.Fatalf("after shredding: %q, %v; want ErrShredded", pt, err)
 	}
-	// Another process's warm cache must not outlive the shredding either.
 	if err := f.keys.Shred(f.ctx, f.pool, keyID); err != nil {
 		t.Errorf("shredding twice: %v, want nil", err)
+	}
+}
+
+// A shredding on one instance reaches the DEK another instance holds in its
+// cache: every open checks that the key's row still exists.
+func TestShredReachesAnotherInstancesCache(t *testing.T) {
+	f := newFixture(t)
+	keyID := f.sealNote("n1", []byte("to be withdrawn"))
+	var ct []byte
+	f.pool.QueryRow(f.ctx, `SELECT body_ct FROM test_notes WHERE id = 'n1'`).Scan(&ct)
+	rec := postgres.SealedRecord{DataKeyID: keyID, Owner: ownerOf("n1"), Binding: noteBinding("n1", "body_ct"), CT: ct}
+	other := postgres.NewDataKeys(f.pool, f.kr, 16, nil)
+	if _, err := openNote(f.ctx, f.pool, other, "n1"); err != nil { // warms the other instance's cache
+		t.Fatal(err)
+	}
+	if err := f.keys.Shred(f.ctx, f.pool, keyID); err != nil {
+		t.Fatal(err)
+	}
+	if pt, err := openNote(f.ctx, f.pool, other, "n1"); !errors.Is(err, envelope.ErrShredded) || pt != nil {
+		t.Errorf("the other instance opened a shredded record from its cache: %q, %v", pt, err)
+	}
+	if got, err := other.OpenRecords(f.ctx, f.pool, []postgres.SealedRecord{rec}); err != nil || got[0] != nil {
+		t.Errorf("the other instance's OpenRecords: %q, %v; want nil, nil (shredded)", got, err)
 	}
 }
 

@@ -467,7 +467,7 @@ func formatCursor(at time.Time, id string) string {
 func parseCursor(c string) (time.Time, string, bool) {
 	micros, id, ok := strings.Cut(c, "_")
 	n, err := strconv.ParseInt(micros, 10, 64)
-	if !ok || err != nil || len(id) != 36 {
+	if !ok || err != nil || !messaging.ValidID(id) {
 		return time.Time{}, "", false
 	}
 	return time.UnixMicro(n), id, true
