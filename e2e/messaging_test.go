@@ -75,7 +75,7 @@ func (u *uploads) Next() (messaging.Upload, error) {
 	}
 	f := (*u)[0]
 	*u = (*u)[1:]
-	return messaging.Upload{Name: f.name, ContentType: "application/pdf", Body: bytes.NewReader(f.data)}, nil
+	return messaging.Upload{Name: f.name, Body: bytes.NewReader(f.data)}, nil
 }
 
 // watchUploadJS runs just before the sender presses the send button: it

@@ -207,9 +207,22 @@ func (s *Server) adminConfirm(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, http.StatusBadRequest)
 		return
 	}
+	s.render(w, r, http.StatusOK, pages.AdminConfirm(s.actionConfirmView(r, u, action, "", "")))
+}
+
+// actionConfirmView is the confirmation page of an account action, first
+// shown and shown again when the reason is missing.
+func (s *Server) actionConfirmView(r *http.Request, u accounts.User, action accounts.AdminAction, reason, reasonErr string) pages.AdminConfirmView {
 	label, desc := actionInfo(action)
-	s.render(w, r, http.StatusOK, pages.AdminConfirm(s.confirmView(r, u, label+"?", desc, fmt.Sprintf("/admin/users/%d/actions", u.ID),
-		[]pages.Option{{Value: "action", Label: string(action)}}, "", "")))
+	return s.confirmView(r, u, label+"?", desc, fmt.Sprintf("/admin/users/%d/actions", u.ID),
+		[]pages.Option{{Value: "action", Label: string(action)}}, reason, reasonErr)
+}
+
+// roleConfirmView is the same for a change of role.
+func (s *Server) roleConfirmView(r *http.Request, u accounts.User, role accounts.Role, reason, reasonErr string) pages.AdminConfirmView {
+	return s.confirmView(r, u, "Make this account "+string(role)+"?",
+		"Changing the role signs the user out everywhere; their next sign-in carries the new role.",
+		fmt.Sprintf("/admin/users/%d/role", u.ID), []pages.Option{{Value: "role", Label: string(role)}}, reason, reasonErr)
 }
 
 func (s *Server) adminAction(w http.ResponseWriter, r *http.Request) {
@@ -229,12 +242,11 @@ func (s *Server) adminAction(w http.ResponseWriter, r *http.Request) {
 	me, _ := currentUser(r.Context())
 	reason := r.PostForm.Get("reason")
 	done, err := s.accounts.Administer(r.Context(), me, u.ID, action, reason, ClientIP(r.Context()).String())
-	label, desc := actionInfo(action)
+	label, _ := actionInfo(action)
 	var fe accounts.FieldErrors
 	switch {
 	case errors.As(err, &fe):
-		s.render(w, r, http.StatusUnprocessableEntity, pages.AdminConfirm(s.confirmView(r, u, label+"?", desc,
-			fmt.Sprintf("/admin/users/%d/actions", u.ID), []pages.Option{{Value: "action", Label: string(action)}}, reason, fe["reason"])))
+		s.render(w, r, http.StatusUnprocessableEntity, pages.AdminConfirm(s.actionConfirmView(r, u, action, reason, fe["reason"])))
 	case errors.Is(err, accounts.ErrActionNotApplicable):
 		s.renderAdminUser(w, r, u, http.StatusConflict, "", "Nothing was changed: “"+label+"” does not apply to the account as it is now (it may have been done already).")
 	case errors.Is(err, accounts.ErrSelfAction):
@@ -259,9 +271,7 @@ func (s *Server) adminRoleConfirm(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, http.StatusBadRequest)
 		return
 	}
-	s.render(w, r, http.StatusOK, pages.AdminConfirm(s.confirmView(r, u, "Make this account "+string(role)+"?",
-		"Changing the role signs the user out everywhere; their next sign-in carries the new role.",
-		fmt.Sprintf("/admin/users/%d/role", u.ID), []pages.Option{{Value: "role", Label: string(role)}}, "", "")))
+	s.render(w, r, http.StatusOK, pages.AdminConfirm(s.roleConfirmView(r, u, role, "", "")))
 }
 
 func (s *Server) adminRole(w http.ResponseWriter, r *http.Request) {
@@ -282,8 +292,7 @@ func (s *Server) adminRole(w http.ResponseWriter, r *http.Request) {
 	case errors.As(err, &fe) && fe["role"] != "":
 		s.renderError(w, r, http.StatusBadRequest) // a forged role value
 	case errors.As(err, &fe):
-		s.render(w, r, http.StatusUnprocessableEntity, pages.AdminConfirm(s.confirmView(r, u, "Make this account "+string(role)+"?", "",
-			fmt.Sprintf("/admin/users/%d/role", u.ID), []pages.Option{{Value: "role", Label: string(role)}}, reason, fe["reason"])))
+		s.render(w, r, http.StatusUnprocessableEntity, pages.AdminConfirm(s.roleConfirmView(r, u, role, reason, fe["reason"])))
 	case errors.Is(err, accounts.ErrSelfAction):
 		s.renderAdminUser(w, r, u, http.StatusConflict, "", "Nothing was changed: admins cannot change their own role.")
 	case errors.Is(err, accounts.ErrLastAdmin):

@@ -145,4 +145,7 @@ func (c jobCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(jobsDesc, prometheus.GaugeValue, n, kind, state)
 	}
+	if err := rows.Err(); err != nil { // e.g. the timeout, part-way: the counts above are partial
+		ch <- prometheus.NewInvalidMetric(jobsDesc, err)
+	}
 }

@@ -29,8 +29,8 @@ type uploadForm struct {
 }
 
 type spooledUpload struct {
-	name, contentType string
-	file              *spool.File
+	name string
+	file *spool.File
 }
 
 var errBadForm = errors.New("web: malformed upload form")
@@ -89,7 +89,7 @@ func (f *uploadForm) readPart(p *multipart.Part, remaining *int64, maxFiles int,
 	if err != nil {
 		return err
 	}
-	f.files = append(f.files, spooledUpload{name: p.FileName(), contentType: p.Header.Get("Content-Type"), file: file})
+	f.files = append(f.files, spooledUpload{name: p.FileName(), file: file})
 	return nil
 }
 
@@ -106,7 +106,7 @@ func (f *uploadForm) Next() (messaging.Upload, error) {
 	if err != nil {
 		return messaging.Upload{}, err
 	}
-	return messaging.Upload{Name: u.name, ContentType: u.contentType, Body: body}, nil
+	return messaging.Upload{Name: u.name, Body: body}, nil
 }
 
 // Close frees the spooled files.

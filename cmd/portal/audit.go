@@ -21,7 +21,7 @@ func cmdAudit(ctx context.Context, args []string, getenv func(string) string, st
 	if len(args) != 1 || args[0] != "verify" {
 		return usageError{auditUsage}
 	}
-	_, _, pool, err := setup(ctx, getenv, stderr)
+	_, _, pool, _, err := setup(ctx, getenv, stderr)
 	if err != nil {
 		return err
 	}

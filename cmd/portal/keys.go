@@ -29,7 +29,7 @@ Commands:
   status              list KEK versions, their state and how many data keys each wraps
   retire V            destroy KEK version V; refused while any data key still uses it
 
-Rotation: rotate, restart every portal process, rewrap, then retire the old version.
+Rotation: rotate, wait a minute (running portals re-read the keyring), rewrap, then retire the old version.
 See "Keys and encryption" in README.md.`
 
 // cmdKeys runs `portal keys ...`, the operator's tools for the keyring
@@ -128,12 +128,12 @@ func keysRotate(getenv func(string) string, stdout io.Writer) error {
 		return fmt.Errorf("keys rotate: %w", err)
 	}
 	fmt.Fprintf(stdout, "KEK version %d is now active; version %d is decrypt-only.\n", v, old)
-	fmt.Fprintln(stdout, "Next: back up the keyring, restart every portal process (they wrap new keys with the version they loaded), then run `portal keys rewrap`.")
+	fmt.Fprintln(stdout, "Next: back up the keyring, copy it to any host that does not share this file, wait a minute (running portals re-read it and wrap new keys with the new version), then run `portal keys rewrap`.")
 	return nil
 }
 
 func keysRewrap(ctx context.Context, getenv func(string) string, batch int, stdout, stderr io.Writer) error {
-	cfg, log, pool, err := setup(ctx, getenv, stderr)
+	cfg, log, pool, _, err := setup(ctx, getenv, stderr)
 	if err != nil {
 		return err
 	}
@@ -160,7 +160,7 @@ func keysRewrap(ctx context.Context, getenv func(string) string, batch int, stdo
 }
 
 func keysStatus(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, log, pool, err := setup(ctx, getenv, stderr)
+	cfg, log, pool, _, err := setup(ctx, getenv, stderr)
 	if err != nil {
 		return err
 	}
@@ -202,7 +202,7 @@ func writeStatus(w io.Writer, versions []envelope.KeyInfo, counts []postgres.Ver
 }
 
 func keysRetire(ctx context.Context, getenv func(string) string, v uint32, stdout, stderr io.Writer) error {
-	cfg, log, pool, err := setup(ctx, getenv, stderr)
+	cfg, log, pool, _, err := setup(ctx, getenv, stderr)
 	if err != nil {
 		return err
 	}

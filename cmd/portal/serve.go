@@ -57,39 +57,53 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 }
 
 // setup loads configuration, connects to the database and migrates it: the
-// common start of every command that needs the database.
-func setup(ctx context.Context, getenv func(string) string, stderr io.Writer) (*config.Config, *slog.Logger, *pgxpool.Pool, error) {
+// common start of every command that needs the database. It also reports how
+// much power the serving role has over the schema.
+func setup(ctx context.Context, getenv func(string) string, stderr io.Writer) (*config.Config, *slog.Logger, *pgxpool.Pool, postgres.RolePrivilege, error) {
 	cfg, err := config.Load(getenv)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, 0, err
 	}
 	log := newLogger(cfg, stderr)
 	pool, err := postgres.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, 0, err
 	}
-	if err := migrate(ctx, cfg, pool, log); err != nil {
+	privilege, err := migrate(ctx, cfg, pool, log)
+	if err != nil {
 		pool.Close()
-		return nil, nil, nil, err
+		return nil, nil, nil, 0, err
 	}
-	return cfg, log, pool, nil
+	return cfg, log, pool, privilege, nil
 }
 
 // migrate brings the schema up to date. With PORTAL_MIGRATE_DATABASE_URL the
 // owner role migrates and then grants the serving role (pool's) only what
 // serving needs; without it the serving role migrates, owns the tables, and
 // is warned about.
-func migrate(ctx context.Context, cfg *config.Config, pool *pgxpool.Pool, log *slog.Logger) error {
-	if cfg.MigrateDatabaseURL == "" {
-		if err := postgres.Migrate(ctx, pool, log); err != nil {
-			return err
+func migrate(ctx context.Context, cfg *config.Config, pool *pgxpool.Pool, log *slog.Logger) (postgres.RolePrivilege, error) {
+	migrator := pool
+	if cfg.MigrateDatabaseURL != "" {
+		owner, err := postgres.Open(ctx, cfg.MigrateDatabaseURL)
+		if err != nil {
+			return 0, fmt.Errorf("PORTAL_MIGRATE_DATABASE_URL: %w", err)
 		}
-	} else if err := migrateAsOwner(ctx, cfg.MigrateDatabaseURL, pool, log); err != nil {
-		return err
+		defer owner.Close()
+		migrator = owner
 	}
+	if err := postgres.Migrate(ctx, migrator, log); err != nil {
+		return 0, err
+	}
+	// Granting changes neither ownership nor superuser status: one answer
+	// serves before and after.
 	role, privilege, err := postgres.PrivilegeOf(ctx, pool)
 	if err != nil {
-		return err
+		return 0, err
+	}
+	if migrator != pool {
+		if err := grantFromOwner(ctx, migrator, role, log); err != nil {
+			return 0, err
+		}
 	}
 	switch privilege {
 	case postgres.RoleSuperuser:
@@ -97,28 +111,18 @@ func migrate(ctx context.Context, cfg *config.Config, pool *pgxpool.Pool, log *s
 	case postgres.RoleOwner:
 		log.Warn("the portal's database role owns the tables and could disable the audit log's append-only trigger: set PORTAL_MIGRATE_DATABASE_URL (README: Least privilege)", "role", role)
 	}
-	return nil
+	return privilege, nil
 }
 
-func migrateAsOwner(ctx context.Context, ownerURL string, pool *pgxpool.Pool, log *slog.Logger) error {
-	owner, err := postgres.Open(ctx, ownerURL)
-	if err != nil {
-		return fmt.Errorf("PORTAL_MIGRATE_DATABASE_URL: %w", err)
-	}
-	defer owner.Close()
-	if err := postgres.Migrate(ctx, owner, log); err != nil {
-		return err
-	}
-	role, _, err := postgres.PrivilegeOf(ctx, pool)
-	if err != nil {
-		return err
-	}
+// grantFromOwner grants the serving role its privileges, unless both URLs
+// name the same role.
+func grantFromOwner(ctx context.Context, owner *pgxpool.Pool, role string, log *slog.Logger) error {
 	ownerRole, _, err := postgres.PrivilegeOf(ctx, owner)
 	if err != nil {
 		return err
 	}
 	if role == ownerRole {
-		return nil // one role for both: nothing to grant
+		return nil
 	}
 	if err := postgres.GrantAppRole(ctx, owner, role); err != nil {
 		return err
@@ -131,7 +135,7 @@ func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	if err := noFlags("migrate", args, stderr); err != nil {
 		return err
 	}
-	_, log, pool, err := setup(ctx, getenv, stderr)
+	_, log, pool, _, err := setup(ctx, getenv, stderr)
 	if err != nil {
 		return err
 	}
@@ -196,16 +200,11 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, re
 // openApp loads the configuration, migrates the database, checks the
 // keyring against it and assembles the portal. The caller closes app.Pool.
 func openApp(ctx context.Context, getenv func(string) string, stderr io.Writer) (*portal.App, error) {
-	cfg, log, pool, err := setup(ctx, getenv, stderr)
+	cfg, log, pool, privilege, err := setup(ctx, getenv, stderr)
 	if err != nil {
 		return nil, err
 	}
 	keyring, err := openKeyring(ctx, cfg, pool)
-	if err != nil {
-		pool.Close()
-		return nil, err
-	}
-	_, privilege, err := postgres.PrivilegeOf(ctx, pool)
 	if err != nil {
 		pool.Close()
 		return nil, err

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -9,7 +8,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -18,9 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/healthnet/secureportal/internal/config"
 	"github.com/healthnet/secureportal/internal/pgtest"
-	"github.com/healthnet/secureportal/internal/portal"
 )
 
 // writeSelfSignedCert writes a throwaway certificate for 127.0.0.1.
@@ -50,28 +46,12 @@ func TestServeHTTPSDirectly(t *testing.T) {
 	cert, key := writeSelfSignedCert(t)
 	env := map[string]string{
 		"PORTAL_DATABASE_URL": pgtest.New(t),
-		"PORTAL_ADDR":         "127.0.0.1:0",
-		"PORTAL_METRICS_ADDR": "127.0.0.1:0",
 		"PORTAL_BASE_URL":     "https://127.0.0.1",
 		"PORTAL_TLS_CERT":     cert,
 		"PORTAL_TLS_KEY":      key,
 	}
 	addKeyring(t, env)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	addrc := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- serve(ctx, func(k string) string { return env[k] }, io.Discard, func(cfg *config.Config, _ *portal.App) { addrc <- cfg.Addr })
-	}()
-	var addr string
-	select {
-	case addr = <-addrc:
-	case err := <-done:
-		t.Fatalf("serve: %v", err)
-	case <-time.After(60 * time.Second):
-		t.Fatal("serve did not start")
-	}
+	addr, _, stop := startServe(t, env)
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} // self-signed test certificate
 	res, err := client.Get("https://" + addr + "/healthz")
 	if err != nil {
@@ -88,8 +68,5 @@ func TestServeHTTPSDirectly(t *testing.T) {
 			t.Error("plain HTTP served a page on the TLS port")
 		}
 	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("serve returned %v", err)
-	}
+	stop()
 }

@@ -128,7 +128,7 @@ func (s *Service) ResetPassword(ctx context.Context, raw, pw, confirm, ip string
 }
 
 // ChangePassword sets a new password for a signed-in user who knows the
-// current one. A wrong current password counts toward the lockout exactly
+// current one; u is the account as this request loaded it. A wrong current password counts toward the lockout exactly
 // like a failed sign-in, so a session left open cannot be used to guess it.
 // Every session of the account ends (the auth epoch moves): the caller
 // carries the current browser over with the returned user. A notice is
@@ -136,10 +136,6 @@ func (s *Service) ResetPassword(ctx context.Context, raw, pw, confirm, ip string
 func (s *Service) ChangePassword(ctx context.Context, u User, current, pw, confirm, ip string) (User, error) {
 	if current == "" {
 		return User{}, FieldErrors{"current_password": "Enter your current password."}
-	}
-	u, err := s.store.UserByID(ctx, u.ID) // the hash may have changed since the page loaded
-	if err != nil {
-		return User{}, fmt.Errorf("accounts: change password: %w", err)
 	}
 	now := s.now()
 	if u.TemporarilyLocked(now) {

@@ -175,9 +175,7 @@ func Load(getenv Getenv) (*Config, error) {
 	c.SMTP = l.smtp("PORTAL_SMTP_URL", "smtp://127.0.0.1:1025?tls=none")
 	c.TrustedProxies = l.prefixes("PORTAL_TRUSTED_PROXIES")
 	c.Location = l.location("PORTAL_TIMEZONE", "UTC")
-	if l.str("PORTAL_RETENTION", "") != "" {
-		c.Retention = l.duration("PORTAL_RETENTION", 0)
-	}
+	c.Retention = l.duration("PORTAL_RETENTION", 0) // 0: keep forever
 
 	l.checkAddr("PORTAL_ADDR", c.Addr)
 	if c.MetricsAddr != "" {

@@ -106,10 +106,11 @@ type Attachment struct {
 }
 
 // Upload is one file arriving with a message; Body is read once, streaming.
+// There is no content type: the browser's claim is not trusted, the store
+// decides it from the name (CheckFile).
 type Upload struct {
-	Name        string
-	ContentType string
-	Body        io.Reader
+	Name string
+	Body io.Reader
 }
 
 // Uploads yields the files of a message one at a time (io.EOF at the end),

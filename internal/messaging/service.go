@@ -3,6 +3,7 @@ package messaging
 import (
 	"context"
 	"io"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -67,11 +68,7 @@ func (s *Service) StartToProvider(ctx context.Context, staff Viewer, to, subject
 	subject, body = checkSubject(subject, errs), checkBody(body, errs)
 	m := NewMessage{Body: body, Files: files}
 	if expiresInDays != 0 {
-		ok := false
-		for _, d := range ExpiryChoices {
-			ok = ok || d == expiresInDays
-		}
-		if !ok {
+		if !slices.Contains(ExpiryChoices, expiresInDays) {
 			errs["expires_in"] = "Choose one of the listed periods."
 		}
 		m.ExpiresAt = time.Now().Add(time.Duration(expiresInDays) * 24 * time.Hour)
@@ -206,11 +203,7 @@ func (s *Service) GrantEmergency(ctx context.Context, admin Viewer, threadID, re
 	if reason == "" {
 		errs["reason"] = "Say why emergency access is needed."
 	}
-	allowed := false
-	for _, a := range EmergencyDurations {
-		allowed = allowed || a == d
-	}
-	if !allowed {
+	if !slices.Contains(EmergencyDurations, d) {
 		errs["duration"] = "Choose one of the listed durations."
 	}
 	if len(errs) > 0 {

@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-
+	"github.com/healthnet/secureportal/internal/accounts"
 	"github.com/healthnet/secureportal/internal/audit"
 	"github.com/healthnet/secureportal/internal/envelope"
 	"github.com/healthnet/secureportal/internal/postgres"
@@ -17,9 +15,9 @@ import (
 // keyAdmin gives the admin console's keys page the keyring file and the
 // data-key counts: the same operations as `portal keys status` and `rotate`.
 type keyAdmin struct {
-	keyring *envelope.Keyring
-	keys    *postgres.DataKeys
-	pool    *pgxpool.Pool
+	keyring  *envelope.Keyring
+	keys     *postgres.DataKeys
+	accounts *accounts.Service // records the rotation, as every admin action is
 }
 
 var errNoKeyring = errors.New("portal: keys are not held in a local keyring file")
@@ -45,8 +43,8 @@ func (k keyAdmin) Versions(ctx context.Context) ([]web.KeyVersion, error) {
 }
 
 // Rotate adds a KEK version, as `portal keys rotate` does, and audits it.
-// This process wraps new keys with it at once; other instances pick it up
-// when restarted (the README's rotation procedure).
+// This process wraps new keys with it at once; other instances that read
+// the same keyring file pick it up within a minute (App.reloadKeyring).
 func (k keyAdmin) Rotate(ctx context.Context, actorID int64, ip, reason string) (uint32, error) {
 	if k.keyring == nil {
 		return 0, errNoKeyring
@@ -56,9 +54,7 @@ func (k keyAdmin) Rotate(ctx context.Context, actorID int64, ip, reason string) 
 	if err != nil {
 		return 0, fmt.Errorf("portal: rotate: %w", err)
 	}
-	err = pgx.BeginFunc(ctx, k.pool, func(tx pgx.Tx) error {
-		return postgres.AppendAudit(ctx, tx, audit.Event{ActorID: actorID, Action: audit.KeysRotated, TargetType: "keyring", TargetID: fmt.Sprint(v), IP: ip,
-			Detail: map[string]any{"reason": reason, "from_version": old, "to_version": v}})
-	})
+	err = k.accounts.RecordAdminEvent(ctx, audit.Event{ActorID: actorID, Action: audit.KeysRotated, TargetType: "keyring", TargetID: fmt.Sprint(v), IP: ip,
+		Detail: map[string]any{"reason": reason, "from_version": old, "to_version": v}})
 	return v, err
 }

@@ -134,7 +134,7 @@ func New(cfg *config.Config, log *slog.Logger, pool *pgxpool.Pool, keyring envel
 		keyring:       localKeyring(keyring),
 		keyringReload: cmp.Or(opts.KeyringReload, keyringReloadEvery),
 		Web: web.New(cfg, log, pool, metrics, web.Services{Accounts: accountSvc, Messages: messages, Audit: postgres.NewAuditLog(pool),
-			Keys: keyAdmin{keyring: localKeyring(keyring), keys: keys, pool: pool}}),
+			Keys: keyAdmin{keyring: localKeyring(keyring), keys: keys, accounts: accountSvc}}),
 	}, nil
 }
 

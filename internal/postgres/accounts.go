@@ -121,23 +121,10 @@ func (s *AccountStore) RecordLoginFailure(ctx context.Context, userID int64, thr
 func (s *AccountStore) SignInHistory(ctx context.Context, userID int64) (accounts.SignInHistory, error) {
 	var h accounts.SignInHistory
 	// The newest sign-in is the current one; the one before it is "previous".
-	rows, err := s.pool.Query(ctx, `SELECT at, ip FROM audit_events
-		WHERE actor_id = $1 AND action = $2 ORDER BY at DESC LIMIT 2`, userID, audit.LoginSucceeded)
-	if err != nil {
+	err := s.pool.QueryRow(ctx, `SELECT at, ip FROM audit_events
+		WHERE actor_id = $1 AND action = $2 ORDER BY at DESC OFFSET 1 LIMIT 1`, userID, audit.LoginSucceeded).Scan(&h.Previous, &h.PreviousIP)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return h, wrap("sign-in history", err)
-	}
-	n := 0
-	for rows.Next() {
-		n++
-		if err := rows.Scan(&h.Previous, &h.PreviousIP); err != nil {
-			return h, wrap("sign-in history", err)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return h, wrap("sign-in history", err)
-	}
-	if n < 2 {
-		h.Previous, h.PreviousIP = time.Time{}, ""
 	}
 	err = s.pool.QueryRow(ctx, `SELECT count(*) FROM audit_events
 		WHERE target_type = 'user' AND target_id = $1 AND action = $2 AND at > $3`,
@@ -348,21 +335,17 @@ func (s *AccountStore) Administer(ctx context.Context, userID int64, action acco
 				return err
 			}
 		}
-		tag, err := tx.Exec(ctx, stmt, userID)
-		if err != nil {
+		// No row back (ErrNotFound) means the account is not in a state the
+		// action applies to.
+		var err error
+		if u, err = scanUser(tx.QueryRow(ctx, stmt+` RETURNING `+userColumns, userID)); err != nil {
 			return err
-		}
-		if tag.RowsAffected() != 1 {
-			return accounts.ErrNotFound
 		}
 		if action == accounts.ActionForceReregister || action == accounts.ActionDisable {
 			// Outstanding links stop working with the account they were for.
 			if _, err := tx.Exec(ctx, `UPDATE tokens SET used_at = now() WHERE user_id = $1 AND used_at IS NULL`, userID); err != nil {
 				return err
 			}
-		}
-		if u, err = scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, userID)); err != nil {
-			return err
 		}
 		return s.record(ctx, tx, ev, jobs...)
 	})

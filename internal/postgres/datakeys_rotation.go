@@ -36,7 +36,9 @@ type VersionCount struct {
 // readers never block (they see the old or the new wrapping, both valid
 // while the old KEK is decrypt-only), and a crash loses at most one batch's
 // work. Running it again resumes. progress, if not nil, is called after each
-// batch with the running total and the keys still on other versions.
+// batch with the running total and an estimate of the keys still on other
+// versions (counted once at the start: a count per batch would scan the
+// table once per batch).
 //
 // A key that does not unwrap stops the run with an error naming it, rather
 // than being skipped: silently leaving it behind would let the old KEK be
@@ -46,6 +48,10 @@ func (d *DataKeys) Rewrap(ctx context.Context, batchSize int, progress func(done
 		batchSize = DefaultRewrapBatch
 	}
 	var done int64
+	remaining, err := d.countNotOn(ctx, d.kek.CurrentVersion())
+	if err != nil {
+		return 0, err
+	}
 	for {
 		current := d.kek.CurrentVersion()
 		var n int64
@@ -58,16 +64,14 @@ func (d *DataKeys) Rewrap(ctx context.Context, batchSize int, progress func(done
 			return done, err
 		}
 		done += n
-		remaining, err := d.countNotOn(ctx, current)
-		if err != nil {
-			return done, err
-		}
+		remaining = max(0, remaining-n)
 		if progress != nil {
 			progress(done, remaining)
 		}
-		// n == 0 with keys remaining means another rewrapper holds them;
-		// it will finish them, and a later run would pick up any leftovers.
-		if n == 0 || remaining == 0 {
+		// A short batch means nothing else was there for us: the keys left,
+		// if any, are locked by another rewrapper, which will finish them
+		// (and a later run would pick up any leftovers).
+		if n < int64(batchSize) {
 			return done, nil
 		}
 	}

@@ -107,7 +107,7 @@ func (s *MessagingStore) SetMembership(ctx context.Context, actor messaging.View
 		}
 		change := "member_added"
 		if member {
-			_, err = tx.Exec(ctx, `INSERT INTO team_members (team_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, teamID, userID)
+			err = AddTeamMember(ctx, tx, teamID, userID)
 		} else {
 			change = "member_removed"
 			_, err = tx.Exec(ctx, `DELETE FROM team_members WHERE team_id = $1 AND user_id = $2`, teamID, userID)
