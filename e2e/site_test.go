@@ -11,12 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/healthnet/secureportal/app"
 	"github.com/healthnet/secureportal/internal/accounts"
 	"github.com/healthnet/secureportal/internal/config"
 	"github.com/healthnet/secureportal/internal/envelope"
 	"github.com/healthnet/secureportal/internal/mailcatcher"
 	"github.com/healthnet/secureportal/internal/pgtest"
-	"github.com/healthnet/secureportal/internal/portal"
 )
 
 // orgContacts are the demo contacts of `make run` (cmd/portal/dev.go), so the
@@ -37,7 +37,7 @@ const (
 type site struct {
 	t    *testing.T
 	URL  string // http://localhost:PORT: the session cookie is host-only, so the browser must use this host
-	App  *portal.App
+	App  *app.App
 	Mail *mailcatcher.Server
 
 	mu       sync.Mutex
@@ -100,7 +100,7 @@ func newSite(t *testing.T, extra map[string]string) *site {
 	}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	s := &site{t: t, URL: baseURL, Mail: mc, mailSeen: map[string]int{}}
-	app, err := portal.New(cfg, logger, pool, keyring, portal.Options{Now: s.now})
+	app, err := app.New(cfg, logger, pool, keyring, app.Options{Now: s.now})
 	if err != nil {
 		t.Fatal(err)
 	}

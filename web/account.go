@@ -1,7 +1,6 @@
 package web
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 
@@ -38,9 +37,7 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) changePasswordView(r *http.Request, u accounts.User, fe accounts.FieldErrors, pw string) pages.ChangePasswordView {
-	pass, confirm := s.passwordFields(strengthNote(fe["password"], pw, s.cfg.Org.Name, u.Email, u.DisplayName), fe["password_confirm"])
-	pass.Label = "New password"
-	confirm.Label = "Type the new password again"
+	pass, confirm := s.newPasswordFields(u, fe, pw)
 	return pages.ChangePasswordView{Chrome: s.chromeWithScript(r, "js/password.js"), Email: u.Email, Pass: pass, Confirm: confirm,
 		Current: pages.Field{Name: "current_password", Label: "Current password", Type: "password", Autocomplete: "current-password", Required: true, Error: fe["current_password"]}}
 }
@@ -54,28 +51,25 @@ func (s *Server) changePasswordForm(w http.ResponseWriter, r *http.Request) {
 // ends every session of the account; this browser carries on in a renewed
 // session under the new auth epoch.
 func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		s.renderError(w, r, http.StatusBadRequest)
+	f, ok := s.postForm(w, r)
+	if !ok {
 		return
 	}
 	u, _ := currentUser(r.Context())
-	pw := r.PostForm.Get("password")
-	changed, err := s.accounts.ChangePassword(r.Context(), u, r.PostForm.Get("current_password"), pw, r.PostForm.Get("password_confirm"), ClientIP(r.Context()).String())
-	var fe accounts.FieldErrors
+	pw := f.Get("password")
+	changed, err := s.accounts.ChangePassword(r.Context(), u, f.Get("current_password"), pw, f.Get("password_confirm"), ClientIP(r.Context()).String())
+	fe, badInput := fieldErrors(err)
 	switch {
-	case errors.As(err, &fe):
+	case badInput:
 		s.render(w, r, http.StatusUnprocessableEntity, pages.ChangePassword(s.changePasswordView(r, u, fe, pw)))
 		return
 	case err != nil:
 		s.serverError(w, r, err)
 		return
 	}
-	if err := s.signIn(w, r, changed); err != nil {
-		s.serverError(w, r, err)
-		return
+	if s.signInTo(w, r, changed, "/account?changed=password") {
+		s.log.InfoContext(r.Context(), "password changed", "request_id", RequestID(r.Context()), "user_id", u.ID)
 	}
-	s.log.InfoContext(r.Context(), "password changed", "request_id", RequestID(r.Context()), "user_id", u.ID)
-	http.Redirect(w, r, "/account?changed=password", http.StatusSeeOther)
 }
 
 // endOtherSessions signs the user out on every other computer; this browser
@@ -83,13 +77,11 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
 func (s *Server) endOtherSessions(w http.ResponseWriter, r *http.Request) {
 	u, _ := currentUser(r.Context())
 	changed, err := s.accounts.EndOtherSessions(r.Context(), u, ClientIP(r.Context()).String())
-	if err == nil {
-		err = s.signIn(w, r, changed)
-	}
 	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
-	s.log.InfoContext(r.Context(), "other sessions ended", "request_id", RequestID(r.Context()), "user_id", u.ID)
-	http.Redirect(w, r, "/account?changed=sessions", http.StatusSeeOther)
+	if s.signInTo(w, r, changed, "/account?changed=sessions") {
+		s.log.InfoContext(r.Context(), "other sessions ended", "request_id", RequestID(r.Context()), "user_id", u.ID)
+	}
 }

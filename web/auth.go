@@ -12,11 +12,6 @@ import (
 	"github.com/healthnet/secureportal/templates/pages"
 )
 
-// loginFailure is the one answer for unknown user, wrong password, pending,
-// locked and disabled accounts: telling them apart would tell an attacker
-// which addresses have accounts.
-const loginFailure = "The email address or password is not right. Check them and try again, or reset your password. After several failed attempts, sign-in is paused for a while."
-
 var loginNotices = map[string]string{
 	reasonIdle:      "You were signed out after a period without activity, to protect the information on this screen. Please sign in again.",
 	reasonLifetime:  "You were signed out because you have been signed in for a long time. Please sign in again.",
@@ -60,15 +55,15 @@ func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		s.renderError(w, r, http.StatusBadRequest)
+	f, ok := s.postForm(w, r)
+	if !ok {
 		return
 	}
-	email, next := r.PostForm.Get("email"), r.PostForm.Get("next")
-	u, err := s.accounts.Login(r.Context(), email, r.PostForm.Get("password"), ClientIP(r.Context()).String())
-	var fe accounts.FieldErrors
+	email, next := f.Get("email"), f.Get("next")
+	u, err := s.accounts.Login(r.Context(), email, f.Get("password"), ClientIP(r.Context()).String())
+	fe, badInput := fieldErrors(err)
 	switch {
-	case errors.As(err, &fe):
+	case badInput:
 		v := s.loginView(r, email, next)
 		v.Email.Error, v.Pass.Error = fe["email"], fe["password"]
 		s.render(w, r, http.StatusUnprocessableEntity, pages.Login(v))
@@ -83,13 +78,10 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	if err := s.signIn(w, r, u); err != nil {
-		s.serverError(w, r, err)
-		return
+	if s.signInTo(w, r, u, firstNonEmpty(accounts.SafeNext(next), homeFor(u))) {
+		s.metrics.observeLogin(true)
+		s.log.InfoContext(r.Context(), "signed in", "request_id", RequestID(r.Context()), "user_id", u.ID, "role", u.Role)
 	}
-	s.metrics.observeLogin(true)
-	s.log.InfoContext(r.Context(), "signed in", "request_id", RequestID(r.Context()), "user_id", u.ID, "role", u.Role)
-	http.Redirect(w, r, firstNonEmpty(accounts.SafeNext(next), homeFor(u)), http.StatusSeeOther)
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
@@ -99,11 +91,10 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if err := s.sessions.Destroy(r.Context()); err != nil {
+	if err := s.endBrowserSession(w, r); err != nil {
 		s.serverError(w, r, err)
 		return
 	}
-	s.clearSignedInCookie(w)
 	http.Redirect(w, r, "/login?reason="+reasonSignedOut, http.StatusSeeOther)
 }
 
@@ -117,6 +108,15 @@ func (s *Server) passwordFields(pwErr, confirmErr string) (pages.Field, pages.Fi
 	return pages.Field{Name: "password", Label: "Password", Type: "password", Autocomplete: "new-password", Required: true, Error: pwErr, MinLength: password.MinLength,
 			Hint: "At least 15 characters. A phrase of four or more unrelated words is easy to remember and hard to guess. Avoid your name, your email address and " + s.cfg.Org.Name + "."},
 		pages.Field{Name: "password_confirm", Label: "Type the password again", Type: "password", Autocomplete: "new-password", Required: true, Error: confirmErr}
+}
+
+// newPasswordFields are the fields of a signed-in or reset user's new
+// password, with the problems of a refused attempt.
+func (s *Server) newPasswordFields(u accounts.User, fe accounts.FieldErrors, pw string) (pages.Field, pages.Field) {
+	pass, confirm := s.passwordFields(strengthNote(fe["password"], pw, s.cfg.Org.Name, u.Email, u.DisplayName), fe["password_confirm"])
+	pass.Label = "New password"
+	confirm.Label = "Type the new password again"
+	return pass, confirm
 }
 
 // strengthNote adds the strength of a refused password to its error, so the
@@ -176,15 +176,15 @@ func (s *Server) registerForm(w http.ResponseWriter, r *http.Request) {
 func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 	tokenPage(w)
 	token := chi.URLParam(r, "token")
-	if err := r.ParseForm(); err != nil {
-		s.renderError(w, r, http.StatusBadRequest)
+	f, ok := s.postForm(w, r)
+	if !ok {
 		return
 	}
-	name, pw := r.PostForm.Get("name"), r.PostForm.Get("password")
-	u, t, err := s.accounts.Register(r.Context(), token, name, pw, r.PostForm.Get("password_confirm"), ClientIP(r.Context()).String())
-	var fe accounts.FieldErrors
+	name, pw := f.Get("name"), f.Get("password")
+	u, t, err := s.accounts.Register(r.Context(), token, name, pw, f.Get("password_confirm"), ClientIP(r.Context()).String())
+	fe, badInput := fieldErrors(err)
 	switch {
-	case errors.As(err, &fe):
+	case badInput:
 		if pending, ok := s.linkOwner(w, r, token, accounts.PurposeRegister); ok {
 			s.render(w, r, http.StatusUnprocessableEntity, pages.Register(s.registerView(r, token, pending, name, fe, pw)))
 		}
@@ -196,12 +196,9 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	if err := s.signIn(w, r, u); err != nil {
-		s.serverError(w, r, err)
-		return
+	if s.signInTo(w, r, u, firstNonEmpty(accounts.SafeNext(t.NextPath), homeFor(u))) {
+		s.log.InfoContext(r.Context(), "registered", "request_id", RequestID(r.Context()), "user_id", u.ID)
 	}
-	s.log.InfoContext(r.Context(), "registered", "request_id", RequestID(r.Context()), "user_id", u.ID)
-	http.Redirect(w, r, firstNonEmpty(accounts.SafeNext(t.NextPath), homeFor(u)), http.StatusSeeOther)
 }
 
 func (s *Server) registerNewLink(w http.ResponseWriter, r *http.Request) {
@@ -223,15 +220,15 @@ func (s *Server) forgotForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) forgot(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		s.renderError(w, r, http.StatusBadRequest)
+	f, ok := s.postForm(w, r)
+	if !ok {
 		return
 	}
-	email := r.PostForm.Get("email")
+	email := f.Get("email")
 	err := s.accounts.RequestReset(r.Context(), email, ClientIP(r.Context()).String())
-	var fe accounts.FieldErrors
+	fe, badInput := fieldErrors(err)
 	switch {
-	case errors.As(err, &fe):
+	case badInput:
 		s.render(w, r, http.StatusUnprocessableEntity, pages.Forgot(s.forgotView(r, email, fe["email"])))
 		return
 	case err != nil:
@@ -244,9 +241,7 @@ func (s *Server) forgot(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) resetView(r *http.Request, token string, u accounts.User, fe accounts.FieldErrors, pw string) pages.ResetView {
-	pass, confirm := s.passwordFields(strengthNote(fe["password"], pw, s.cfg.Org.Name, u.Email, u.DisplayName), fe["password_confirm"])
-	pass.Label = "New password"
-	confirm.Label = "Type the new password again"
+	pass, confirm := s.newPasswordFields(u, fe, pw)
 	return pages.ResetView{Chrome: s.chromeWithScript(r, "js/password.js"), Action: "/reset-password/" + token, Email: u.Email, Pass: pass, Confirm: confirm}
 }
 
@@ -261,15 +256,15 @@ func (s *Server) resetForm(w http.ResponseWriter, r *http.Request) {
 func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 	tokenPage(w)
 	token := chi.URLParam(r, "token")
-	if err := r.ParseForm(); err != nil {
-		s.renderError(w, r, http.StatusBadRequest)
+	f, ok := s.postForm(w, r)
+	if !ok {
 		return
 	}
-	pw := r.PostForm.Get("password")
-	u, err := s.accounts.ResetPassword(r.Context(), token, pw, r.PostForm.Get("password_confirm"), ClientIP(r.Context()).String())
-	var fe accounts.FieldErrors
+	pw := f.Get("password")
+	u, err := s.accounts.ResetPassword(r.Context(), token, pw, f.Get("password_confirm"), ClientIP(r.Context()).String())
+	fe, badInput := fieldErrors(err)
 	switch {
-	case errors.As(err, &fe):
+	case badInput:
 		if owner, ok := s.linkOwner(w, r, token, accounts.PurposeReset); ok {
 			s.render(w, r, http.StatusUnprocessableEntity, pages.Reset(s.resetView(r, token, owner, fe, pw)))
 		}
@@ -283,11 +278,10 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 	}
 	// The reset ended every session, this browser's included: it does not
 	// sign in, so whoever holds the link still needs the new password.
-	if err := s.sessions.Destroy(r.Context()); err != nil {
+	if err := s.endBrowserSession(w, r); err != nil {
 		s.serverError(w, r, err)
 		return
 	}
-	s.clearSignedInCookie(w)
 	s.log.InfoContext(r.Context(), "password reset", "request_id", RequestID(r.Context()), "user_id", u.ID)
 	http.Redirect(w, r, "/login?reason="+reasonReset, http.StatusSeeOther)
 }

@@ -82,7 +82,7 @@ func (s *Server) navFor(u accounts.User) []layout.NavItem {
 	case accounts.RoleStaff:
 		nav = []layout.NavItem{{Label: "Staff inbox", URL: "/staff"}, {Label: "New message", URL: "/staff/compose"}}
 	case accounts.RoleAdmin:
-		nav = []layout.NavItem{{Label: "Users", URL: "/admin/users"}, {Label: "Teams", URL: "/admin/teams"}, {Label: "Audit log", URL: "/admin/audit"}, {Label: "Emergency access", URL: "/admin/emergency"}, {Label: "Keys", URL: "/admin/keys"}}
+		nav = []layout.NavItem{{Label: "Users", URL: "/admin/users"}, {Label: "Teams", URL: "/admin/teams"}, {Label: "Audit log", URL: "/admin/audit"}, {Label: "Emergency access", URL: "/admin/emergency"}, {Label: "Keys", URL: "/admin/keys"}, {Label: "Mail domains", URL: "/admin/domains"}}
 	}
 	return append(nav, layout.NavItem{Label: "Your account", URL: "/account"})
 }

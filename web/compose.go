@@ -11,9 +11,10 @@ import (
 	"github.com/healthnet/secureportal/templates/pages"
 )
 
-// composeView builds the new-message form for area a with the values and
+// composeView builds the new-message form of r's area with the values and
 // problems of a previous attempt.
-func (s *Server) composeView(r *http.Request, a area, to, subject, body string, fe messaging.FieldErrors) (pages.ComposeView, error) {
+func (s *Server) composeView(r *http.Request, to, subject, body string, fe messaging.FieldErrors) (pages.ComposeView, error) {
+	a := areaOf(r)
 	v := pages.ComposeView{Chrome: s.chromeWithUploads(r), Action: a.composeURL, Staff: a.staff, Limits: s.uploadLimits(),
 		Subject: pages.Field{Name: "subject", Label: "Subject", Type: "text", Value: subject, Error: fe["subject"], MaxLength: 200,
 			Hint: "Recipients see it only inside the portal, never in the notification email."},
@@ -44,49 +45,41 @@ func (s *Server) composeView(r *http.Request, a area, to, subject, body string, 
 	return v, nil
 }
 
-func (a area) composeForm(s *Server) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		v, err := s.composeView(r, a, r.URL.Query().Get("to"), "", "", nil)
-		s.renderBuilt(w, r, http.StatusOK, pages.Compose(v), err)
-	}
+// composeForm is the empty new-message form (?to= fills in the recipient).
+func (s *Server) composeForm(w http.ResponseWriter, r *http.Request) {
+	v, err := s.composeView(r, r.URL.Query().Get("to"), "", "", nil)
+	s.renderBuilt(w, r, http.StatusOK, pages.Compose(v), err)
 }
 
-func (a area) compose(s *Server) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		form, err := s.readUploadForm(r)
-		if err != nil {
-			s.uploadFailed(w, r, err)
-			return
-		}
-		defer form.Close()
-		to, subject, body := form.value("to"), form.value("subject"), form.value("body")
-		var id string
-		if a.staff {
-			days, _ := strconv.Atoi(form.value("expires_in"))
-			id, err = s.messages.StartToProvider(r.Context(), s.viewer(r), to, subject, body, days, form)
-		} else {
-			id, err = s.messages.StartFromProvider(r.Context(), s.viewer(r), to, subject, body, form)
-		}
-		var fe messaging.FieldErrors
-		switch {
-		case errors.Is(err, messaging.ErrNotAProvider):
-			fe = messaging.FieldErrors{"to": "That address belongs to a staff account. Secure messages from here go to providers."}
-		case errors.Is(err, messaging.ErrRecipientUnset):
-			fe = messaging.FieldErrors{"to": "Choose one of the listed recipients."}
-		case errors.Is(err, messaging.ErrProviderOff):
-			fe = messaging.FieldErrors{"to": "That provider's account is disabled. Ask an administrator to enable it."}
-		case errors.As(err, &fe):
-		case err != nil:
-			s.uploadFailed(w, r, err)
-			return
-		default:
-			s.log.InfoContext(r.Context(), "thread started", "request_id", RequestID(r.Context()), "thread_id", id)
-			http.Redirect(w, r, a.threadURL+id+"?sent=1", http.StatusSeeOther)
-			return
-		}
-		v, verr := s.composeView(r, a, to, subject, body, fe)
-		s.renderBuilt(w, r, http.StatusUnprocessableEntity, pages.Compose(v), verr)
+// compose starts a thread with the viewer's first message: a provider
+// writes to a representative or team they may reach, staff to a provider.
+func (s *Server) compose(w http.ResponseWriter, r *http.Request) {
+	a := areaOf(r)
+	form, err := s.readUploadForm(r)
+	if err != nil {
+		s.uploadFailed(w, r, err)
+		return
 	}
+	defer form.Close()
+	to, subject, body := form.value("to"), form.value("subject"), form.value("body")
+	var id string
+	if a.staff {
+		days, _ := strconv.Atoi(form.value("expires_in"))
+		id, err = s.messages.StartToProvider(r.Context(), s.viewer(r), to, subject, body, days, form)
+	} else {
+		id, err = s.messages.StartFromProvider(r.Context(), s.viewer(r), to, subject, body, form)
+	}
+	if fe, ok := fieldErrors(err, "to", "subject", "body", "expires_in"); ok {
+		v, verr := s.composeView(r, to, subject, body, fe)
+		s.renderBuilt(w, r, http.StatusUnprocessableEntity, pages.Compose(v), verr)
+		return
+	}
+	if err != nil {
+		s.uploadFailed(w, r, err)
+		return
+	}
+	s.log.InfoContext(r.Context(), "thread started", "request_id", RequestID(r.Context()), "thread_id", id)
+	http.Redirect(w, r, a.threadURL+id+"?sent=1", http.StatusSeeOther)
 }
 
 // recall destroys a message the representative sent (crypto-shredding).

@@ -2,6 +2,8 @@ package web
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"net/http"
 
 	"github.com/a-h/templ"
@@ -9,21 +11,24 @@ import (
 	"github.com/healthnet/secureportal/templates/pages"
 )
 
-// safeMessages are the only things a user is told about a failure: the
-// internal cause stays in the log, next to the same request id.
-var safeMessages = map[int]struct{ title, message string }{
-	http.StatusBadRequest:            {"That request could not be understood", "Please go back, check what you entered and try again."},
-	http.StatusForbidden:             {"That action was refused", "For your security the portal accepts forms only from its own pages. Please go back, reload the page and try again."},
-	http.StatusNotFound:              {"Page not found", "There is nothing at this address. If you followed a link from an email, check that the whole link was copied."},
-	http.StatusMethodNotAllowed:      {"That action is not available here", "Please go back and use the buttons on the page."},
-	http.StatusRequestEntityTooLarge: {"That was too large", "What you sent is larger than the portal accepts. Please send less at once."},
-	http.StatusTooManyRequests:       {"Too many attempts", "Please wait a few minutes before trying again."},
-	http.StatusInternalServerError:   {"Something went wrong on our side", "The problem has been logged. Please try again in a few minutes; if it keeps happening, contact support and quote the reference below."},
-	http.StatusServiceUnavailable:    {"The portal is busy", "Please try again in a few minutes."},
+// statusClientClosed is nginx's code for a request the client abandoned
+// before the answer: it appears in logs and metrics, never on the wire.
+const statusClientClosed = 499
+
+// clientGone reports whether err is only the client having left (closed the
+// tab, lost the network): no fault of ours, so no 500 and no error log.
+func clientGone(r *http.Request, err error) bool {
+	return r.Context().Err() != nil && errors.Is(err, context.Canceled)
 }
 
-// serverError logs err with the request id and shows the safe 500 page.
+// serverError logs err with the request id and shows the safe 500 page; when
+// the client has left it logs that at info level and sends nothing.
 func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	if clientGone(r, err) {
+		s.log.InfoContext(r.Context(), "client closed the request", "request_id", RequestID(r.Context()), "err", err)
+		w.WriteHeader(statusClientClosed)
+		return
+	}
 	s.log.ErrorContext(r.Context(), "internal error", "request_id", RequestID(r.Context()), "err", err)
 	s.renderError(w, r, http.StatusInternalServerError)
 }

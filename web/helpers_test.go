@@ -8,13 +8,17 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/healthnet/secureportal/internal/config"
 	"github.com/healthnet/secureportal/internal/pgtest"
+	"github.com/healthnet/secureportal/internal/postgres"
 	"github.com/healthnet/secureportal/internal/testlog"
 )
 
 type testEnv struct {
 	srv  *Server
+	pool *pgxpool.Pool // the test's own database, for checks behind the handlers
 	http *httptest.Server
 	logs *testlog.Buffer
 }
@@ -38,11 +42,11 @@ func newTestEnv(t *testing.T, extra map[string]string) *testEnv {
 	}
 	logs := &testlog.Buffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv := New(cfg, log, pool, nil, Services{})
-	t.Cleanup(srv.Close)
+	db := postgres.NewDatabase(pool)
+	srv := New(cfg, log, nil, Services{Sessions: db.SessionStore(), RateLimits: postgres.NewRateLimits(pool), Readiness: db})
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	return &testEnv{srv: srv, http: ts, logs: logs}
+	return &testEnv{srv: srv, pool: pool, http: ts, logs: logs}
 }
 
 // get fetches path and returns the response with its body read.

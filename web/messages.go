@@ -8,30 +8,12 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/healthnet/secureportal/internal/accounts"
 	"github.com/healthnet/secureportal/internal/messaging"
 	"github.com/healthnet/secureportal/templates/pages"
-)
-
-// The conversation pages shared by providers (/inbox, /threads/…) and staff
-// (/staff, /staff/threads/…): one set of handlers, parameterised by area.
-type area struct {
-	staff      bool
-	readOnly   bool
-	inboxURL   string
-	threadURL  string // prefix; the thread id follows
-	composeURL string
-}
-
-var (
-	providerArea = area{inboxURL: "/inbox", threadURL: "/threads/", composeURL: "/compose"}
-	staffArea    = area{staff: true, inboxURL: "/staff", threadURL: "/staff/threads/", composeURL: "/staff/compose"}
-	// emergencyArea is an admin reading a thread under emergency access.
-	emergencyArea = area{staff: true, readOnly: true, inboxURL: "/admin/emergency", threadURL: "/admin/emergency/threads/"}
 )
 
 func (s *Server) viewer(r *http.Request) messaging.Viewer {
@@ -54,80 +36,78 @@ func (s *Server) requireRole(role accounts.Role) func(http.Handler) http.Handler
 	}
 }
 
-func (s *Server) formatTime(t time.Time) (human, iso string) {
-	return t.In(s.cfg.Location).Format("Jan 2, 2006 3:04 PM MST"), t.UTC().Format(time.RFC3339)
-}
-
-func (a area) inbox(s *Server) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		filter := messaging.Filter(q.Get("filter"))
-		if !a.staff || (filter != messaging.FilterUnread && filter != messaging.FilterAwaiting) {
-			filter = messaging.FilterAll
+// inbox lists the viewer's threads, newest first, a page at a time.
+func (s *Server) inbox(w http.ResponseWriter, r *http.Request) {
+	a := areaOf(r)
+	q := r.URL.Query()
+	filter := messaging.Filter(q.Get("filter"))
+	if !a.staff || (filter != messaging.FilterUnread && filter != messaging.FilterAwaiting) {
+		filter = messaging.FilterAll
+	}
+	threads, next, err := s.messages.Inbox(r.Context(), s.viewer(r), messaging.Page{Filter: filter, Before: q.Get("before"), Limit: 25})
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	v := pages.InboxView{Chrome: s.chrome(r), Title: "Your secure messages", ComposeURL: a.composeURL, Staff: a.staff,
+		EmptyTitle: "No secure messages yet",
+		EmptyText: "When " + s.cfg.Org.Name + " sends you a secure message, it appears here and you also get an email whose subject starts with [SECURE]. " +
+			"To write to the representative you work with or to Provider Services, choose New message."}
+	if a.staff {
+		v.Title = "Staff inbox"
+		v.EmptyText = "Threads you or your teams have with providers appear here. To send protected health information to a provider, choose New message."
+		for _, f := range []struct {
+			label string
+			f     messaging.Filter
+		}{{"All", messaging.FilterAll}, {"Unread", messaging.FilterUnread}, {"Awaiting reply", messaging.FilterAwaiting}} {
+			u := a.inboxURL
+			if f.f != "" {
+				u += "?filter=" + string(f.f)
+			}
+			v.Filters = append(v.Filters, pages.FilterLink{Label: f.label, URL: u, Current: f.f == filter})
 		}
-		threads, next, err := s.messages.Inbox(r.Context(), s.viewer(r), messaging.Page{Filter: filter, Before: q.Get("before"), Limit: 25})
-		if err != nil {
-			s.serverError(w, r, err)
-			return
+		if filter != messaging.FilterAll {
+			v.EmptyTitle, v.EmptyText = "Nothing here", "No conversation matches this filter."
 		}
-		v := pages.InboxView{Chrome: s.chrome(r), Title: "Your secure messages", ComposeURL: a.composeURL, Staff: a.staff,
-			EmptyTitle: "No secure messages yet",
-			EmptyText: "When " + s.cfg.Org.Name + " sends you a secure message, it appears here and you also get an email whose subject starts with [SECURE]. " +
-				"To write to the representative you work with or to Provider Services, choose New message."}
+	}
+	if q.Get("sent") == "1" {
+		v.Notice = "Your message was sent securely."
+	}
+	for _, t := range threads {
+		row := pages.ThreadRow{URL: a.threadURL + t.ID, Subject: t.Subject, Counterpart: t.Counterpart, Unread: t.Unread, Awaiting: a.staff && t.AwaitingReply}
+		switch {
+		case t.Expired:
+			row.Subject = "(expired)"
+		case t.Withdrawn:
+			row.Subject = "(withdrawn)"
+		}
 		if a.staff {
-			v.Title = "Staff inbox"
-			v.EmptyText = "Threads you or your teams have with providers appear here. To send protected health information to a provider, choose New message."
-			for _, f := range []struct {
-				label string
-				f     messaging.Filter
-			}{{"All", messaging.FilterAll}, {"Unread", messaging.FilterUnread}, {"Awaiting reply", messaging.FilterAwaiting}} {
-				u := a.inboxURL
-				if f.f != "" {
-					u += "?filter=" + string(f.f)
-				}
-				v.Filters = append(v.Filters, pages.FilterLink{Label: f.label, URL: u, Current: f.f == filter})
-			}
-			if filter != messaging.FilterAll {
-				v.EmptyTitle, v.EmptyText = "Nothing here", "No conversation matches this filter."
-			}
+			row.Detail = t.ProviderEmail
+		} else if t.TeamName != "" && t.TeamName != t.Counterpart {
+			row.Detail = t.TeamName
 		}
-		if q.Get("sent") == "1" {
-			v.Notice = "Your message was sent securely."
-		}
-		for _, t := range threads {
-			row := pages.ThreadRow{URL: a.threadURL + t.ID, Subject: t.Subject, Counterpart: t.Counterpart, Unread: t.Unread, Awaiting: a.staff && t.AwaitingReply}
-			switch {
-			case t.Expired:
-				row.Subject = "(expired)"
-			case t.Withdrawn:
-				row.Subject = "(withdrawn)"
-			}
-			if a.staff {
-				row.Detail = t.ProviderEmail
-			} else if t.TeamName != "" && t.TeamName != t.Counterpart {
-				row.Detail = t.TeamName
-			}
-			row.When, row.WhenISO = s.formatTime(t.LastMessageAt)
-			v.Threads = append(v.Threads, row)
-		}
-		if next != "" {
-			vals := url.Values{"before": {next}}
-			if filter != "" {
-				vals.Set("filter", string(filter))
-			}
-			v.NextURL = a.inboxURL + "?" + vals.Encode()
-		}
-		s.render(w, r, http.StatusOK, pages.Inbox(v))
+		row.When, row.WhenISO = s.formatTime(t.LastMessageAt)
+		v.Threads = append(v.Threads, row)
 	}
+	if next != "" {
+		vals := url.Values{"before": {next}}
+		if filter != "" {
+			vals.Set("filter", string(filter))
+		}
+		v.NextURL = a.inboxURL + "?" + vals.Encode()
+	}
+	s.render(w, r, http.StatusOK, pages.Inbox(v))
 }
 
-func (a area) thread(s *Server) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		s.showThread(w, r, a, chi.URLParam(r, "id"), http.StatusOK, nil, "")
-	}
+// thread shows one of the viewer's threads with its reply form.
+func (s *Server) thread(w http.ResponseWriter, r *http.Request) {
+	s.showThread(w, r, chi.URLParam(r, "id"), http.StatusOK, nil, "")
 }
 
-func (s *Server) showThread(w http.ResponseWriter, r *http.Request, a area, id string, status int, fe messaging.FieldErrors, body string) {
+// showThread renders thread id, with the reply form holding body and its
+// problems fe (a reply that was refused).
+func (s *Server) showThread(w http.ResponseWriter, r *http.Request, id string, status int, fe messaging.FieldErrors, body string) {
+	a := areaOf(r)
 	th, err := s.messages.Thread(r.Context(), s.viewer(r), id)
 	if errors.Is(err, messaging.ErrNotFound) {
 		s.notFound(w, r)
@@ -174,6 +154,7 @@ func (s *Server) showThread(w http.ResponseWriter, r *http.Request, a area, id s
 		for _, at := range m.Attachments {
 			mv.Attachments = append(mv.Attachments, pages.AttachmentLink{URL: "/attachments/" + at.ID, Name: at.Name, Size: humanBytes(at.Size)})
 		}
+		mv.Deliveries, mv.SentByEmail = s.deliveryNotes(m.Deliveries)
 		if m.FromViewer && !m.Withdrawn {
 			if m.ReadAt.IsZero() {
 				mv.ReadNote = "Not opened yet"
@@ -190,27 +171,26 @@ func (s *Server) showThread(w http.ResponseWriter, r *http.Request, a area, id s
 	s.render(w, r, status, pages.Thread(v))
 }
 
-func (a area) reply(s *Server) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		id := chi.URLParam(r, "id")
-		form, err := s.readUploadForm(r)
-		if err != nil {
-			s.uploadFailed(w, r, err)
-			return
-		}
-		defer form.Close()
-		body := form.value("body")
-		err = s.messages.Reply(r.Context(), s.viewer(r), id, body, form)
-		var fe messaging.FieldErrors
-		switch {
-		case errors.As(err, &fe):
-			s.showThread(w, r, a, id, http.StatusUnprocessableEntity, fe, body)
-		case err != nil:
-			s.uploadFailed(w, r, err)
-		default:
-			http.Redirect(w, r, a.threadURL+id+"?sent=1", http.StatusSeeOther)
-		}
+// reply adds the viewer's message, with its attachments, to a thread.
+func (s *Server) reply(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "id")
+	form, err := s.readUploadForm(r)
+	if err != nil {
+		s.uploadFailed(w, r, err)
+		return
 	}
+	defer form.Close()
+	body := form.value("body")
+	err = s.messages.Reply(r.Context(), s.viewer(r), id, body, form)
+	if fe, ok := fieldErrors(err, "body"); ok {
+		s.showThread(w, r, id, http.StatusUnprocessableEntity, fe, body)
+		return
+	}
+	if err != nil {
+		s.uploadFailed(w, r, err)
+		return
+	}
+	http.Redirect(w, r, areaOf(r).threadURL+id+"?sent=1", http.StatusSeeOther)
 }
 
 // uploadFailed answers the failures of a message submission: too large or
@@ -218,18 +198,13 @@ func (a area) reply(s *Server) http.HandlerFunc {
 // thread that is not the sender's (404) or withdrawn (410). Nothing was
 // stored: the store's transaction rolled back.
 func (s *Server) uploadFailed(w http.ResponseWriter, r *http.Request, err error) {
+	p, refused := find(sendProblems, err)
 	switch {
 	case errors.Is(err, messaging.ErrNotFound):
 		s.notFound(w, r)
-	case errors.Is(err, messaging.ErrTooLarge), errors.Is(err, messaging.ErrTooManyFiles):
-		s.log.InfoContext(r.Context(), "upload refused", "request_id", RequestID(r.Context()), "reason", err.Error())
-		s.renderMessage(w, r, http.StatusRequestEntityTooLarge, "That was too large",
-			"Nothing was sent. "+s.uploadLimits()+" Go back, remove or split files, and send again.")
-	case errors.Is(err, messaging.ErrFileRefused):
-		s.renderMessage(w, r, http.StatusUnprocessableEntity, "That file type cannot be sent",
-			"Nothing was sent. Programs and scripts (for example .exe, .bat, .js) cannot be sent through Secure Messaging. Go back and remove the file.")
-	case errors.Is(err, messaging.ErrWithdrawn):
-		s.renderMessage(w, r, http.StatusGone, "This conversation was withdrawn", "It can no longer be answered. Start a new message instead.")
+	case refused:
+		s.log.InfoContext(r.Context(), "message refused", "request_id", RequestID(r.Context()), "reason", err.Error())
+		s.renderMessage(w, r, p.status, p.title, fill(p.text, "{limits}", s.uploadLimits()))
 	case errors.Is(err, errBadForm):
 		s.log.InfoContext(r.Context(), "malformed upload", "request_id", RequestID(r.Context()), "err", err)
 		s.renderError(w, r, http.StatusBadRequest)
@@ -249,12 +224,13 @@ func (s *Server) uploadLimits() string {
 // into HTML, a sandbox CSP in case a browser renders it anyway, and no-store.
 func (s *Server) downloadAttachment(w http.ResponseWriter, r *http.Request) {
 	a, body, err := s.messages.OpenAttachment(r.Context(), s.viewer(r), chi.URLParam(r, "id"))
+	p, refused := find(downloadProblems, err)
 	switch {
 	case errors.Is(err, messaging.ErrNotFound):
 		s.notFound(w, r)
 		return
-	case errors.Is(err, messaging.ErrWithdrawn):
-		s.renderMessage(w, r, http.StatusGone, "This file was withdrawn", "Its sender withdrew it. Ask your representative if you need it again.")
+	case refused:
+		s.renderMessage(w, r, p.status, p.title, p.text)
 		return
 	case err != nil:
 		s.serverError(w, r, err)
@@ -290,14 +266,4 @@ func contentDisposition(name string) string {
 
 func (s *Server) renderMessage(w http.ResponseWriter, r *http.Request, status int, title, message string) {
 	s.render(w, r, status, pages.Error(pages.ErrorView{Chrome: s.chrome(r), Status: status, Title: title, Message: message, RequestID: RequestID(r.Context())}))
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<20:
-		return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) + " MB"
-	case n >= 1<<10:
-		return strconv.FormatFloat(float64(n)/(1<<10), 'f', 0, 64) + " KB"
-	}
-	return strconv.FormatInt(n, 10) + " bytes"
 }

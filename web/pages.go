@@ -2,10 +2,11 @@ package web
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
-	"github.com/healthnet/secureportal/internal/postgres"
+	"github.com/healthnet/secureportal/templates/layout"
 	"github.com/healthnet/secureportal/templates/pages"
 )
 
@@ -19,7 +20,8 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) help(w http.ResponseWriter, r *http.Request) {
 	c := s.chrome(r)
-	s.render(w, r, http.StatusOK, pages.Help(pages.HelpView{Chrome: c, OrgName: s.cfg.Org.Name, Contacts: c.Contacts}))
+	s.render(w, r, http.StatusOK, pages.Help(pages.HelpView{Chrome: c, OrgName: s.cfg.Org.Name, Contacts: c.Contacts,
+		ResetLinkValid: layout.Duration(s.cfg.Accounts.ResetTTL), TLSFirst: s.cfg.Delivery.TLSFirst()}))
 }
 
 // healthz answers while the process is alive; it touches nothing else, so a
@@ -35,18 +37,22 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 	defer cancel()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	if err := s.pool.Ping(ctx); err != nil {
-		s.log.WarnContext(ctx, "not ready: database unreachable", "err", err)
+	if err := s.readiness.Ready(ctx); err != nil {
+		s.log.WarnContext(ctx, "not ready", "err", err)
 		w.WriteHeader(http.StatusServiceUnavailable)
-		w.Write([]byte("database unreachable\n"))
-		return
-	}
-	pending, err := postgres.MigrationsPending(ctx, s.pool)
-	if err != nil || pending {
-		s.log.WarnContext(ctx, "not ready: migrations pending", "pending", pending, "err", err)
-		w.WriteHeader(http.StatusServiceUnavailable)
-		w.Write([]byte("database migrations pending\n"))
+		w.Write([]byte(notReadyReason(err) + "\n"))
 		return
 	}
 	w.Write([]byte("ready\n"))
+}
+
+// notReadyReason is the part of a readiness error that is safe to show on a
+// public port: the store says it through a Reason method (as net.Error says
+// Timeout), and the cause stays in the log.
+func notReadyReason(err error) string {
+	var r interface{ Reason() string }
+	if errors.As(err, &r) {
+		return r.Reason()
+	}
+	return "not ready"
 }

@@ -14,11 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/healthnet/secureportal/app"
 	"github.com/healthnet/secureportal/internal/config"
 	"github.com/healthnet/secureportal/internal/envelope"
 	"github.com/healthnet/secureportal/internal/mailcatcher"
 	"github.com/healthnet/secureportal/internal/pgtest"
-	"github.com/healthnet/secureportal/internal/portal"
 	"github.com/healthnet/secureportal/internal/testlog"
 )
 
@@ -45,7 +45,7 @@ func (c *clock) Advance(d time.Duration) {
 type site struct {
 	t     testing.TB
 	URL   string
-	app   *portal.App
+	app   *app.App
 	mail  *mailcatcher.Server
 	clock *clock
 	logs  *testlog.Buffer
@@ -85,7 +85,7 @@ func newSite(t testing.TB, extra map[string]string) *site {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, err := portal.New(cfg, log, pool, keyring, portal.Options{Now: clk.Now})
+	app, err := app.New(cfg, log, pool, keyring, app.Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

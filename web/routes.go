@@ -8,10 +8,28 @@ import (
 	"github.com/healthnet/secureportal/internal/accounts"
 )
 
+// Every handler has one shape,
+//
+//	func (s *Server) name(w http.ResponseWriter, r *http.Request)
+//
+// and every route below names one as a method value (s.inbox). One shape is
+// grep-able (`func (s \*Server) \w+\(w http.ResponseWriter, r \*http.Request\)`
+// lists every handler), reads the same in every file and needs no factory
+// to be called right. What differs between routes that share a handler is
+// carried by middleware into the request context (inArea: a provider's,
+// staff's or emergency reader's conversation pages), or is two small
+// handlers over one function (adminMemberAdd, adminMemberRemove), so this
+// file shows every difference. Static files are the one route served by a
+// handler we do not write: the assets' own http.Handler.
+
 // Handler returns the portal's complete HTTP handler. Every route lives in
 // this one function so a reviewer sees the whole surface, and which
 // middleware guards each part of it, in one place.
 func (s *Server) Handler() http.Handler {
+	// The conversation pages a role may use, and whose they are.
+	asProvider := chi.Chain(s.requireRole(accounts.RoleProvider), s.inArea(providerArea))
+	asStaff := chi.Chain(s.requireRole(accounts.RoleStaff), s.inArea(staffArea))
+
 	r := chi.NewRouter()
 	r.Use(s.outerMiddleware()...)
 	r.NotFound(s.notFound)
@@ -32,6 +50,9 @@ func (s *Server) Handler() http.Handler {
 			r.Use(s.limitBody(s.cfg.MaxFormBytes))
 			r.Get("/", s.home)
 			r.Get("/help", s.help)
+			// Public, and it makes the portal probe a mail domain: limited
+			// like the doors.
+			r.With(s.limitDoors).Get("/tls-check", s.tlsCheck)
 
 			// The doors: open to everyone, rate-limited per client IP.
 			r.Get("/login", s.loginForm)
@@ -56,14 +77,14 @@ func (s *Server) Handler() http.Handler {
 				r.With(s.limitDoors).Post("/account/password", s.changePassword)
 				r.Post("/account/sessions/end-others", s.endOtherSessions)
 				r.Get("/attachments/{id}", s.downloadAttachment) // scoped by viewer: provider, staff, or an admin's emergency grant
-				r.With(s.requireRole(accounts.RoleProvider)).Get("/inbox", providerArea.inbox(s))
-				r.With(s.requireRole(accounts.RoleProvider)).Get("/threads/{id}", providerArea.thread(s))
-				r.With(s.requireRole(accounts.RoleProvider)).Get("/compose", providerArea.composeForm(s))
+				r.With(asProvider...).Get("/inbox", s.inbox)
+				r.With(asProvider...).Get("/threads/{id}", s.thread)
+				r.With(asProvider...).Get("/compose", s.composeForm)
 				r.Route("/staff", func(r chi.Router) {
-					r.Use(s.requireRole(accounts.RoleStaff))
-					r.Get("/", staffArea.inbox(s))
-					r.Get("/threads/{id}", staffArea.thread(s))
-					r.Get("/compose", staffArea.composeForm(s))
+					r.Use(asStaff...)
+					r.Get("/", s.inbox)
+					r.Get("/threads/{id}", s.thread)
+					r.Get("/compose", s.composeForm)
 					r.Post("/messages/{id}/recall", s.recall)
 				})
 				r.Route("/admin", func(r chi.Router) {
@@ -72,7 +93,7 @@ func (s *Server) Handler() http.Handler {
 					r.With(s.limitDoors).Post("/reauth", s.reauth)
 					r.Group(func(r chi.Router) {
 						r.Use(s.requireRecentAdmin)
-						r.Get("/", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/admin/users", http.StatusSeeOther) })
+						r.Get("/", s.adminHome)
 						r.Get("/users", s.adminUsers)
 						r.Get("/users/{id}", s.adminUser)
 						r.Get("/users/{id}/confirm", s.adminConfirm)
@@ -83,16 +104,19 @@ func (s *Server) Handler() http.Handler {
 						r.Post("/staff", s.adminStaffCreate)
 						r.Get("/teams", s.adminTeams)
 						r.Post("/teams", s.adminTeamCreate)
-						r.Post("/teams/{id}/members", s.adminMembership(true))
-						r.Post("/teams/{id}/members/remove", s.adminMembership(false))
+						r.Post("/teams/{id}/members", s.adminMemberAdd)
+						r.Post("/teams/{id}/members/remove", s.adminMemberRemove)
 						r.Get("/audit", s.adminAudit)
 						r.Get("/audit.csv", s.adminAuditCSV)
 						r.Get("/emergency", s.adminEmergency)
 						r.Post("/emergency", s.adminEmergencyGrant)
-						r.Get("/emergency/threads/{id}", emergencyArea.thread(s))
+						r.With(s.inArea(emergencyArea)).Get("/emergency/threads/{id}", s.thread)
 						r.Get("/keys", s.adminKeys)
 						r.Get("/keys/rotate", s.adminKeysRotateConfirm)
 						r.Post("/keys/rotate", s.adminKeysRotate)
+						r.Get("/domains", s.adminDomains)
+						r.Post("/domains", s.adminDomainPolicy)
+						r.Post("/domains/check", s.adminDomainCheck)
 					})
 				})
 			})
@@ -102,10 +126,10 @@ func (s *Server) Handler() http.Handler {
 		// of the form limit (a little extra for the text fields).
 		r.Group(func(r chi.Router) {
 			r.Use(s.requireUser, s.limitBody(s.cfg.Uploads.MaxMessageBytes+2<<20))
-			r.With(s.requireRole(accounts.RoleProvider)).Post("/threads/{id}/reply", providerArea.reply(s))
-			r.With(s.requireRole(accounts.RoleProvider)).Post("/compose", providerArea.compose(s))
-			r.With(s.requireRole(accounts.RoleStaff)).Post("/staff/threads/{id}/reply", staffArea.reply(s))
-			r.With(s.requireRole(accounts.RoleStaff)).Post("/staff/compose", staffArea.compose(s))
+			r.With(asProvider...).Post("/threads/{id}/reply", s.reply)
+			r.With(asProvider...).Post("/compose", s.compose)
+			r.With(asStaff...).Post("/staff/threads/{id}/reply", s.reply)
+			r.With(asStaff...).Post("/staff/compose", s.compose)
 		})
 	})
 	return r

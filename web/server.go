@@ -11,15 +11,12 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/alexedwards/scs/pgxstore"
 	"github.com/alexedwards/scs/v2"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/healthnet/secureportal/internal/accounts"
 	"github.com/healthnet/secureportal/internal/audit"
 	"github.com/healthnet/secureportal/internal/config"
 	"github.com/healthnet/secureportal/internal/messaging"
-	"github.com/healthnet/secureportal/internal/postgres"
 	"github.com/healthnet/secureportal/static"
 )
 
@@ -28,7 +25,6 @@ import (
 type Server struct {
 	cfg      *config.Config
 	log      *slog.Logger
-	pool     *pgxpool.Pool
 	sessions *scs.SessionManager
 	assets   *static.Assets
 	metrics  *Metrics
@@ -37,17 +33,41 @@ type Server struct {
 	audit    audit.Log
 	keys     KeyAdmin
 	// rateLimits counts requests to the doors per client IP (limitDoors).
-	rateLimits *postgres.RateLimits
-	// stopCleanup ends the sweeper started by New.
-	stopCleanup context.CancelFunc
+	rateLimits RateLimiter
+	readiness  Readiness
+	delivery   DeliveryAdmin
 }
 
-// Services are the domain services the handlers call.
+// Services are what the handlers call: the domain services, and the few
+// stores of the HTTP layer's own (sessions, rate limits, readiness), each
+// behind an interface defined here so that web never knows which database
+// holds them.
 type Services struct {
 	Accounts *accounts.Service
 	Messages *messaging.Service
 	Audit    audit.Log
 	Keys     KeyAdmin
+	// Sessions stores browser sessions; instances that share it share
+	// sign-ins.
+	Sessions   scs.Store
+	RateLimits RateLimiter
+	Readiness  Readiness
+	// Delivery decides per mail domain and keeps the admins' policies.
+	Delivery DeliveryAdmin
+}
+
+// RateLimiter counts requests per key in a sliding minute shared by every
+// instance.
+type RateLimiter interface {
+	// Allow records one request for key at now and reports whether it is
+	// within perMinute.
+	Allow(ctx context.Context, key string, perMinute int, now time.Time) (bool, error)
+}
+
+// Readiness says whether this instance can serve: nil, or the reason not
+// (the database unreachable, its schema behind the binary).
+type Readiness interface {
+	Ready(ctx context.Context) error
 }
 
 // KeyAdmin is what the keys page needs: the KEK versions with how many data
@@ -68,52 +88,23 @@ type KeyVersion struct {
 
 // New wires a Server. metrics may be shared with a separate metrics listener;
 // nil gets a fresh registry.
-func New(cfg *config.Config, log *slog.Logger, pool *pgxpool.Pool, metrics *Metrics, svc Services) *Server {
+func New(cfg *config.Config, log *slog.Logger, metrics *Metrics, svc Services) *Server {
 	if metrics == nil {
-		metrics = NewMetrics(pool)
+		metrics = NewMetrics()
 	}
-	// pgxstore's own cleanup goroutine races with its StopCleanup (a data race
-	// under -race), so it is disabled and we sweep expired sessions ourselves.
-	store := pgxstore.NewWithCleanupInterval(pool, 0)
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &Server{
-		cfg:         cfg,
-		log:         log,
-		pool:        pool,
-		sessions:    newSessionManager(cfg, store, log),
-		assets:      static.New(),
-		metrics:     metrics,
-		accounts:    svc.Accounts,
-		messages:    svc.Messages,
-		audit:       svc.Audit,
-		keys:        svc.Keys,
-		rateLimits:  postgres.NewRateLimits(pool),
-		stopCleanup: cancel,
-	}
-	go s.sweepExpired(ctx, 5*time.Minute)
-	return s
-}
-
-// Close stops the server's background work.
-func (s *Server) Close() { s.stopCleanup() }
-
-// sweepExpired deletes expired session rows and stale rate-limit counts
-// every interval, so those tables hold only what can still matter.
-func (s *Server) sweepExpired(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := s.pool.Exec(ctx, "DELETE FROM sessions WHERE expiry < now()"); err != nil && ctx.Err() == nil {
-				s.log.Warn("sweep expired sessions", "err", err)
-			}
-			if err := s.rateLimits.Sweep(ctx, time.Now()); err != nil && ctx.Err() == nil {
-				s.log.Warn("sweep rate limits", "err", err)
-			}
-		}
+	return &Server{
+		cfg:        cfg,
+		log:        log,
+		sessions:   newSessionManager(cfg, svc.Sessions, log),
+		assets:     static.New(),
+		metrics:    metrics,
+		accounts:   svc.Accounts,
+		messages:   svc.Messages,
+		audit:      svc.Audit,
+		keys:       svc.Keys,
+		rateLimits: svc.RateLimits,
+		readiness:  svc.Readiness,
+		delivery:   svc.Delivery,
 	}
 }
 
@@ -140,7 +131,12 @@ func newSessionManager(cfg *config.Config, store scs.Store, log *slog.Logger) *s
 	// Shared clinic computers: the cookie dies with the browser.
 	sm.Cookie.Persist = false
 	sm.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
-		log.ErrorContext(r.Context(), "session store failed", "err", err)
+		if clientGone(r, err) {
+			log.InfoContext(r.Context(), "client closed the request", "request_id", RequestID(r.Context()), "err", err)
+			w.WriteHeader(statusClientClosed)
+			return
+		}
+		log.ErrorContext(r.Context(), "session store failed", "request_id", RequestID(r.Context()), "err", err)
 		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
 	}
 	return sm

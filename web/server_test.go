@@ -74,6 +74,21 @@ func TestHSTSWhenBaseURLIsHTTPS(t *testing.T) {
 	}
 }
 
+// The guide tells how long a reset link works as configured, not a number
+// written into the page.
+func TestHelpPageTellsTheConfiguredResetLinkLifetime(t *testing.T) {
+	e := newTestEnv(t, map[string]string{"PORTAL_RESET_TTL": "45m"})
+	_, body := e.get(t, "/help")
+	doc, err := goquery.NewDocumentFromReader(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := doc.Find("#password").Next().Text()
+	if !strings.Contains(text, "45 minutes") || strings.Contains(text, "30 minutes") {
+		t.Errorf("reset paragraph with PORTAL_RESET_TTL=45m: %q", text)
+	}
+}
+
 func TestHelpPageShowsTheOrganisationsContacts(t *testing.T) {
 	e := newTestEnv(t, nil)
 	res, body := e.get(t, "/help")
@@ -171,7 +186,7 @@ func TestReadyzNeedsMigratedDatabase(t *testing.T) {
 	if res, body := e.get(t, "/readyz"); res.StatusCode != 200 || body != "ready\n" {
 		t.Errorf("migrated: %d %q", res.StatusCode, body)
 	}
-	if _, err := e.srv.pool.Exec(context.Background(), "DELETE FROM goose_db_version WHERE version_id > 0"); err != nil {
+	if _, err := e.pool.Exec(context.Background(), "DELETE FROM goose_db_version WHERE version_id > 0"); err != nil {
 		t.Fatal(err)
 	}
 	if res, body := e.get(t, "/readyz"); res.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "migrations pending") {
@@ -232,11 +247,11 @@ func TestSessionCookieFlags(t *testing.T) {
 		}
 		// HashTokenInStore: the stored key is not the cookie value.
 		var n int
-		e.srv.pool.QueryRow(context.Background(), "SELECT count(*) FROM sessions WHERE token = $1", c.Value).Scan(&n)
+		e.pool.QueryRow(context.Background(), "SELECT count(*) FROM sessions WHERE token = $1", c.Value).Scan(&n)
 		if n != 0 {
 			t.Errorf("%s: session token stored in clear", tc.base)
 		}
-		e.srv.pool.QueryRow(context.Background(), "SELECT count(*) FROM sessions").Scan(&n)
+		e.pool.QueryRow(context.Background(), "SELECT count(*) FROM sessions").Scan(&n)
 		if n != 1 {
 			t.Errorf("%s: %d sessions stored, want 1", tc.base, n)
 		}
@@ -332,7 +347,7 @@ func TestMetricsCountRequestsByRoutePattern(t *testing.T) {
 	mustContain(t, "metrics", body,
 		`portal_http_requests_total{method="GET",route="/help",status="200"} 1`,
 		`portal_http_requests_total{method="GET",route="unmatched",status="404"} 1`,
-		"portal_db_pool_max_conns", "go_goroutines")
+		"go_goroutines")
 	if strings.Contains(body, "/no/such/42") {
 		t.Error("raw path leaked into metric labels")
 	}

@@ -86,11 +86,10 @@ func (s *Server) loadUser(next http.Handler) http.Handler {
 		u, err := s.accounts.SessionUser(r.Context(), id, s.sessions.GetInt64(r.Context(), sessEpoch))
 		if errors.Is(err, accounts.ErrSessionEnded) {
 			s.log.InfoContext(r.Context(), "session ended by account change", "request_id", RequestID(r.Context()), "user_id", id)
-			if err := s.sessions.Destroy(r.Context()); err != nil {
+			if err := s.endBrowserSession(w, r); err != nil {
 				s.serverError(w, r, err)
 				return
 			}
-			s.clearSignedInCookie(w)
 			s.redirectToLogin(w, r, reasonChanged)
 			return
 		}
@@ -143,6 +142,29 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request, u accounts.User)
 	}
 	s.setSignedInCookie(w, time.Now())
 	return nil
+}
+
+// endBrowserSession ends this browser's session (only this one: ending the
+// account's others is the accounts service's business) and forgets that it
+// signed in.
+func (s *Server) endBrowserSession(w http.ResponseWriter, r *http.Request) error {
+	if err := s.sessions.Destroy(r.Context()); err != nil {
+		return err
+	}
+	s.clearSignedInCookie(w)
+	return nil
+}
+
+// signInTo starts u's session, as signIn, and sends the browser on to the
+// local path to. When the session cannot start it shows the safe 500 page
+// instead and reports false.
+func (s *Server) signInTo(w http.ResponseWriter, r *http.Request, u accounts.User, to string) bool {
+	if err := s.signIn(w, r, u); err != nil {
+		s.serverError(w, r, err)
+		return false
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
+	return true
 }
 
 // homeFor is where a user lands after sign-in when no page was asked for.

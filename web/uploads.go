@@ -6,7 +6,6 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
-	"strings"
 
 	"github.com/healthnet/secureportal/internal/messaging"
 	"github.com/healthnet/secureportal/internal/spool"
@@ -42,21 +41,22 @@ func (s *Server) readUploadForm(r *http.Request) (*uploadForm, error) {
 	limits := s.cfg.Uploads
 	mr, err := r.MultipartReader()
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errBadForm, err)
+		return nil, fmt.Errorf("%w: %w", errBadForm, err) // not multipart, or no boundary
 	}
 	f := &uploadForm{fields: map[string]string{}}
 	remaining := limits.MaxMessageBytes
 	for {
 		p, err := mr.NextPart()
-		if errors.Is(err, io.EOF) {
+		if err == io.EOF { // io.EOF itself: no more parts (a stream that stops short of the closing boundary wraps it)
 			return f, nil
-		}
-		if err == nil {
-			err = f.readPart(p, &remaining, limits.MaxFiles, limits.MaxFileBytes, limits.SpoolDir)
 		}
 		if err != nil {
 			f.Close()
-			return nil, uploadErr(err)
+			return nil, streamErr(err)
+		}
+		if err := f.readPart(p, &remaining, limits.MaxFiles, limits.MaxFileBytes, limits.SpoolDir); err != nil {
+			f.Close()
+			return nil, partErr(err)
 		}
 	}
 }
@@ -133,15 +133,29 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// uploadErr classifies a failure while reading the request body: over the
-// size limit, or a broken multipart stream (a client's fault, 400).
-func uploadErr(err error) error {
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
+// streamErr classifies a failure to find the next part: the body over the
+// route's limit (413), or else a stream that is not the multipart form it
+// claims to be (a client's fault, 400): a body that ends without the closing
+// boundary, a malformed boundary or header, or part headers beyond what
+// mime/multipart reads (multipart.ErrMessageTooLarge).
+func streamErr(err error) error {
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
 		return messaging.ErrTooLarge
 	}
-	if strings.Contains(err.Error(), "multipart") || errors.Is(err, io.ErrUnexpectedEOF) {
-		return fmt.Errorf("%w: %v", errBadForm, err)
+	return fmt.Errorf("%w: %w", errBadForm, err)
+}
+
+// partErr classifies a failure while reading one part: the body over the
+// route's limit (413), a body cut off inside the part (400), or anything
+// else as it is (a refused file, a full spool disk).
+func partErr(err error) error {
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return messaging.ErrTooLarge
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("%w: %w", errBadForm, err)
 	}
 	return err
 }

@@ -11,17 +11,18 @@ import (
 	"strings"
 	"time"
 
+	"github.com/healthnet/secureportal/app"
 	"github.com/healthnet/secureportal/internal/accounts"
 	"github.com/healthnet/secureportal/internal/config"
 	"github.com/healthnet/secureportal/internal/mailcatcher"
 	"github.com/healthnet/secureportal/internal/messaging"
-	"github.com/healthnet/secureportal/internal/portal"
 	"github.com/healthnet/secureportal/internal/postgres"
 )
 
 // devDefaults is the demo configuration of `make run`: the health plan's real
-// public contacts (from its provider bulletin), readable logs, and mail sent
-// to the local catcher. Any variable set in the environment wins.
+// public contacts (from its provider bulletin), readable logs, mail sent to
+// the local catcher, and TLS-first delivery inside the local mail world of
+// devmail.go. Any variable set in the environment wins.
 var devDefaults = map[string]string{
 	"PORTAL_ADDR":         "127.0.0.1:8080",
 	"PORTAL_BASE_URL":     "http://localhost:8080",
@@ -35,6 +36,15 @@ var devDefaults = map[string]string{
 		"Provider Services – San Diego County=tel:1-855-464-3572;" +
 		"Provider Services email=mailto:provider_services@healthnet.com;" +
 		"Provider Communications=fax:1-800-937-6086",
+	"PORTAL_DELIVERY_MODE":      "tls-first",
+	"PORTAL_DNS_RESOLVER":       devDNSAddr,
+	"PORTAL_DELIVERY_SMTP_PORT": devMXPort,
+	"PORTAL_DELIVERY_CA_FILE":   devDir + "/" + devCAName + ".pem",
+	"PORTAL_DELIVERY_HELO":      "localhost",
+	"PORTAL_REPLY_DOMAIN":       devReplyDomain,
+	"PORTAL_SMTP_INBOUND_ADDR":  devInboundAddr,
+	"PORTAL_SMTP_INBOUND_CERT":  devDir + "/" + devInboundName + ".pem",
+	"PORTAL_SMTP_INBOUND_KEY":   devDir + "/" + devInboundName + ".key",
 }
 
 const (
@@ -54,6 +64,10 @@ func cmdDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		if created {
 			fmt.Fprintln(stderr, "created the development database")
 		}
+	}
+	mxCert, err := devCertificates(devDir)
+	if err != nil {
+		return err
 	}
 	catcher, err := mailcatcher.StartWithOptions(devSMTPAddr, mailcatcher.Options{
 		Logger: slog.New(slog.NewTextHandler(stderr, nil)).With("component", "mailcatcher"),
@@ -79,10 +93,20 @@ func cmdDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		}
 		return devDefaults[k]
 	}
+	dns, err := startDevDNS(devDNSAddr, devGetenv("PORTAL_REPLY_DOMAIN"))
+	if err != nil {
+		return err
+	}
+	defer dns.Close()
+	_, hostsErr := startDevMailHosts(catcher, devGetenv("PORTAL_DELIVERY_SMTP_PORT"), mxCert)
+	if hostsErr != nil {
+		fmt.Fprintf(stderr, "warning: %v\n  (on macOS, first: sudo ifconfig lo0 alias %s up; sudo ifconfig lo0 alias %s up)\n",
+			hostsErr, devPlainHost.ip, devTLSHost.ip)
+	}
 	if err := ensureDevKeyring(devGetenv("PORTAL_KEYRING")); err != nil {
 		return err
 	}
-	return serve(ctx, devGetenv, stderr, func(cfg *config.Config, app *portal.App) {
+	return serve(ctx, devGetenv, stderr, func(cfg *config.Config, app *app.App) {
 		if err := seedDemo(ctx, app); err != nil {
 			fmt.Fprintln(stderr, "demo accounts:", err)
 		}
@@ -91,24 +115,27 @@ func cmdDev(ctx context.Context, args []string, getenv func(string) string, stdo
     %s Secure Messaging is running (development mode)
 
     Portal:        %s
-    Mail catcher:  http://%s   (every email the portal sends)
+    Mail catcher:  http://%s   (every email, TLS-delivered or not)
     Metrics:       http://%s/metrics
 
     Demo accounts (password for all: %s)
       admin     %s
       staff     %s (Los Angeles team), %s (San Diego team)
       provider  %s (has a message waiting)
+                %s (its mail server takes TLS)
 
-    To see registration as a new provider does: sign in as %s,
-    send a secure message to any new address (you@clinic.example), open
-    the mail catcher and follow the link. Or, from another terminal:
+%s
+    Or make a provider account waiting for registration, from another
+    terminal:
       PORTAL_DATABASE_URL='%s' PORTAL_KEYRING=%s \
         .dev/portal user create --email you@clinic.example --role provider
 
     Press Ctrl-C to stop. Data stays in the database for next time.
   └──────────────────────────────────────────────────────────────┘
 
-`, cfg.Org.Name, cfg.BaseURL, mln.Addr(), cfg.MetricsAddr, demoPassword, demoUsers[0].email, demoUsers[1].email, demoUsers[2].email, demoUsers[3].email, demoUsers[1].email, cfg.DatabaseURL, cfg.KeyringPath)
+`, cfg.Org.Name, cfg.BaseURL, mln.Addr(), cfg.MetricsAddr, demoPassword, demoUsers[0].email, demoUsers[1].email, demoUsers[2].email, demoUsers[3].email, demoUsers[4].email,
+			devBannerDelivery(cfg.Delivery.TLSFirst(), cfg.Delivery.InboundAddr, cfg.Delivery.ReplyDomain, hostsErr),
+			cfg.DatabaseURL, cfg.KeyringPath)
 	})
 }
 
@@ -124,13 +151,15 @@ var demoUsers = []struct {
 	{"rep.la@healthnet.example", "Lena Ortiz", accounts.RoleStaff, "Provider Services – Los Angeles County"},
 	{"rep.sd@healthnet.example", "Sam Duarte", accounts.RoleStaff, "Provider Services – San Diego County"},
 	{"dr.lopez@clinic.example", "Dr. Maria Lopez", accounts.RoleProvider, ""},
+	{"dr.chen@tls-clinic.example", "Dr. Wei Chen", accounts.RoleProvider, ""},
 }
 
 // seedDemo creates the demo teams, accounts and a first thread once; later
-// runs find them and keep whatever changed since.
-func seedDemo(ctx context.Context, app *portal.App) error {
+// runs find them and keep whatever changed since (a demo account added
+// later is created then, without a second thread).
+func seedDemo(ctx context.Context, app *app.App) error {
 	ids := map[string]int64{}
-	fresh := false
+	created := map[string]bool{}
 	for _, d := range demoUsers {
 		u, err := app.Accounts.CreateUser(ctx, d.email, d.name, d.role, demoPassword, 0, "")
 		switch {
@@ -141,7 +170,7 @@ func seedDemo(ctx context.Context, app *portal.App) error {
 		case err != nil:
 			return fmt.Errorf("create %s: %w", d.email, err)
 		default:
-			fresh = true
+			created[d.email] = true
 		}
 		ids[d.email] = u.ID
 		if d.team != "" {
@@ -154,7 +183,7 @@ func seedDemo(ctx context.Context, app *portal.App) error {
 			}
 		}
 	}
-	if !fresh {
+	if !created["dr.lopez@clinic.example"] {
 		return nil
 	}
 	rep := messaging.Viewer{UserID: ids["rep.la@healthnet.example"], Staff: true}

@@ -42,7 +42,9 @@ Commands:
   migrate   apply database migrations and exit
   keys      manage encryption keys: portal keys init|rotate|rewrap|status|retire V
   audit     verify the audit log's hash chain: portal audit verify
-  user      create an account: portal user create --email E --name N --role R [--password-stdin]
+  user      create an account: portal user create --email E --name N --role staff|admin|provider [--password-stdin]
+            send a password reset link (ends every session): portal user reset --email E
+  delivery  check how mail to a domain would be delivered: portal delivery check DOMAIN
   version   print the version
   help      print this help
 
@@ -67,6 +69,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdAudit(ctx, rest, getenv, stdout, stderr)
 	case "user":
 		return cmdUser(ctx, rest, getenv, stdinOf(), stdout, stderr)
+	case "delivery":
+		return cmdDelivery(ctx, rest, getenv, stdout, stderr)
 	case "version":
 		if len(rest) > 0 {
 			return usageError{"portal version takes no arguments\n\n" + usage}

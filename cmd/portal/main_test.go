@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/healthnet/secureportal/app"
 	"github.com/healthnet/secureportal/internal/config"
 	"github.com/healthnet/secureportal/internal/pgtest"
-	"github.com/healthnet/secureportal/internal/portal"
 	"github.com/healthnet/secureportal/internal/testlog"
 )
 
@@ -39,7 +39,8 @@ func TestVersionAndHelp(t *testing.T) {
 		t.Errorf("version: %q %v", out.String(), err)
 	}
 	out.Reset()
-	if err := run(context.Background(), []string{"help"}, nil, &out, io.Discard); err != nil || !strings.Contains(out.String(), "serve") {
+	if err := run(context.Background(), []string{"help"}, nil, &out, io.Discard); err != nil || !strings.Contains(out.String(), "serve") ||
+		!strings.Contains(out.String(), "portal user reset --email E") {
 		t.Errorf("help: %q %v", out.String(), err)
 	}
 }
@@ -90,7 +91,7 @@ func startServe(t *testing.T, env map[string]string) (addr string, logs *testlog
 	done := make(chan error, 1)
 	logs = &testlog.Buffer{}
 	go func() {
-		done <- serve(ctx, func(k string) string { return env[k] }, logs, func(cfg *config.Config, _ *portal.App) { addrc <- cfg.Addr })
+		done <- serve(ctx, func(k string) string { return env[k] }, logs, func(cfg *config.Config, _ *app.App) { addrc <- cfg.Addr })
 	}()
 	select {
 	case addr = <-addrc:

@@ -14,8 +14,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/healthnet/secureportal/app"
 	"github.com/healthnet/secureportal/internal/config"
-	"github.com/healthnet/secureportal/internal/portal"
 	"github.com/healthnet/secureportal/internal/postgres"
 )
 
@@ -153,7 +153,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 
 // serve runs the portal until ctx is cancelled. ready, when not nil, is called
 // once the listeners accept connections (cfg.Addr then holds the bound address).
-func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, ready func(cfg *config.Config, app *portal.App)) error {
+func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, ready func(cfg *config.Config, app *app.App)) error {
 	app, err := openApp(ctx, getenv, stderr)
 	if err != nil {
 		return err
@@ -183,6 +183,16 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, re
 		go msrv.Serve(mln)
 		defer msrv.Close()
 		log.Info("metrics listening", "addr", mln.Addr().String())
+	} else {
+		log.Info("metrics listener off: set PORTAL_METRICS_ADDR (for example 127.0.0.1:9090) to serve it")
+	}
+	if cfg.Delivery.InboundAddr != "" {
+		stop, err := serveInbound(ctx, app)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stop()
 	}
 	cfg.Addr = ln.Addr().String()
 	log.Info("portal listening", "addr", cfg.Addr, "base_url", cfg.BaseURL.String(), "tls", cfg.ServesTLS(), "version", version())
@@ -197,9 +207,32 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, re
 	return err
 }
 
+// serveInbound starts the SMTP listener for emailed replies; stop ends it
+// and waits for it.
+func serveInbound(ctx context.Context, app *app.App) (stop func(), err error) {
+	srv, err := app.Inbound()
+	if err != nil {
+		return nil, err
+	}
+	iln, err := net.Listen("tcp", app.Config.Delivery.InboundAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on PORTAL_SMTP_INBOUND_ADDR %s: %w", app.Config.Delivery.InboundAddr, err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ctx, iln); err != nil && ctx.Err() == nil {
+			app.Log.Error("inbound SMTP listener stopped", "err", err)
+		}
+	}()
+	app.Log.Info("inbound SMTP listening for replies", "addr", iln.Addr().String(), "reply_domain", app.Config.Delivery.ReplyDomain)
+	return func() { cancel(); <-done }, nil
+}
+
 // openApp loads the configuration, migrates the database, checks the
 // keyring against it and assembles the portal. The caller closes app.Pool.
-func openApp(ctx context.Context, getenv func(string) string, stderr io.Writer) (*portal.App, error) {
+func openApp(ctx context.Context, getenv func(string) string, stderr io.Writer) (*app.App, error) {
 	cfg, log, pool, privilege, err := setup(ctx, getenv, stderr)
 	if err != nil {
 		return nil, err
@@ -209,7 +242,7 @@ func openApp(ctx context.Context, getenv func(string) string, stderr io.Writer) 
 		pool.Close()
 		return nil, err
 	}
-	app, err := portal.New(cfg, log, pool, keyring, portal.Options{RestrictedRole: privilege == postgres.RoleRestricted})
+	app, err := app.New(cfg, log, pool, keyring, app.Options{RestrictedRole: privilege == postgres.RoleRestricted})
 	if err != nil {
 		pool.Close()
 		return nil, err

@@ -66,7 +66,6 @@ func cmdUser(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	defer app.Pool.Close()
-	defer app.Web.Close() // its session sweeper, before the pool goes
 	u, err := app.Accounts.CreateUser(ctx, *email, *name, r, pw, 0, "")
 	var fe accounts.FieldErrors
 	switch {
@@ -98,7 +97,6 @@ func cmdUserReset(ctx context.Context, args []string, getenv func(string) string
 		return err
 	}
 	defer app.Pool.Close()
-	defer app.Web.Close() // its session sweeper, before the pool goes
 	u, err := app.Accounts.ResetByEmail(ctx, *email)
 	switch {
 	case errors.Is(err, accounts.ErrNotFound):

@@ -44,7 +44,10 @@ func New(store Store, hasher *password.Hasher, set Settings, log *slog.Logger, n
 }
 
 // FieldErrors are problems the user can fix, keyed by form field name, with
-// a message to show beside the field. Nothing was changed.
+// a message to show beside the field. Nothing was changed. They are for the
+// input a rule here checks (an empty reason, a weak password); a condition
+// of the stored state (a taken email, the last admin) is a sentinel error
+// instead, and the caller puts it into words (web/errortext.go).
 type FieldErrors map[string]string
 
 func (f FieldErrors) Error() string { return "accounts: invalid input" }

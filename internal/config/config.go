@@ -50,6 +50,7 @@ type Config struct {
 
 	Accounts Accounts
 	Uploads  Uploads
+	Delivery Delivery
 	// Retention is how long a thread's content is kept after its last
 	// message; then the purge job crypto-shreds it. Zero keeps it forever.
 	Retention time.Duration
@@ -129,17 +130,19 @@ func Load(getenv Getenv) (*Config, error) {
 		DatabaseURL:        l.secret("PORTAL_DATABASE_URL", ""),
 		MigrateDatabaseURL: l.secret("PORTAL_MIGRATE_DATABASE_URL", ""),
 		Addr:               l.str("PORTAL_ADDR", ":8080"),
-		MetricsAddr:        l.str("PORTAL_METRICS_ADDR", "127.0.0.1:9090"),
-		MailFrom:           l.str("PORTAL_MAIL_FROM", "Secure Messaging <no-reply@localhost>"),
-		KeyringPath:        KeyringPath(getenv),
-		TLSCert:            l.str("PORTAL_TLS_CERT", ""),
-		TLSKey:             l.str("PORTAL_TLS_KEY", ""),
-		SessionIdle:        l.duration("PORTAL_SESSION_IDLE", 15*time.Minute),
-		SessionLifetime:    l.duration("PORTAL_SESSION_LIFETIME", 12*time.Hour),
-		LogFormat:          l.oneOf("PORTAL_LOG_FORMAT", "json", "json", "text"),
-		LogLevel:           l.oneOf("PORTAL_LOG_LEVEL", "info", "debug", "info", "warn", "error"),
-		MaxFormBytes:       l.bytes("PORTAL_MAX_FORM_BYTES", 1<<20),
-		ShutdownTimeout:    l.duration("PORTAL_SHUTDOWN_TIMEOUT", 20*time.Second),
+		// Off unless set: an empty value and an unset one cannot be told
+		// apart, and a listener nobody asked for is one more open port.
+		MetricsAddr:     l.str("PORTAL_METRICS_ADDR", ""),
+		MailFrom:        l.str("PORTAL_MAIL_FROM", "Secure Messaging <no-reply@localhost>"),
+		KeyringPath:     KeyringPath(getenv),
+		TLSCert:         l.str("PORTAL_TLS_CERT", ""),
+		TLSKey:          l.str("PORTAL_TLS_KEY", ""),
+		SessionIdle:     l.duration("PORTAL_SESSION_IDLE", 15*time.Minute),
+		SessionLifetime: l.duration("PORTAL_SESSION_LIFETIME", 12*time.Hour),
+		LogFormat:       l.oneOf("PORTAL_LOG_FORMAT", "json", "json", "text"),
+		LogLevel:        l.oneOf("PORTAL_LOG_LEVEL", "info", "debug", "info", "warn", "error"),
+		MaxFormBytes:    l.bytes("PORTAL_MAX_FORM_BYTES", 1<<20),
+		ShutdownTimeout: l.duration("PORTAL_SHUTDOWN_TIMEOUT", 20*time.Second),
 		Accounts: Accounts{
 			RegistrationTTL:  l.duration("PORTAL_REGISTRATION_TTL", 72*time.Hour),
 			ResetTTL:         l.duration("PORTAL_RESET_TTL", 30*time.Minute),
@@ -172,6 +175,7 @@ func Load(getenv Getenv) (*Config, error) {
 		l.checkPostgresURL("PORTAL_MIGRATE_DATABASE_URL", c.MigrateDatabaseURL)
 	}
 	c.BaseURL = l.baseURL("PORTAL_BASE_URL", "http://localhost:8080")
+	c.Delivery = l.delivery(c)
 	c.SMTP = l.smtp("PORTAL_SMTP_URL", "smtp://127.0.0.1:1025?tls=none")
 	c.TrustedProxies = l.prefixes("PORTAL_TRUSTED_PROXIES")
 	c.Location = l.location("PORTAL_TIMEZONE", "UTC")

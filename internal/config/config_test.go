@@ -33,6 +33,13 @@ func TestLoadDefaults(t *testing.T) {
 	if c.SMTP.Host != "127.0.0.1" || c.SMTP.Port != 1025 || c.SMTP.TLS != "none" {
 		t.Errorf("smtp = %+v", c.SMTP)
 	}
+	if c.MetricsAddr != "" {
+		t.Errorf("metrics listener %q without PORTAL_METRICS_ADDR, want none", c.MetricsAddr)
+	}
+	d := c.Delivery
+	if d.TLSFirst() || d.SMTPPort != 25 || d.MTASTSPort != 443 || d.HELO != "localhost" || d.InboundAddr != "" || d.FallbackAfter != time.Hour {
+		t.Errorf("delivery defaults = %+v, want portal-only, ports 25/443, HELO of the base URL, no listener, fallback 1h", d)
+	}
 }
 
 func TestLoadAcceptsDatabaseURLFallback(t *testing.T) {
@@ -107,6 +114,14 @@ func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
 		{"missing upload dir", "PORTAL_UPLOAD_DIR", "/nonexistent/uploads", `PORTAL_UPLOAD_DIR must be an existing directory (got "/nonexistent/uploads")`},
 		{"migrate url", "PORTAL_MIGRATE_DATABASE_URL", "mysql://owner@db/portal", "PORTAL_MIGRATE_DATABASE_URL must be a postgres:// or postgresql:// URL"},
 		{"unreadable secret file", "PORTAL_SMTP_URL_FILE", "/nonexistent/smtp", "PORTAL_SMTP_URL_FILE cannot be read"},
+		{"delivery mode", "PORTAL_DELIVERY_MODE", "smtp", "PORTAL_DELIVERY_MODE must be one of portal-only, tls-first"},
+		{"tls-first without reply domain", "PORTAL_DELIVERY_MODE", "tls-first", "PORTAL_REPLY_DOMAIN is required"},
+		{"resolver without port", "PORTAL_DNS_RESOLVER", "127.0.0.53", "PORTAL_DNS_RESOLVER must be host:port"},
+		{"smtp port", "PORTAL_DELIVERY_SMTP_PORT", "70000", "PORTAL_DELIVERY_SMTP_PORT must be a port number"},
+		{"ca file", "PORTAL_DELIVERY_CA_FILE", "/nonexistent/ca.pem", "PORTAL_DELIVERY_CA_FILE cannot be read"},
+		{"inbound without certificate", "PORTAL_SMTP_INBOUND_ADDR", "127.0.0.1:2525", "PORTAL_SMTP_INBOUND_ADDR needs a certificate"},
+		{"dkim half set", "PORTAL_DKIM_SELECTOR", "portal", "PORTAL_DKIM_SELECTOR and PORTAL_DKIM_KEY_FILE go together"},
+		{"fallback", "PORTAL_DELIVERY_FALLBACK_AFTER", "soon", "PORTAL_DELIVERY_FALLBACK_AFTER must be a positive duration"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

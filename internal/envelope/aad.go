@@ -42,8 +42,13 @@ type Binding struct {
 //
 // with label "secureportal/aad/v1". Length prefixes make the encoding
 // unambiguous: ("ab","c") and ("a","bc") encode differently.
-func (b Binding) AAD() []byte {
-	return encodeFields(bindingAADLabel, b.Purpose, b.Table, b.Column, b.RowID, b.ThreadID)
+func (b Binding) AAD() []byte { return b.aadAfter(nil) }
+
+// aadAfter returns header || b.AAD() in one new slice (a record's GCM
+// associated data is its header followed by its binding). It never writes
+// into header's spare capacity, where the caller's ciphertext may go.
+func (b Binding) aadAfter(header []byte) []byte {
+	return encodeFields(header, bindingAADLabel, b.Purpose, b.Table, b.Column, b.RowID, b.ThreadID)
 }
 
 func (b Binding) validate() error {
@@ -64,15 +69,18 @@ func (b Binding) validate() error {
 // patient) does not unwrap. Encoding is the same length-prefixed scheme as
 // Binding.AAD with label "secureportal/wrap-aad/v1".
 func WrapAAD(dataKeyID string, ownerKind string, ownerID string) []byte {
-	return encodeFields(wrapAADLabel, dataKeyID, ownerKind, ownerID)
+	return encodeFields(nil, wrapAADLabel, dataKeyID, ownerKind, ownerID)
 }
 
-func encodeFields(label string, fields ...string) []byte {
-	n := 4 + len(label)
+// encodeFields returns prefix followed by the length-prefixed label and
+// fields, in one allocation: the only encoder of both AAD formats.
+func encodeFields(prefix []byte, label string, fields ...string) []byte {
+	n := len(prefix) + 4 + len(label)
 	for _, f := range fields {
 		n += 4 + len(f)
 	}
 	out := make([]byte, 0, n)
+	out = append(out, prefix...)
 	out = appendField(out, label)
 	for _, f := range fields {
 		out = appendField(out, f)

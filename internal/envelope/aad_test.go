@@ -39,7 +39,7 @@ func TestBindingAADIsInjectiveAcrossFieldBoundaries(t *testing.T) {
 	if bytes.Equal(a.AAD(), b.AAD()) {
 		t.Fatal("shifting bytes between fields must change the encoding")
 	}
-	if bytes.Equal(WrapAAD("x", "y", "z"), encodeFields(bindingAADLabel, "x", "y", "z")) {
+	if bytes.Equal(WrapAAD("x", "y", "z"), encodeFields(nil, bindingAADLabel, "x", "y", "z")) {
 		t.Fatal("wrap AAD and binding AAD must be domain separated")
 	}
 }

@@ -35,4 +35,9 @@ var (
 	// never be decrypted again. It is declared here so that every package
 	// reports shredding with the same sentinel.
 	ErrShredded = errors.New("envelope: record was crypto-shredded")
+
+	// ErrTooLarge reports a plaintext longer than the limit given to
+	// SealStream. The stream was left without its final segment, so what
+	// was written does not open.
+	ErrTooLarge = errors.New("envelope: stream longer than allowed")
 )

@@ -83,7 +83,7 @@ func seal(rnd io.Reader, dek DEK, b Binding, plaintext []byte) ([]byte, error) {
 		return nil, fmt.Errorf("envelope: generating nonce: %w", err)
 	}
 	copy(out[6+nonceSize:recordHeaderLen], commit[:])
-	return aead.Seal(out, nonce, plaintext, recordAD(out[:recordHeaderLen], b)), nil
+	return aead.Seal(out, nonce, plaintext, b.aadAfter(out[:recordHeaderLen])), nil
 }
 
 // Open authenticates and decrypts a record produced by Seal. It fails with
@@ -109,7 +109,7 @@ func Open(dek DEK, b Binding, ct []byte) ([]byte, error) {
 		return nil, fmt.Errorf("envelope: open record: key commitment mismatch: %w", ErrAuth)
 	}
 	pt, err := aead.Open(make([]byte, 0, len(ct)-RecordOverhead), ct[6:6+nonceSize],
-		ct[recordHeaderLen:], recordAD(ct[:recordHeaderLen], b))
+		ct[recordHeaderLen:], b.aadAfter(ct[:recordHeaderLen]))
 	if err != nil {
 		return nil, fmt.Errorf("envelope: open record: %w", ErrAuth)
 	}
@@ -138,22 +138,6 @@ func checkRecordHeader(ct []byte) error {
 	return nil
 }
 
-// recordAD builds header || Binding.AAD() in one allocation.
-func recordAD(header []byte, b Binding) []byte {
-	fields := [...]string{b.Purpose, b.Table, b.Column, b.RowID, b.ThreadID}
-	n := len(header) + 4 + len(bindingAADLabel)
-	for _, f := range fields {
-		n += 4 + len(f)
-	}
-	ad := make([]byte, 0, n)
-	ad = append(ad, header...)
-	ad = appendField(ad, bindingAADLabel)
-	for _, f := range fields {
-		ad = appendField(ad, f)
-	}
-	return ad
-}
-
 // recordKeySet is the HKDF output for one DEK. cipher.AEAD values from
 // crypto/cipher.NewGCM hold no per-call state, so one is shared by all
 // goroutines using the DEK.
@@ -174,27 +158,36 @@ func recordKeys(dek DEK) (cipher.AEAD, [commitmentSize]byte, error) {
 }
 
 func deriveRecordKeys(dek []byte) (*recordKeySet, error) {
-	prk, err := hkdf.Extract(sha256.New, dek, []byte(recordSalt))
-	if err != nil {
-		return nil, fmt.Errorf("envelope: hkdf extract: %w", err)
-	}
-	encKey, err := hkdf.Expand(sha256.New, prk, recordKeyInfo, 32)
-	if err != nil {
-		return nil, fmt.Errorf("envelope: hkdf expand: %w", err)
-	}
-	c, err := hkdf.Expand(sha256.New, prk, recordCommitInf, commitmentSize)
-	if err != nil {
-		return nil, fmt.Errorf("envelope: hkdf expand: %w", err)
-	}
-	ks := &recordKeySet{}
-	copy(ks.commit[:], c)
-	ks.aead, err = newGCM(encKey)
-	clear(prk)
-	clear(encKey)
+	aead, commit, err := deriveCommittedAEAD(dek, []byte(recordSalt), recordKeyInfo, recordCommitInf)
 	if err != nil {
 		return nil, err
 	}
-	return ks, nil
+	return &recordKeySet{aead: aead, commit: commit}, nil
+}
+
+// deriveCommittedAEAD is the key schedule of both formats, records and
+// streams: from key and salt, HKDF-SHA256 (RFC 5869) derives an AES-256-GCM
+// key (info keyInfo) and the key commitment (info commitInfo). The
+// intermediate secrets are cleared once the cipher holds its own schedule.
+func deriveCommittedAEAD(key, salt []byte, keyInfo, commitInfo string) (cipher.AEAD, [commitmentSize]byte, error) {
+	var commit [commitmentSize]byte
+	prk, err := hkdf.Extract(sha256.New, key, salt)
+	if err != nil {
+		return nil, commit, fmt.Errorf("envelope: hkdf extract: %w", err)
+	}
+	defer clear(prk)
+	encKey, err := hkdf.Expand(sha256.New, prk, keyInfo, 32)
+	if err != nil {
+		return nil, commit, fmt.Errorf("envelope: hkdf expand: %w", err)
+	}
+	defer clear(encKey)
+	c, err := hkdf.Expand(sha256.New, prk, commitInfo, commitmentSize)
+	if err != nil {
+		return nil, commit, fmt.Errorf("envelope: hkdf expand: %w", err)
+	}
+	copy(commit[:], c)
+	aead, err := newGCM(encKey)
+	return aead, commit, err
 }
 
 func newGCM(key []byte) (cipher.AEAD, error) {

@@ -142,7 +142,7 @@ func TestOpenRejectsCiphertextWhoseCommitmentNamesAnotherKey(t *testing.T) {
 	copy(forged[18:50], commitA[:])
 	// Re-seal the body so GCM is valid under B with the forged header.
 	aeadB, _, _ := recordKeys(b)
-	forged = aeadB.Seal(forged[:recordHeaderLen], forged[6:18], []byte("for key B"), recordAD(forged[:recordHeaderLen], testBinding))
+	forged = aeadB.Seal(forged[:recordHeaderLen], forged[6:18], []byte("for key B"), testBinding.aadAfter(forged[:recordHeaderLen]))
 
 	if _, err := Open(b, testBinding, forged); !errors.Is(err, ErrAuth) || !strings.Contains(err.Error(), "commitment") {
 		t.Fatalf("key B: got %v, want commitment mismatch", err)

@@ -2,9 +2,7 @@ package envelope
 
 import (
 	"crypto/cipher"
-	"crypto/hkdf"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/binary"
 	"errors"
@@ -93,23 +91,8 @@ func StreamPlaintextSize(ctSize int64) (int64, error) {
 }
 
 func streamKeys(dek DEK, b Binding, salt []byte) (cipher.AEAD, [commitmentSize]byte, error) {
-	var commit [commitmentSize]byte
 	aad := string(b.AAD())
-	prk, err := hkdf.Extract(sha256.New, dek.key.bytes(), salt)
-	if err != nil {
-		return nil, commit, fmt.Errorf("envelope: hkdf extract: %w", err)
-	}
-	key, err := hkdf.Expand(sha256.New, prk, streamKeyInfo+aad, 32)
-	if err != nil {
-		return nil, commit, fmt.Errorf("envelope: hkdf expand: %w", err)
-	}
-	c, err := hkdf.Expand(sha256.New, prk, streamCommitInfo+aad, commitmentSize)
-	if err != nil {
-		return nil, commit, fmt.Errorf("envelope: hkdf expand: %w", err)
-	}
-	copy(commit[:], c)
-	aead, err := newGCM(key)
-	return aead, commit, err
+	return deriveCommittedAEAD(dek.key.bytes(), salt, streamKeyInfo+aad, streamCommitInfo+aad)
 }
 
 // segmentNonce builds u88be(counter) || lastFlag. The counter is a uint64,
@@ -221,6 +204,31 @@ func (s *streamWriter) flush(last bool) error {
 	s.counter++
 	s.n = 0
 	return nil
+}
+
+// SealStream encrypts everything read from r onto w as one stream bound to
+// b (see NewStreamWriter), reading at most limit+1 bytes: one byte past the
+// limit is how "too large" is told apart from "exactly at the limit" without
+// buffering anything. It returns the plaintext size. More than limit bytes
+// is ErrTooLarge, with the stream left unfinished. An error of r is
+// returned as it is, for the caller to classify (a broken upload, a size
+// limit of its own); one of w comes wrapped by the stream writer.
+func SealStream(w io.Writer, dek DEK, b Binding, r io.Reader, limit int64) (int64, error) {
+	sw, err := NewStreamWriter(w, dek, b)
+	if err != nil {
+		return 0, err
+	}
+	size, err := io.Copy(sw, io.LimitReader(r, limit+1))
+	if err != nil {
+		return 0, err
+	}
+	if size > limit {
+		return 0, fmt.Errorf("envelope: stream of more than %d bytes: %w", limit, ErrTooLarge)
+	}
+	if err := sw.Close(); err != nil {
+		return 0, err
+	}
+	return size, nil
 }
 
 // streamReader holds one sealed segment plus one byte of look-ahead (to

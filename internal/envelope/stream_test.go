@@ -310,3 +310,27 @@ func TestStreamPlaintextSizeRejectsImpossibleSizes(t *testing.T) {
 		}
 	}
 }
+
+func TestSealStreamStopsOneBytePastItsLimit(t *testing.T) {
+	dek := testDEK(t)
+	pt := seqBytes(0, SegmentSize+5)
+	var buf bytes.Buffer
+	n, err := SealStream(&buf, dek, testBinding, bytes.NewReader(pt), int64(len(pt)))
+	if err != nil || n != int64(len(pt)) {
+		t.Fatalf("exactly at the limit: n = %d, err = %v", n, err)
+	}
+	if got, err := openStream(dek, testBinding, buf.Bytes()); err != nil || !bytes.Equal(got, pt) {
+		t.Fatalf("round trip: err = %v, equal = %v", err, bytes.Equal(got, pt))
+	}
+	src := bytes.NewReader(append(pt, 'x', 'y'))
+	buf.Reset()
+	if _, err := SealStream(&buf, dek, testBinding, src, int64(len(pt))); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("one byte over: err = %v, want ErrTooLarge", err)
+	}
+	if src.Len() != 1 {
+		t.Errorf("%d bytes left unread, want 1: reading must stop one byte past the limit", src.Len())
+	}
+	if _, err := openStream(dek, testBinding, buf.Bytes()); err == nil {
+		t.Error("an unfinished stream opened")
+	}
+}

@@ -4,9 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
 	"github.com/healthnet/secureportal/internal/accounts"
@@ -16,23 +15,37 @@ import (
 	"github.com/healthnet/secureportal/templates/mail"
 )
 
-// NotifyWorker emails one recipient that a secure message waits for them.
-// A provider who has not registered gets a fresh registration link that lands
-// on the message; everyone else a link to the thread (through sign-in).
+// NotifyWorker brings one message to one recipient. With TLS set
+// (PORTAL_DELIVERY_MODE=tls-first) a provider whose mail server takes
+// verified TLS gets the whole message in their inbox; otherwise the message
+// waits in the portal and the recipient is emailed a notification without
+// PHI: a provider who has not registered gets a fresh registration link that
+// lands on the message, everyone else a link to the thread (through
+// sign-in). Either way a provider's delivery is recorded for staff.
 type NotifyWorker struct {
 	river.WorkerDefaults[messaging.NotifyMessage]
-	Pool     *pgxpool.Pool
-	Accounts *accounts.Service
-	Mailer   Mailer
-	Site     MailSite
-	Log      *slog.Logger
+	Messages   LiveThreads
+	Accounts   *accounts.Service
+	Mailer     Mailer
+	Site       MailSite
+	TLS        *TLSDelivery // nil: every message waits in the portal
+	Deliveries Deliveries
+	// Observe, when set, counts each recorded delivery (metrics).
+	Observe func(method, reason string)
+	Log     *slog.Logger
+}
+
+// LiveThreads finds the thread of a message still there to read.
+type LiveThreads interface {
+	// LiveThreadOf returns the message's thread id, or messaging.ErrNotFound
+	// when the message is recalled, shredded or gone.
+	LiveThreadOf(ctx context.Context, messageID string) (string, error)
 }
 
 func (w *NotifyWorker) Work(ctx context.Context, job *river.Job[messaging.NotifyMessage]) error {
 	a := job.Args
-	var threadID string
-	err := w.Pool.QueryRow(ctx, `SELECT thread_id::text FROM messages WHERE id = $1 AND recalled_at IS NULL`, a.MessageID).Scan(&threadID)
-	if errors.Is(err, pgx.ErrNoRows) {
+	threadID, err := w.Messages.LiveThreadOf(ctx, a.MessageID)
+	if errors.Is(err, messaging.ErrNotFound) {
 		w.Log.InfoContext(ctx, "notification skipped: message gone or recalled", "message_id", a.MessageID)
 		return nil
 	}
@@ -43,6 +56,42 @@ func (w *NotifyWorker) Work(ctx context.Context, job *river.Job[messaging.Notify
 	if err != nil {
 		return err
 	}
+	provider := u.Role == accounts.RoleProvider && (u.Status == accounts.StatusPending || u.Status == accounts.StatusActive)
+	if provider {
+		if _, done, err := w.Deliveries.DeliveryOf(ctx, a.MessageID, u.ID); err != nil || done {
+			return err // done: an earlier run delivered and recorded it; do not send twice
+		}
+	}
+	result := outcome{notify: true, record: messaging.Delivery{Method: string(delivery.MethodPortal), Reason: "every message waits in the portal (delivery mode portal-only)"}}
+	if provider && w.TLS != nil {
+		if result, err = w.TLS.tryTLS(ctx, w.Log, a.MessageID, u.Email, job.CreatedAt); err != nil {
+			return err
+		}
+	}
+	if result.notify {
+		if err := w.notify(ctx, job, u, threadID); err != nil {
+			return err
+		}
+	}
+	if !provider {
+		return nil
+	}
+	rec := result.record
+	rec.MessageID, rec.RecipientID, rec.Notified, rec.At = a.MessageID, u.ID, result.notify, time.Now()
+	if err := w.Deliveries.RecordDelivery(ctx, rec); err != nil {
+		return err
+	}
+	if w.Observe != nil {
+		w.Observe(rec.Method, result.label())
+	}
+	w.Log.InfoContext(ctx, "message delivered", "message_id", a.MessageID, "user_id", u.ID, "method", rec.Method,
+		"notified", rec.Notified, "mx", rec.MX, "tls_version", rec.TLSVersion)
+	return nil
+}
+
+// notify emails the recipient a link to the message waiting in the portal.
+func (w *NotifyWorker) notify(ctx context.Context, job *river.Job[messaging.NotifyMessage], u accounts.User, threadID string) error {
+	a := job.Args
 	v := mail.NotificationView{OrgName: w.Site.OrgName, HelpURL: w.Site.link("/help"), Contacts: w.Site.Contacts}
 	switch {
 	case u.Role != accounts.RoleProvider:

@@ -7,7 +7,7 @@ import (
 
 	"github.com/riverqueue/river"
 
-	"github.com/healthnet/secureportal/internal/postgres"
+	"github.com/healthnet/secureportal/internal/messaging"
 )
 
 // PurgeArgs starts a retention run. It carries nothing: what expired is
@@ -16,11 +16,17 @@ type PurgeArgs struct{}
 
 func (PurgeArgs) Kind() string { return "purge_expired" }
 
-// PurgeWorker crypto-shreds expired messages and threads (see
-// postgres.PurgeExpired) and reports what it did.
+// Purger crypto-shreds what retention says has expired, in batches of at
+// most batch records per transaction.
+type Purger interface {
+	PurgeExpired(ctx context.Context, retention time.Duration, now time.Time, batch int) (messaging.PurgeReport, error)
+}
+
+// PurgeWorker crypto-shreds expired messages and threads and reports what it
+// did.
 type PurgeWorker struct {
 	river.WorkerDefaults[PurgeArgs]
-	Store     *postgres.MessagingStore
+	Store     Purger
 	Retention time.Duration
 	Log       *slog.Logger
 }

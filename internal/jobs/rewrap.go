@@ -7,16 +7,14 @@ import (
 	"log/slog"
 
 	"github.com/riverqueue/river"
-
-	"github.com/healthnet/secureportal/internal/postgres"
 )
 
 // RewrapArgs asks for every data key to be rewrapped to the current KEK
 // version: the background form of `portal keys rewrap`, for deployments
 // where an operator would rather enqueue the work than hold a shell open.
 type RewrapArgs struct {
-	// BatchSize is how many keys each transaction rewraps; 0 means
-	// postgres.DefaultRewrapBatch.
+	// BatchSize is how many keys each transaction rewraps; 0 means the
+	// store's default.
 	BatchSize int `json:"batch_size"`
 }
 
@@ -28,8 +26,14 @@ func (RewrapArgs) Kind() string { return "rewrap_keys" }
 // LOCKED), so River's retry on failure simply carries on where it stopped.
 type RewrapWorker struct {
 	river.WorkerDefaults[RewrapArgs]
-	Keys *postgres.DataKeys
+	Keys Rewrapper
 	Log  *slog.Logger
+}
+
+// Rewrapper rewraps every data key not yet under the current KEK version,
+// batchSize keys per transaction, telling progress after each batch.
+type Rewrapper interface {
+	Rewrap(ctx context.Context, batchSize int, progress func(done, remaining int64)) (int64, error)
 }
 
 // Work rewraps all keys not on the current KEK version, logging progress

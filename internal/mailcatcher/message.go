@@ -28,6 +28,14 @@ type Message struct {
 	// Server, even across Reset.
 	ID         int
 	ReceivedAt time.Time
+	// ReceivedBy is the name of the listener that took the message:
+	// "localhost" for the one Start opened, else ListenOptions.Host.
+	// ReceivedOn is that listener's address.
+	ReceivedBy string
+	ReceivedOn string
+	// TLS describes the TLS the message arrived under ("TLS 1.3,
+	// TLS_AES_128_GCM_SHA256"); empty when it arrived in cleartext.
+	TLS string
 	// From is the address in the From header, falling back to the SMTP
 	// envelope sender when the header is missing or unparseable.
 	From string
@@ -126,9 +134,10 @@ func decodeHeader(v string) string {
 	return d
 }
 
-// parseMessage turns raw RFC 5322 bytes into a Message (without the
-// envelope fields, which the SMTP session fills in).
-func parseMessage(raw []byte) (Message, error) {
+// ParseMessage turns raw RFC 5322 bytes into a Message (without the
+// envelope fields, which the SMTP session fills in). Tests also use it on
+// what other SMTP peers received.
+func ParseMessage(raw []byte) (Message, error) {
 	msg, err := mail.ReadMessage(bytes.NewReader(raw))
 	if err != nil {
 		return Message{}, fmt.Errorf("mailcatcher: parse message header: %w", err)

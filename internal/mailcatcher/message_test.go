@@ -39,7 +39,7 @@ Content-Transfer-Encoding: base64
 JVBERi0xLjQK
 --outer--
 `)
-	m, err := parseMessage(raw)
+	m, err := ParseMessage(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func TestParseRejectsMalformedMIME(t *testing.T) {
 		"multipart no bound": "Content-Type: multipart/mixed\n\nbody\n",
 		"bad content type":   "Content-Type: text/plain; ;;=\n\nbody\n",
 	} {
-		if _, err := parseMessage(crlf(raw)); err == nil {
+		if _, err := ParseMessage(crlf(raw)); err == nil {
 			t.Errorf("%s: parsed without error", name)
 		} else if !strings.HasPrefix(err.Error(), "mailcatcher: ") {
 			t.Errorf("%s: error %q lacks package prefix", name, err)

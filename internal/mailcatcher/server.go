@@ -6,11 +6,14 @@
 // path end to end. mailcatcher therefore runs a genuine SMTP listener, but only
 // on a loopback address, parses what it receives and keeps the most recent
 // messages in memory so tests can assert on them and developers can read them
-// in a small web page (see Handler).
+// in a small web page (see Handler). Listen adds more listeners feeding the
+// same store, with or without STARTTLS, so `make run` can play providers'
+// mail servers on 127.0.0.2, 127.0.0.3, ... and show what they received.
 package mailcatcher
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -65,8 +68,10 @@ type Options struct {
 type Server struct {
 	smtp      *smtp.Server
 	ln        net.Listener
+	main      *listener // the listener Start opened
 	log       *slog.Logger
 	capacity  int
+	maxBytes  int64
 	failing   atomic.Bool
 	serveDone chan struct{}
 	closed    chan struct{}
@@ -74,7 +79,8 @@ type Server struct {
 	closeErr  error
 
 	mu     sync.Mutex
-	msgs   []Message // oldest first, len <= capacity
+	extra  []*listener // opened by Listen, closed by Close
+	msgs   []Message   // oldest first, len <= capacity
 	nextID int
 	// arrived is closed and replaced whenever a message is stored, which
 	// wakes every WaitFor caller at once without polling.
@@ -108,6 +114,38 @@ func StartWithOptions(addr string, opts Options) (*Server, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 
+	ln, err := listenLoopback(bindAddr)
+	if err != nil {
+		return nil, err
+	}
+
+	s := &Server{
+		ln:        ln,
+		log:       logger,
+		capacity:  opts.Capacity,
+		maxBytes:  opts.MaxMessageBytes,
+		serveDone: make(chan struct{}),
+		closed:    make(chan struct{}),
+		nextID:    1,
+		arrived:   make(chan struct{}),
+	}
+	s.main = &listener{catcher: s, host: "localhost", addr: ln.Addr().String(), served: s.serveDone}
+	s.smtp = s.newSMTPServer(s, s.main.host, nil)
+	s.main.smtp = s.smtp
+
+	go func() {
+		defer close(s.serveDone)
+		if err := s.smtp.Serve(ln); err != nil {
+			logger.Error("mailcatcher: smtp serve stopped", "err", err)
+		}
+	}()
+	logger.Info("mailcatcher: listening", "addr", ln.Addr().String())
+	return s, nil
+}
+
+// listenLoopback binds addr (already checked by loopbackAddr) and makes
+// sure the kernel really bound a loopback address.
+func listenLoopback(bindAddr string) (net.Listener, error) {
 	ln, err := net.Listen("tcp", bindAddr)
 	if err != nil {
 		return nil, fmt.Errorf("mailcatcher: listen on %s: %w", bindAddr, err)
@@ -117,36 +155,24 @@ func StartWithOptions(addr string, opts Options) (*Server, error) {
 		_ = ln.Close()
 		return nil, fmt.Errorf("mailcatcher: bound to non-loopback address %s", ln.Addr())
 	}
+	return ln, nil
+}
 
-	s := &Server{
-		ln:        ln,
-		log:       logger,
-		capacity:  opts.Capacity,
-		serveDone: make(chan struct{}),
-		closed:    make(chan struct{}),
-		nextID:    1,
-		arrived:   make(chan struct{}),
-	}
-	srv := smtp.NewServer(s)
-	srv.Domain = "localhost"
-	srv.MaxMessageBytes = opts.MaxMessageBytes
+// newSMTPServer configures one go-smtp server for backend, greeting as
+// host and offering STARTTLS when tlsConfig is set.
+func (s *Server) newSMTPServer(backend smtp.Backend, host string, tlsConfig *tls.Config) *smtp.Server {
+	srv := smtp.NewServer(backend)
+	srv.Domain = host
+	srv.MaxMessageBytes = s.maxBytes
 	srv.MaxRecipients = 100
 	srv.ReadTimeout = time.Minute
 	srv.WriteTimeout = time.Minute
+	srv.TLSConfig = tlsConfig
 	// No TLS on loopback, so AUTH must be allowed in clear for senders that
 	// are configured with credentials exactly like production.
 	srv.AllowInsecureAuth = true
-	srv.ErrorLog = slogAdapter{logger}
-	s.smtp = srv
-
-	go func() {
-		defer close(s.serveDone)
-		if err := srv.Serve(ln); err != nil {
-			logger.Error("mailcatcher: smtp serve stopped", "err", err)
-		}
-	}()
-	logger.Info("mailcatcher: listening", "addr", ln.Addr().String())
-	return s, nil
+	srv.ErrorLog = slogAdapter{s.log}
+	return srv
 }
 
 // loopbackAddr validates addr and returns the address to bind. "localhost"
@@ -185,6 +211,15 @@ func (s *Server) Close() error {
 			s.closeErr = fmt.Errorf("mailcatcher: close listener: %w", err)
 		}
 		<-s.serveDone
+		s.mu.Lock()
+		extra := s.extra
+		s.extra = nil
+		s.mu.Unlock()
+		for _, l := range extra {
+			if err := l.close(); err != nil && s.closeErr == nil {
+				s.closeErr = err
+			}
+		}
 	})
 	return s.closeErr
 }
@@ -278,19 +313,16 @@ func (s *Server) store(m Message) {
 	s.arrived = make(chan struct{})
 }
 
-// NewSession implements smtp.Backend.
+// NewSession implements smtp.Backend for the listener Start opened.
 func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
-	// The listener is loopback-only; this guards against a future change
-	// (say, someone passing in a different listener) silently exposing it.
-	if tcp, ok := c.Conn().RemoteAddr().(*net.TCPAddr); ok && !tcp.IP.IsLoopback() {
-		return nil, &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "mailcatcher: loopback clients only"}
-	}
-	return &session{srv: s}, nil
+	return s.main.NewSession(c)
 }
 
 // session collects one SMTP transaction's envelope.
 type session struct {
 	srv  *Server
+	via  *listener
+	conn *smtp.Conn
 	from string
 	to   []string
 }
@@ -337,7 +369,7 @@ func (s *session) Data(r io.Reader) error {
 	if s.srv.failing.Load() {
 		return errTemporary
 	}
-	msg, err := parseMessage(raw)
+	msg, err := ParseMessage(raw)
 	if err != nil {
 		// Reject instead of storing half a message: a test sink should make
 		// malformed MIME from our own mailer fail loudly at send time.
@@ -345,12 +377,17 @@ func (s *session) Data(r io.Reader) error {
 		return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: err.Error()}
 	}
 	msg.ReceivedAt = time.Now()
+	msg.ReceivedBy = s.via.host
+	msg.ReceivedOn = s.via.addr
+	if state, ok := s.conn.TLSConnectionState(); ok {
+		msg.TLS = tls.VersionName(state.Version) + ", " + tls.CipherSuiteName(state.CipherSuite)
+	}
 	msg.To = slices.Clone(s.to)
 	if msg.From == "" {
 		msg.From = s.from
 	}
 	s.srv.store(msg)
-	s.srv.log.Info("mailcatcher: message received", "recipients", len(msg.To), "bytes", len(raw))
+	s.srv.log.Info("mailcatcher: message received", "listener", s.via.addr, "tls", msg.TLS != "", "recipients", len(msg.To), "bytes", len(raw))
 	return nil
 }
 

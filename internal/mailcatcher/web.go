@@ -44,14 +44,15 @@ iframe{width:100%;height:32rem;border:1px solid #ccc}
 {{end}}
 {{define "list"}}{{template "top"}}
 <h2>Messages ({{len .}})</h2>
-{{if .}}<table><thead><tr><th>Received</th><th>To</th><th>Subject</th></tr></thead><tbody>
-{{range .}}<tr><td>{{.ReceivedAt.Format "2006-01-02 15:04:05"}}</td><td>{{join .To}}</td><td><a href="/messages/{{.ID}}">{{if .Subject}}{{.Subject}}{{else}}(no subject){{end}}</a></td></tr>
+{{if .}}<table><thead><tr><th>Received</th><th>Received by</th><th>To</th><th>Subject</th></tr></thead><tbody>
+{{range .}}<tr><td>{{.ReceivedAt.Format "2006-01-02 15:04:05"}}</td><td>{{.ReceivedBy}}, {{if .TLS}}TLS{{else}}no TLS{{end}}</td><td>{{join .To}}</td><td><a href="/messages/{{.ID}}">{{if .Subject}}{{.Subject}}{{else}}(no subject){{end}}</a></td></tr>
 {{end}}</tbody></table>{{else}}<p>No mail yet.</p>{{end}}
 {{template "bottom"}}{{end}}
 {{define "message"}}{{template "top"}}
 <h2>{{if .Msg.Subject}}{{.Msg.Subject}}{{else}}(no subject){{end}}</h2>
 <table>
 <tr><th>Received</th><td>{{.Msg.ReceivedAt.Format "2006-01-02 15:04:05"}}</td></tr>
+<tr><th>Received by</th><td>{{.Msg.ReceivedBy}}{{if ne .Msg.ReceivedBy .Msg.ReceivedOn}} ({{.Msg.ReceivedOn}}){{end}}, {{if .Msg.TLS}}over {{.Msg.TLS}}{{else}}in cleartext (no TLS){{end}}</td></tr>
 <tr><th>Sender address</th><td>{{.Msg.From}}</td></tr>
 <tr><th>Delivered to</th><td>{{join .Msg.To}}</td></tr>
 {{range .Headers}}<tr><th>{{.Name}}</th><td>{{.Value}}</td></tr>

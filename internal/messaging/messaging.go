@@ -7,7 +7,10 @@ package messaging
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -48,9 +51,30 @@ type Team struct {
 // Recipient is someone a provider may write to: a representative they
 // already correspond with, or a team.
 type Recipient struct {
-	Key         string // "staff:12" or "team:3": the compose form's value
+	Key         string // "staff:12" or "team:3" (RecipientKey): the compose form's value
 	Name        string
 	Description string
+}
+
+// The kinds of recipient, the first part of a Recipient's Key.
+const (
+	RecipientStaff = "staff"
+	RecipientTeam  = "team"
+)
+
+// RecipientKey is the Key of the recipient of kind with id, e.g. "team:3".
+func RecipientKey(kind string, id int64) string { return kind + ":" + strconv.FormatInt(id, 10) }
+
+// ParseRecipientKey splits a Key made by RecipientKey. ok is false for
+// anything else (a forged form value), which a store refuses with
+// ErrRecipientUnset.
+func ParseRecipientKey(key string) (kind string, id int64, ok bool) {
+	kind, idText, _ := strings.Cut(key, ":")
+	id, err := strconv.ParseInt(idText, 10, 64)
+	if err != nil || (kind != RecipientStaff && kind != RecipientTeam) {
+		return "", 0, false
+	}
+	return kind, id, true
 }
 
 // ThreadSummary is one line of an inbox.
@@ -95,6 +119,9 @@ type Message struct {
 	Attachments []Attachment
 	// ReadAt is when the other side first opened it (zero: not yet).
 	ReadAt time.Time
+	// Deliveries say how the message reached its recipients (staff view
+	// only; empty for provider messages and before the job ran).
+	Deliveries []Delivery
 }
 
 // Attachment is a file's metadata.
@@ -143,6 +170,17 @@ type Page struct {
 	Filter Filter
 	Before string
 	Limit  int
+}
+
+// PurgeReport says what one retention run destroyed.
+type PurgeReport struct {
+	Messages int // messages past their own expiry
+	Threads  int // whole threads past the retention period
+	Keys     int // data keys destroyed
+}
+
+func (p PurgeReport) String() string {
+	return fmt.Sprintf("%d messages and %d threads expired, %d keys destroyed", p.Messages, p.Threads, p.Keys)
 }
 
 // NotifyMessage asks the mail worker to tell one recipient that a message

@@ -95,6 +95,9 @@ func (s *Service) StartFromProvider(ctx context.Context, provider Viewer, to, su
 
 // Reply adds a message to a thread the viewer may see.
 func (s *Service) Reply(ctx context.Context, v Viewer, threadID, body string, files Uploads) error {
+	if !ValidID(threadID) {
+		return ErrNotFound
+	}
 	errs := FieldErrors{}
 	body = checkBody(body, errs)
 	if len(errs) > 0 {

@@ -152,7 +152,12 @@ func (s *AccountStore) RecordLoginSuccess(ctx context.Context, userID int64, new
 
 func (s *AccountStore) InsertToken(ctx context.Context, t accounts.Token, sum []byte) error {
 	return wrap("insert token", pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		// Newest only: an older link stops working the moment a new one exists.
+		// Newest only: an older link stops working the moment a new one
+		// exists. The user's row lock serialises links minted at once (two
+		// mail jobs for one user), so each voids the one committed before it.
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM users WHERE id = $1 FOR UPDATE`, t.UserID); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `UPDATE tokens SET used_at = now() WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL`,
 			t.UserID, t.Purpose); err != nil {
 			return err

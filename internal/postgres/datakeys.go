@@ -157,25 +157,45 @@ func (d *DataKeys) newDataKey(ctx context.Context, tx pgx.Tx, owner Owner) (stri
 // so a cache hit can never bypass the owner binding that the wrap AAD
 // enforces on a miss.
 func (d *DataKeys) dek(ctx context.Context, q Querier, dataKeyID string, owner Owner) (envelope.DEK, error) {
-	var k keyRow
-	err := q.QueryRow(ctx, `
-		SELECT id::text, owner_kind, owner_id, kek_version, wrapped
-		FROM data_keys WHERE id = $1`, dataKeyID).Scan(&k.id, &k.kind, &k.ownerID, &k.version, &k.wrapped)
-	if errors.Is(err, pgx.ErrNoRows) {
-		d.logFailure("load data key", dataKeyID, owner, envelope.ErrShredded)
-		return envelope.DEK{}, fmt.Errorf("postgres: datakeys: data key %s: %w", dataKeyID, envelope.ErrShredded)
-	}
+	keys, err := loadKeyRows(ctx, q, `id = $1`, dataKeyID)
 	if err != nil {
 		return envelope.DEK{}, fmt.Errorf("postgres: datakeys: load data key: %w", err)
 	}
-	return d.unwrapRow(k, owner)
+	if len(keys) == 0 {
+		d.logFailure("load data key", dataKeyID, owner, envelope.ErrShredded)
+		return envelope.DEK{}, fmt.Errorf("postgres: datakeys: data key %s: %w", dataKeyID, envelope.ErrShredded)
+	}
+	return d.unwrapRow(keys[0], owner)
 }
 
-// keyRow is a data_keys row as read for unwrapping.
+// keyRow is a data_keys row as read for unwrapping or rewrapping.
 type keyRow struct {
 	id, kind, ownerID string
 	version           int64
 	wrapped           []byte
+}
+
+// loadKeyRows reads the data_keys rows that cond selects: a WHERE condition
+// over args, with whatever may follow it (LIMIT, FOR UPDATE). It is the one
+// query that reads wrapped DEKs.
+func loadKeyRows(ctx context.Context, q Querier, cond string, args ...any) ([]keyRow, error) {
+	rows, err := q.Query(ctx, `SELECT id::text, owner_kind, owner_id, kek_version, wrapped FROM data_keys WHERE `+cond, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (keyRow, error) {
+		var k keyRow
+		err := r.Scan(&k.id, &k.kind, &k.ownerID, &k.version, &k.wrapped)
+		return k, err
+	})
+}
+
+// dataKeyExists reports whether a data key is still stored: its absence is
+// how a shredding (recall, retention), here or in another process, shows.
+func dataKeyExists(ctx context.Context, q Querier, dataKeyID string) (bool, error) {
+	var exists bool
+	err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM data_keys WHERE id = $1)`, dataKeyID).Scan(&exists)
+	return exists, err
 }
 
 // unwrapRow returns the DEK of a row just read, for owner: from the cache
@@ -220,21 +240,13 @@ func (d *DataKeys) OpenRecords(ctx context.Context, q Querier, recs []SealedReco
 	for i, r := range recs {
 		ids[i] = r.DataKeyID
 	}
-	rows, err := q.Query(ctx, `SELECT id::text, owner_kind, owner_id, kek_version, wrapped FROM data_keys WHERE id = ANY($1::uuid[])`, ids)
+	keys, err := loadKeyRows(ctx, q, `id = ANY($1::uuid[])`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: datakeys: load data keys: %w", err)
 	}
-	found := map[string]keyRow{}
-	for rows.Next() {
-		var k keyRow
-		if err := rows.Scan(&k.id, &k.kind, &k.ownerID, &k.version, &k.wrapped); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("postgres: datakeys: load data keys: %w", err)
-		}
+	found := make(map[string]keyRow, len(keys))
+	for _, k := range keys {
 		found[k.id] = k
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("postgres: datakeys: load data keys: %w", err)
 	}
 	out := make([][]byte, len(recs))
 	for i, r := range recs {

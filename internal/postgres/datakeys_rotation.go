@@ -77,25 +77,8 @@ func (d *DataKeys) Rewrap(ctx context.Context, batchSize int, progress func(done
 	}
 }
 
-type wrappedKey struct {
-	id, ownerKind, ownerID string
-	version                int64
-	wrapped                []byte
-}
-
 func (d *DataKeys) rewrapBatch(ctx context.Context, tx pgx.Tx, current uint32, batchSize int) (int64, error) {
-	rows, err := tx.Query(ctx, `
-		SELECT id::text, owner_kind, owner_id, kek_version, wrapped
-		FROM data_keys WHERE kek_version <> $1
-		LIMIT $2 FOR UPDATE SKIP LOCKED`, int64(current), batchSize)
-	if err != nil {
-		return 0, fmt.Errorf("postgres: datakeys: rewrap: select: %w", err)
-	}
-	keys, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (wrappedKey, error) {
-		var k wrappedKey
-		err := r.Scan(&k.id, &k.ownerKind, &k.ownerID, &k.version, &k.wrapped)
-		return k, err
-	})
+	keys, err := loadKeyRows(ctx, tx, `kek_version <> $1 LIMIT $2 FOR UPDATE SKIP LOCKED`, int64(current), batchSize)
 	if err != nil {
 		return 0, fmt.Errorf("postgres: datakeys: rewrap: select: %w", err)
 	}
@@ -115,9 +98,9 @@ func (d *DataKeys) rewrapBatch(ctx context.Context, tx pgx.Tx, current uint32, b
 
 // rewrapOne unwraps k under its KEK version and wraps the same DEK under
 // the current one, with the same AAD (id and owner do not change).
-func (d *DataKeys) rewrapOne(k wrappedKey) (uint32, []byte, error) {
-	owner := Owner{Kind: k.ownerKind, ID: k.ownerID}
-	aad := envelope.WrapAAD(k.id, k.ownerKind, k.ownerID)
+func (d *DataKeys) rewrapOne(k keyRow) (uint32, []byte, error) {
+	owner := Owner{Kind: k.kind, ID: k.ownerID}
+	aad := envelope.WrapAAD(k.id, k.kind, k.ownerID)
 	dek, err := d.kek.Unwrap(uint32(k.version), aad, k.wrapped)
 	if err != nil {
 		d.logFailure("rewrap", k.id, owner, err)

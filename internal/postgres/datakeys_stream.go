@@ -34,21 +34,11 @@ func (d *DataKeys) WriteStream(ctx context.Context, tx pgx.Tx, owner Owner, b en
 	if err != nil {
 		return "", 0, err
 	}
-	rows := &chunkWriter{ctx: ctx, tx: tx, id: id}
-	sw, err := envelope.NewStreamWriter(rows, dek, b)
-	if err != nil {
-		return "", 0, fmt.Errorf("postgres: datakeys: write stream: %w", err)
-	}
-	// Read one byte past the limit: that is how "too large" is told apart
-	// from "exactly at the limit" without buffering anything.
-	size, err = io.Copy(sw, io.LimitReader(r, maxBytes+1))
-	if err != nil {
-		return "", 0, fmt.Errorf("postgres: datakeys: write stream: %w", err)
-	}
-	if size > maxBytes {
+	size, err = envelope.SealStream(&chunkWriter{ctx: ctx, tx: tx, id: id}, dek, b, r, maxBytes)
+	if errors.Is(err, envelope.ErrTooLarge) {
 		return "", 0, fmt.Errorf("postgres: datakeys: write stream: more than %d bytes: %w", maxBytes, ErrTooLarge)
 	}
-	if err := sw.Close(); err != nil {
+	if err != nil {
 		return "", 0, fmt.Errorf("postgres: datakeys: write stream: %w", err)
 	}
 	return id, size, nil
@@ -171,8 +161,7 @@ func (c *chunkReader) fetch() error {
 // itself is gone: shredding cascades to the chunks, and a reader caught
 // between batches should say the attachment was withdrawn, not truncated.
 func (c *chunkReader) checkNotShredded() error {
-	var exists bool
-	err := c.q.QueryRow(c.ctx, `SELECT EXISTS (SELECT 1 FROM data_keys WHERE id = $1)`, c.id).Scan(&exists)
+	exists, err := dataKeyExists(c.ctx, c.q, c.id)
 	if err != nil {
 		return fmt.Errorf("postgres: datakeys: read chunks: %w", err)
 	}

@@ -2,20 +2,16 @@ package postgres
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/healthnet/secureportal/internal/audit"
+	"github.com/healthnet/secureportal/internal/messaging"
 )
 
 // PurgeReport says what one retention run destroyed.
-type PurgeReport struct {
-	Messages int // messages past their own expiry
-	Threads  int // whole threads past the retention period
-	Keys     int // data keys destroyed
-}
+type PurgeReport = messaging.PurgeReport
 
 const auditRetentionPurged audit.Action = "retention.purged"
 
@@ -54,16 +50,15 @@ func (s *MessagingStore) PurgeExpired(ctx context.Context, retention time.Durati
 
 func (s *MessagingStore) purgeBatch(ctx context.Context, tx pgx.Tx, retention time.Duration, now time.Time, batch int) (PurgeReport, error) {
 	var r PurgeReport
-	type victim struct{ id, key string }
-	collect := func(sql string, args ...any) ([]victim, error) {
+	collect := func(sql string, args ...any) ([]keyedRow, error) {
 		rows, err := tx.Query(ctx, sql, args...)
 		if err != nil {
 			return nil, err
 		}
-		return pgx.CollectRows(rows, func(row pgx.CollectableRow) (victim, error) {
-			var v victim
-			err := row.Scan(&v.id, &v.key)
-			return v, err
+		return pgx.CollectRows(rows, func(row pgx.CollectableRow) (keyedRow, error) {
+			var k keyedRow
+			err := row.Scan(&k.id, &k.key)
+			return k, err
 		})
 	}
 	msgs, err := collect(`SELECT m.id::text, m.body_key::text FROM messages m
@@ -72,14 +67,10 @@ func (s *MessagingStore) purgeBatch(ctx context.Context, tx pgx.Tx, retention ti
 	if err != nil {
 		return r, err
 	}
-	for _, m := range msgs {
-		n, err := s.shredMessage(ctx, tx, m.id, m.key)
-		if err != nil {
-			return r, err
-		}
-		r.Messages++
-		r.Keys += n
+	if r.Keys, err = s.shredMessages(ctx, tx, msgs); err != nil {
+		return r, err
 	}
+	r.Messages = len(msgs)
 	if retention <= 0 {
 		return r, nil
 	}
@@ -97,14 +88,12 @@ func (s *MessagingStore) purgeBatch(ctx context.Context, tx pgx.Tx, retention ti
 		if err != nil {
 			return r, err
 		}
-		for _, m := range inThread {
-			n, err := s.shredMessage(ctx, tx, m.id, m.key)
-			if err != nil {
-				return r, err
-			}
-			r.Keys += n
+		n, err := s.shredMessages(ctx, tx, inThread)
+		if err != nil {
+			return r, err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE messages SET expires_at = coalesce(expires_at, $2) WHERE thread_id = $1`, t.id, now); err != nil {
+		r.Keys += n
+		if _, err := tx.Exec(ctx, `UPDATE messages SET expires_at = least(coalesce(expires_at, $2), $2) WHERE thread_id = $1`, t.id, now); err != nil {
 			return r, err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE threads SET expired_at = $2 WHERE id = $1`, t.id, now); err != nil {
@@ -113,8 +102,4 @@ func (s *MessagingStore) purgeBatch(ctx context.Context, tx pgx.Tx, retention ti
 		r.Threads++
 	}
 	return r, nil
-}
-
-func (p PurgeReport) String() string {
-	return fmt.Sprintf("%d messages and %d threads expired, %d keys destroyed", p.Messages, p.Threads, p.Keys)
 }

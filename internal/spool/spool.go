@@ -65,18 +65,12 @@ func write(f *os.File, r io.Reader, limit int64) (*File, error) {
 	// The binding is unique to this file: its ciphertext opens nowhere else.
 	id := rand.Text()
 	sf := &File{f: f, dek: dek, binding: envelope.Binding{Purpose: "upload-spool", Table: "spool", Column: "file", RowID: id}}
-	sw, err := envelope.NewStreamWriter(f, dek, sf.binding)
-	if err != nil {
-		return nil, fmt.Errorf("spool: %w", err)
-	}
-	if sf.size, err = io.Copy(sw, io.LimitReader(r, limit+1)); err != nil {
-		return nil, err // the reader's own error (a broken upload, a size limit), for the caller to classify
-	}
-	if sf.size > limit {
+	sf.size, err = envelope.SealStream(f, dek, sf.binding, r, limit)
+	if errors.Is(err, envelope.ErrTooLarge) {
 		return nil, ErrTooLarge
 	}
-	if err := sw.Close(); err != nil {
-		return nil, fmt.Errorf("spool: %w", err)
+	if err != nil {
+		return nil, err // the reader's own error (a broken upload, a size limit), for the caller to classify
 	}
 	return sf, nil
 }

@@ -41,46 +41,87 @@ func Help(v HelpView) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<article class=\"prose\" aria-labelledby=\"help-title\" data-testid=\"help-page\"><h1 id=\"help-title\">Secure Email Guide</h1><p class=\"lead\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<article class=\"prose\" aria-labelledby=\"help-title\" data-testid=\"help-page\"><h1 id=\"help-title\">Secure Email Guide</h1>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			var templ_7745c5c3_Var3 string
-			templ_7745c5c3_Var3, templ_7745c5c3_Err = templ.JoinStringErrs(v.OrgName)
-			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/pages/help.templ`, Line: 11, Col: 15}
+			if v.TLSFirst {
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "<p class=\"lead\" data-testid=\"help-delivery\">")
+				if templ_7745c5c3_Err != nil {
+					return templ_7745c5c3_Err
+				}
+				var templ_7745c5c3_Var3 string
+				templ_7745c5c3_Var3, templ_7745c5c3_Err = templ.JoinStringErrs(v.OrgName)
+				if templ_7745c5c3_Err != nil {
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/pages/help.templ`, Line: 12, Col: 16}
+				}
+				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var3))
+				if templ_7745c5c3_Err != nil {
+					return templ_7745c5c3_Err
+				}
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, " sends protected health information (PHI) securely. When your email server can receive mail over verified TLS encryption, our messages arrive in your regular inbox (their subject starts with <strong>[SECURE]</strong>) and you need do nothing; replying to them sends your answer back securely. When it cannot, the message is kept encrypted here and you receive an email telling you it is waiting.</p>")
+				if templ_7745c5c3_Err != nil {
+					return templ_7745c5c3_Err
+				}
+			} else {
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 4, "<p class=\"lead\" data-testid=\"help-delivery\">")
+				if templ_7745c5c3_Err != nil {
+					return templ_7745c5c3_Err
+				}
+				var templ_7745c5c3_Var4 string
+				templ_7745c5c3_Var4, templ_7745c5c3_Err = templ.JoinStringErrs(v.OrgName)
+				if templ_7745c5c3_Err != nil {
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/pages/help.templ`, Line: 20, Col: 16}
+				}
+				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var4))
+				if templ_7745c5c3_Err != nil {
+					return templ_7745c5c3_Err
+				}
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 5, " sends protected health information (PHI) securely: every message is kept encrypted here, and you receive an email telling you it is waiting. The email never contains the message itself.</p>")
+				if templ_7745c5c3_Err != nil {
+					return templ_7745c5c3_Err
+				}
 			}
-			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var3))
-			if templ_7745c5c3_Err != nil {
-				return templ_7745c5c3_Err
-			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, " sends protected health information (PHI) securely. When your email server can receive mail over verified TLS encryption, our messages arrive in your regular inbox and you need do nothing. When it cannot, the message is kept encrypted here and you receive an email telling you it is waiting.</p><nav aria-label=\"On this page\" class=\"toc\"><ul><li><a href=\"#register\">Register the first time</a></li><li><a href=\"#read\">Read a secure message</a></li><li><a href=\"#reply\">Reply or start a new message</a></li><li><a href=\"#password\">Forgot your password</a></li><li><a href=\"#contact\">Whom to call</a></li></ul></nav><h2 id=\"register\">Register the first time</h2><ol><li>Look for an email whose subject starts with <strong>[SECURE]</strong>. It never contains the message itself.</li><li>Select the link in that email. If your mail program removed the link, open the attached <strong>SecureMessage.html</strong> and select its button.</li><li>Your email address is your username. Choose your name as it should appear to ")
-			if templ_7745c5c3_Err != nil {
-				return templ_7745c5c3_Err
-			}
-			var templ_7745c5c3_Var4 string
-			templ_7745c5c3_Var4, templ_7745c5c3_Err = templ.JoinStringErrs(v.OrgName)
-			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/pages/help.templ`, Line: 29, Col: 96}
-			}
-			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var4))
-			if templ_7745c5c3_Err != nil {
-				return templ_7745c5c3_Err
-			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, " and a password of at least 15 characters. A short phrase of several words is easy to remember and hard to guess.</li><li>After registering you see the message straight away.</li></ol><p>Registration links work for a limited time. If yours has expired, the page offers to send you a new one.</p><h2 id=\"read\">Read a secure message</h2><p>Later emails link straight to the new message. Sign in with your email address and password and the message opens. Your inbox lists every conversation, newest first, with unread ones marked. To keep a copy in a patient's chart, choose <strong>Print</strong> on the conversation.</p><h2 id=\"reply\">Reply or start a new message</h2><p>Under each message is a reply box; you can attach files. Replies stay encrypted and reach the representative who wrote to you. To start a new conversation, choose <strong>New message</strong> and pick the representative you work with or your county’s Provider Services team.</p><h2 id=\"password\">Forgot your password</h2><p>On the sign-in page choose <strong>Forgot password</strong> and enter your email address. We email you a link that lets you choose a new password; it works once, for 30 minutes. Changing your password signs you out everywhere.</p><p>To change a password you still know, sign in and open <strong>Your account</strong>, then <strong>Change your password</strong>. You stay signed in on that screen; everywhere else you are signed out, and we email you to say the password changed.</p><h2 id=\"contact\">Whom to call</h2><p>If you have a question about a message, contact the ")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "<p><a href=\"/tls-check\">Check whether your mail server can receive secure email directly</a>: it shows what your IT team would change.</p><nav aria-label=\"On this page\" class=\"toc\"><ul><li><a href=\"#register\">Register the first time</a></li><li><a href=\"#read\">Read a secure message</a></li><li><a href=\"#reply\">Reply or start a new message</a></li><li><a href=\"#password\">Forgot your password</a></li><li><a href=\"#contact\">Whom to call</a></li></ul></nav><h2 id=\"register\">Register the first time</h2><ol><li>Look for an email whose subject starts with <strong>[SECURE]</strong>. It never contains the message itself.</li><li>Select the link in that email. If your mail program removed the link, open the attached <strong>SecureMessage.html</strong> and select its button.</li><li>Your email address is your username. Choose your name as it should appear to ")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var5 string
 			templ_7745c5c3_Var5, templ_7745c5c3_Err = templ.JoinStringErrs(v.OrgName)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/pages/help.templ`, Line: 59, Col: 69}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/pages/help.templ`, Line: 42, Col: 96}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var5))
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 4, " representative you conduct email business with. You can also reach:</p>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, " and a password of at least 15 characters. A short phrase of several words is easy to remember and hard to guess.</li><li>After registering you see the message straight away.</li></ol><p>Registration links work for a limited time. If yours has expired, the page offers to send you a new one.</p><h2 id=\"read\">Read a secure message</h2><p>Later emails link straight to the new message. Sign in with your email address and password and the message opens. Your inbox lists every conversation, newest first, with unread ones marked. To keep a copy in a patient's chart, choose <strong>Print</strong> on the conversation.</p><h2 id=\"reply\">Reply or start a new message</h2><p>Under each message is a reply box; you can attach files. Replies stay encrypted and reach the representative who wrote to you. To start a new conversation, choose <strong>New message</strong> and pick the representative you work with or your county’s Provider Services team.</p><h2 id=\"password\">Forgot your password</h2><p>On the sign-in page choose <strong>Forgot password</strong> and enter your email address. We email you a link that lets you choose a new password; it works once, for ")
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			var templ_7745c5c3_Var6 string
+			templ_7745c5c3_Var6, templ_7745c5c3_Err = templ.JoinStringErrs(v.ResetLinkValid)
+			if templ_7745c5c3_Err != nil {
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/pages/help.templ`, Line: 64, Col: 22}
+			}
+			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var6))
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 8, ". Changing your password signs you out everywhere.</p><p>To change a password you still know, sign in and open <strong>Your account</strong>, then <strong>Change your password</strong>. You stay signed in on that screen; everywhere else you are signed out, and we email you to say the password changed.</p><h2 id=\"contact\">Whom to call</h2><p>If you have a question about a message, contact the ")
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			var templ_7745c5c3_Var7 string
+			templ_7745c5c3_Var7, templ_7745c5c3_Err = templ.JoinStringErrs(v.OrgName)
+			if templ_7745c5c3_Err != nil {
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/pages/help.templ`, Line: 72, Col: 69}
+			}
+			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var7))
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 9, " representative you conduct email business with. You can also reach:</p>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -88,7 +129,7 @@ func Help(v HelpView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 5, "</article>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 10, "</article>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -75,6 +75,13 @@ type MessageView struct {
 	// viewer's own messages; empty otherwise.
 	ReadNote  string
 	RecallURL string
+	// Deliveries say, to staff, how the message reached the provider:
+	// "Delivered by TLS 1.3 to mx.clinic.example, certificate verified,
+	// 10:02" or "Waiting in the portal: ... notification sent 10:02".
+	Deliveries []string
+	// SentByEmail is true when a copy went by TLS to the provider's mail
+	// server, which withdrawing cannot take back.
+	SentByEmail bool
 }
 
 // AttachmentLink is a downloadable file.

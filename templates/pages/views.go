@@ -21,6 +21,12 @@ type HelpView struct {
 	// Contacts repeats the organisation's contacts in the body, where the
 	// guide says whom to call.
 	Contacts []layout.Contact
+	// ResetLinkValid is how long an emailed reset link works, in words
+	// ("30 minutes"), from PORTAL_RESET_TTL.
+	ResetLinkValid string
+	// TLSFirst says whether messages go straight to providers' inboxes when
+	// their servers take verified TLS (PORTAL_DELIVERY_MODE=tls-first).
+	TLSFirst bool
 }
 
 // HomeView feeds the landing page of a signed-out visitor.

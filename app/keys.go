@@ -1,4 +1,4 @@
-package portal
+package app
 
 import (
 	"context"

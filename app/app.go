@@ -1,7 +1,7 @@
-// Package portal assembles the running application from its configuration:
+// Package app assembles the running application from its configuration:
 // database stores, domain services, background job workers and the HTTP
 // server. cmd/portal and the end-to-end tests build it the same way.
-package portal
+package app
 
 import (
 	"cmp"
@@ -43,14 +43,25 @@ type App struct {
 	Messages *messaging.Service
 	// MessageStore also runs retention (the purge job calls it).
 	MessageStore *postgres.MessagingStore
-	Metrics      *web.Metrics
-	Web          *web.Server
+	// Delivery decides per mail domain how messages go (TLS or portal).
+	Delivery *delivery.Router
+	// ReplyTokens resolve the reply addresses of TLS-delivered mail.
+	ReplyTokens *postgres.ReplyTokens
+	Metrics     *web.Metrics
+	Web         *web.Server
 
 	keyring       *envelope.Keyring // nil for a KEK provider that is not a local file
 	keyringReload time.Duration
-	stopReloads   context.CancelFunc
-	reloads       sync.WaitGroup
+	db            *postgres.Database
+	// stopBackground ends the keyring reloads and the sweeper; background
+	// waits for them.
+	stopBackground context.CancelFunc
+	background     sync.WaitGroup
 }
+
+// sweepEvery is how often expired sessions and stale rate-limit counts are
+// deleted.
+const sweepEvery = 5 * time.Minute
 
 // keyringReloadEvery is how soon an instance notices a keyring file that
 // another process rotated: until then it still wraps new DEKs under the
@@ -105,7 +116,8 @@ func New(cfg *config.Config, log *slog.Logger, pool *pgxpool.Pool, keyring envel
 		LockoutDuration:  cfg.Accounts.LockoutDuration,
 	}, log.With("component", "accounts"), opts.Now)
 
-	metrics := web.NewMetrics(pool)
+	db := postgres.NewDatabase(pool)
+	metrics := web.NewMetrics(poolCollector{db}, jobCollector{db})
 	mailer := delivery.NewSMTPMailer(cfg, log.With("component", "mail"))
 	mailer.Observe = metrics.ObserveMail
 	site := jobs.MailSite{BaseURL: cfg.BaseURL, OrgName: cfg.Org.Name, Contacts: contactLines(cfg.Org.Contacts),
@@ -115,9 +127,20 @@ func New(cfg *config.Config, log *slog.Logger, pool *pgxpool.Pool, keyring envel
 	river.AddWorker(workers, &jobs.PasswordChangedWorker{Accounts: accountSvc, Mailer: mailer, Site: site, Log: jobLog})
 	keys := postgres.NewDataKeys(pool, keyring, dekCacheSize, log.With("component", "datakeys"))
 	river.AddWorker(workers, &jobs.RewrapWorker{Keys: keys, Log: jobLog})
-	river.AddWorker(workers, &jobs.NotifyWorker{Pool: pool, Accounts: accountSvc, Mailer: mailer, Site: site, Log: jobLog})
 	messageStore := postgres.NewMessagingStore(pool, keys, client, postgres.MessagingLimits{
 		MaxFileBytes: cfg.Uploads.MaxFileBytes, MaxFiles: cfg.Uploads.MaxFiles})
+	deliveryStore := postgres.NewDeliveryStore(pool)
+	router, err := newRouter(cfg, deliveryStore, log.With("component", "delivery"))
+	if err != nil {
+		return nil, err
+	}
+	replyTokens := postgres.NewReplyTokens(pool)
+	tls, err := newTLSDelivery(cfg, router, messageStore, replyTokens, log.With("component", "delivery"))
+	if err != nil {
+		return nil, err
+	}
+	river.AddWorker(workers, &jobs.NotifyWorker{Messages: messageStore, Accounts: accountSvc, Mailer: mailer, Site: site,
+		TLS: tls, Deliveries: deliveryStore, Observe: metrics.ObserveDelivery, Log: jobLog})
 	messages := messaging.NewService(messageStore)
 	river.AddWorker(workers, &jobs.PurgeWorker{Store: messageStore, Retention: cfg.Retention, Log: jobLog})
 
@@ -130,11 +153,16 @@ func New(cfg *config.Config, log *slog.Logger, pool *pgxpool.Pool, keyring envel
 		Keys:          keys,
 		Messages:      messages,
 		MessageStore:  messageStore,
+		Delivery:      router,
+		ReplyTokens:   replyTokens,
 		Metrics:       metrics,
 		keyring:       localKeyring(keyring),
 		keyringReload: cmp.Or(opts.KeyringReload, keyringReloadEvery),
-		Web: web.New(cfg, log, pool, metrics, web.Services{Accounts: accountSvc, Messages: messages, Audit: postgres.NewAuditLog(pool),
-			Keys: keyAdmin{keyring: localKeyring(keyring), keys: keys, accounts: accountSvc}}),
+		db:            db,
+		Web: web.New(cfg, log, metrics, web.Services{Accounts: accountSvc, Messages: messages, Audit: postgres.NewAuditLog(pool),
+			Keys:     keyAdmin{keyring: localKeyring(keyring), keys: keys, accounts: accountSvc},
+			Sessions: db.SessionStore(), RateLimits: postgres.NewRateLimits(pool), Readiness: db,
+			Delivery: deliveryAdmin{router, deliveryStore}}),
 	}, nil
 }
 
@@ -143,11 +171,29 @@ func (a *App) Start(ctx context.Context) error {
 	if err := a.Jobs.Start(ctx); err != nil {
 		return fmt.Errorf("portal: start jobs: %w", err)
 	}
+	ctx, a.stopBackground = context.WithCancel(ctx)
 	if a.keyring != nil {
-		ctx, a.stopReloads = context.WithCancel(ctx)
-		a.reloads.Go(func() { a.reloadKeyring(ctx) })
+		a.background.Go(func() { a.reloadKeyring(ctx) })
 	}
+	a.background.Go(func() { a.sweepExpired(ctx) })
 	return nil
+}
+
+// sweepExpired deletes expired session rows and stale rate-limit counts now
+// and then, so those tables hold only what can still matter.
+func (a *App) sweepExpired(ctx context.Context) {
+	t := time.NewTicker(sweepEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if err := a.db.SweepExpired(ctx, now); err != nil && ctx.Err() == nil {
+				a.Log.Warn("sweep expired sessions and rate limits", "err", err)
+			}
+		}
+	}
 }
 
 // reloadKeyring re-reads the keyring file now and then, so that after a
@@ -175,14 +221,13 @@ func (a *App) reloadKeyring(ctx context.Context) {
 // Stop lets running jobs finish (up to ctx's deadline) and stops the server's
 // background work.
 func (a *App) Stop(ctx context.Context) {
-	if a.stopReloads != nil {
-		a.stopReloads()
-		a.reloads.Wait()
+	if a.stopBackground != nil {
+		a.stopBackground()
+		a.background.Wait()
 	}
 	if err := a.Jobs.Stop(ctx); err != nil {
 		a.Log.Warn("stopping job workers", "err", err)
 	}
-	a.Web.Close()
 }
 
 // contactLines formats contacts for plain-text and HTML email footers.

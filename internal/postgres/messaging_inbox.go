@@ -1,0 +1,117 @@
+package postgres
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/healthnet/secureportal/internal/messaging"
+)
+
+func (s *MessagingStore) Inbox(ctx context.Context, v messaging.Viewer, p messaging.Page) ([]messaging.ThreadSummary, string, error) {
+	if p.Limit <= 0 {
+		p.Limit = 25
+	}
+	where := []string{threadScope(v)}
+	args := []any{v.UserID}
+	if at, id, ok := parseCursor(p.Before); ok {
+		args = append(args, at, id)
+		where = append(where, `(t.last_message_at, t.id) < ($2, $3)`)
+	}
+	switch p.Filter {
+	case messaging.FilterUnread:
+		where = append(where, `EXISTS (`+unreadMessagesSQL+`)`)
+	case messaging.FilterAwaiting:
+		where = append(where, `t.last_sender_id = t.provider_id`)
+	}
+	args = append(args, p.Limit+1)
+	rows, err := s.pool.Query(ctx, `
+		SELECT t.id::text, t.subject_key::text, t.subject_ct, t.last_message_at,
+			t.last_sender_id = t.provider_id, t.expired_at IS NOT NULL,
+			coalesce(nullif(pu.display_name, ''), pu.email::text), pu.email::text,
+			coalesce(su.display_name, ''), coalesce(tm.name, ''),
+			(SELECT count(*) FROM (`+unreadMessagesSQL+`) u)
+		FROM threads t
+		JOIN users pu ON pu.id = t.provider_id
+		LEFT JOIN users su ON su.id = t.staff_id
+		LEFT JOIN teams tm ON tm.id = t.team_id
+		WHERE `+strings.Join(where, " AND ")+`
+		ORDER BY t.last_message_at DESC, t.id DESC
+		LIMIT $`+strconv.Itoa(len(args)), args...)
+	if err != nil {
+		return nil, "", wrap("inbox", err)
+	}
+	type row struct {
+		id, key                string
+		ct                     []byte
+		at                     time.Time
+		awaiting, expired      bool
+		provider, email, staff string
+		team                   string
+		unread                 int
+	}
+	var list []row
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.id, &r.key, &r.ct, &r.at, &r.awaiting, &r.expired, &r.provider, &r.email, &r.staff, &r.team, &r.unread); err != nil {
+			rows.Close()
+			return nil, "", wrap("inbox", err)
+		}
+		list = append(list, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", wrap("inbox", err)
+	}
+	next := ""
+	if len(list) > p.Limit {
+		list = list[:p.Limit]
+		last := list[len(list)-1]
+		next = formatCursor(last.at, last.id)
+	}
+	sealed := make([]SealedRecord, len(list))
+	for i, r := range list {
+		owner, b := subjectSeal(r.id)
+		sealed[i] = SealedRecord{DataKeyID: r.key, Owner: owner, Binding: b, CT: r.ct}
+	}
+	subjects, err := s.keys.OpenRecords(ctx, s.pool, sealed)
+	if err != nil {
+		return nil, "", wrap("inbox", err)
+	}
+	out := make([]messaging.ThreadSummary, 0, len(list))
+	for i, r := range list {
+		ok := subjects[i] != nil
+		ts := messaging.ThreadSummary{ID: r.id, Subject: string(subjects[i]), Withdrawn: !ok && !r.expired, Expired: r.expired, LastMessageAt: r.at, Unread: r.unread,
+			AwaitingReply: r.awaiting, ProviderEmail: r.email, TeamName: r.team}
+		switch {
+		case v.Staff:
+			ts.Counterpart = r.provider
+		case r.staff != "":
+			ts.Counterpart = r.staff
+		default:
+			ts.Counterpart = r.team
+		}
+		out = append(out, ts)
+	}
+	return out, next, nil
+}
+
+// unreadMessagesSQL selects the messages of thread t that viewer $1 has not
+// opened, sent by someone else and not withdrawn.
+const unreadMessagesSQL = `SELECT 1 FROM messages m WHERE m.thread_id = t.id AND m.sender_id <> $1 AND m.recalled_at IS NULL
+	AND NOT EXISTS (SELECT 1 FROM message_reads r WHERE r.message_id = m.id AND r.user_id = $1)`
+
+// Cursors are "<unix microseconds>_<thread id>": opaque to users, stable,
+// and exact (timestamps are microsecond precision in PostgreSQL).
+func formatCursor(at time.Time, id string) string {
+	return strconv.FormatInt(at.UnixMicro(), 10) + "_" + id
+}
+
+func parseCursor(c string) (time.Time, string, bool) {
+	micros, id, ok := strings.Cut(c, "_")
+	n, err := strconv.ParseInt(micros, 10, 64)
+	if !ok || err != nil || !messaging.ValidID(id) {
+		return time.Time{}, "", false
+	}
+	return time.UnixMicro(n), id, true
+}

@@ -1,0 +1,93 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/healthnet/secureportal/internal/audit"
+	"github.com/healthnet/secureportal/internal/messaging"
+)
+
+func (s *MessagingStore) Recall(ctx context.Context, staff messaging.Viewer, messageID string) (string, error) {
+	if !staff.Staff {
+		return "", messaging.ErrNotFound
+	}
+	var threadID string
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var bodyKey string
+		var recalled bool
+		err := tx.QueryRow(ctx, `SELECT m.thread_id::text, m.body_key::text, m.recalled_at IS NOT NULL
+			FROM messages m JOIN threads t ON t.id = m.thread_id
+			WHERE `+threadScope(staff)+` AND m.id = $2 AND m.sender_id = $1 FOR UPDATE OF m`, staff.UserID, messageID).
+			Scan(&threadID, &bodyKey, &recalled)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return messaging.ErrNotFound
+		}
+		if err != nil || recalled {
+			return err
+		}
+		destroyed, err := s.shredMessage(ctx, tx, messageID, bodyKey)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE messages SET recalled_at = now() WHERE id = $1`, messageID); err != nil {
+			return err
+		}
+		// The reply addresses of the thread's emailed copies stop working
+		// too: a recall means staff want this conversation back.
+		if _, err := tx.Exec(ctx, `UPDATE reply_tokens SET revoked_at = now() WHERE thread_id = $1 AND revoked_at IS NULL`, threadID); err != nil {
+			return err
+		}
+		return AppendAudit(ctx, tx, audit.Event{ActorID: staff.UserID, Action: auditMessageRecalled, TargetType: "message", TargetID: messageID, IP: staff.IP,
+			Detail: map[string]any{"thread_id": threadID, "keys_destroyed": destroyed}})
+	})
+	return threadID, wrap("recall", err)
+}
+
+// shredMessage destroys the keys of a message's body and of its
+// attachments' names and bytes (crypto-shredding: without its keys the
+// ciphertext is noise). It returns how many keys it destroyed.
+func (s *MessagingStore) shredMessage(ctx context.Context, tx pgx.Tx, messageID, bodyKey string) (int, error) {
+	keys := []string{bodyKey}
+	rows, err := tx.Query(ctx, `SELECT name_key::text, data_key::text FROM attachments WHERE message_id = $1`, messageID)
+	if err != nil {
+		return 0, err
+	}
+	for rows.Next() {
+		var n, d string
+		if err := rows.Scan(&n, &d); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		keys = append(keys, n, d)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	for _, k := range keys {
+		if err := s.keys.Shred(ctx, tx, k); err != nil {
+			return 0, err
+		}
+	}
+	return len(keys), nil
+}
+
+// keyedRow is a row's id and the data key it owns: a message and its body
+// key, a thread and its subject key.
+type keyedRow struct{ id, key string }
+
+// shredMessages shreds each message as shredMessage does, and returns how
+// many keys it destroyed in all.
+func (s *MessagingStore) shredMessages(ctx context.Context, tx pgx.Tx, msgs []keyedRow) (int, error) {
+	total := 0
+	for _, m := range msgs {
+		n, err := s.shredMessage(ctx, tx, m.id, m.key)
+		if err != nil {
+			return 0, err
+		}
+		total += n
+	}
+	return total, nil
+}

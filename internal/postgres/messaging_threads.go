@@ -1,0 +1,162 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/healthnet/secureportal/internal/audit"
+	"github.com/healthnet/secureportal/internal/messaging"
+)
+
+func (s *MessagingStore) Thread(ctx context.Context, v messaging.Viewer, threadID string) (messaging.Thread, error) {
+	var th messaging.Thread
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var key string
+		var ct []byte
+		var providerID int64
+		err := tx.QueryRow(ctx, `
+			SELECT t.subject_key::text, t.subject_ct, t.provider_id, coalesce(t.expired_at, 'epoch'),
+				coalesce(nullif(pu.display_name, ''), pu.email::text), pu.email::text, coalesce(su.display_name, ''), coalesce(tm.name, '')
+			FROM threads t JOIN users pu ON pu.id = t.provider_id
+			LEFT JOIN users su ON su.id = t.staff_id LEFT JOIN teams tm ON tm.id = t.team_id
+			WHERE `+threadScope(v)+` AND t.id = $2`, v.UserID, threadID).
+			Scan(&key, &ct, &providerID, &th.ExpiredAt, &th.ProviderName, &th.ProviderEmail, &th.StaffName, &th.TeamName)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return messaging.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		th.ID = threadID
+		owner, b := subjectSeal(threadID)
+		subject, ok, err := s.decryptOrWithdrawn(ctx, tx, key, owner, b, ct)
+		if err != nil {
+			return err
+		}
+		if th.ExpiredAt.Equal(time.Unix(0, 0)) {
+			th.ExpiredAt = time.Time{}
+		}
+		th.Subject, th.Withdrawn = subject, !ok && th.ExpiredAt.IsZero()
+		if th.Messages, err = s.threadMessages(ctx, tx, v, threadID, providerID); err != nil {
+			return err
+		}
+		if v.Staff {
+			deliveries, err := deliveriesOf(ctx, tx, threadID)
+			if err != nil {
+				return err
+			}
+			for i := range th.Messages {
+				th.Messages[i].Deliveries = deliveries[th.Messages[i].ID]
+			}
+		}
+		if v.Emergency {
+			// An admin's emergency reading is not a recipient reading:
+			// no read receipts, but its own, highlighted audit record.
+			return AppendAudit(ctx, tx, audit.Event{ActorID: v.UserID, Action: audit.EmergencyAccess, TargetType: "thread", TargetID: threadID, IP: v.IP,
+				Detail: map[string]any{"thread_id": threadID, "use": "read"}})
+		}
+		return s.markRead(ctx, tx, v, threadID)
+	})
+	return th, wrap("thread", err)
+}
+
+func (s *MessagingStore) threadMessages(ctx context.Context, tx pgx.Tx, v messaging.Viewer, threadID string, providerID int64) ([]messaging.Message, error) {
+	// ReadAt is the other side's first opening: the provider's for staff
+	// messages, any representative's for the provider's messages.
+	rows, err := tx.Query(ctx, `
+		SELECT m.id::text, m.sender_id, coalesce(nullif(u.display_name, ''), u.email::text), m.body_key::text, m.body_ct,
+			m.created_at, m.recalled_at IS NOT NULL, coalesce(m.expires_at, 'epoch'),
+			coalesce((SELECT min(r.read_at) FROM message_reads r WHERE r.message_id = m.id AND
+				CASE WHEN m.sender_id = $2 THEN r.user_id <> $2 ELSE r.user_id = $2 END), 'epoch')
+		FROM messages m JOIN users u ON u.id = m.sender_id
+		WHERE m.thread_id = $1 ORDER BY m.created_at, m.id`, threadID, providerID)
+	if err != nil {
+		return nil, err
+	}
+	type row struct {
+		msg    messaging.Message
+		sender int64
+		key    string
+		ct     []byte
+		expiry time.Time
+	}
+	var list []row
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.msg.ID, &r.sender, &r.msg.SenderName, &r.key, &r.ct, &r.msg.CreatedAt, &r.msg.Withdrawn, &r.expiry, &r.msg.ReadAt); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		list = append(list, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	epoch := time.Unix(0, 0)
+	var sealed []SealedRecord
+	for _, r := range list {
+		if !r.msg.Withdrawn {
+			owner, b := bodySeal(threadID, r.msg.ID)
+			sealed = append(sealed, SealedRecord{DataKeyID: r.key, Owner: owner, Binding: b, CT: r.ct})
+		}
+	}
+	bodies, err := s.keys.OpenRecords(ctx, tx, sealed)
+	if err != nil {
+		return nil, err
+	}
+	attachments, err := s.threadAttachments(ctx, tx, threadID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]messaging.Message, 0, len(list))
+	for _, r := range list {
+		m := r.msg
+		m.FromViewer = r.sender == v.UserID
+		m.FromProvider = r.sender == providerID
+		if m.ReadAt.Equal(epoch) {
+			m.ReadAt = time.Time{}
+		}
+		if !m.Withdrawn {
+			body := bodies[0]
+			bodies = bodies[1:]
+			if body == nil {
+				if r.expiry.After(epoch) {
+					m.ExpiredAt = r.expiry
+				} else {
+					m.Withdrawn = true
+				}
+			}
+			m.Body = string(body)
+		}
+		if !m.Withdrawn && m.ExpiredAt.IsZero() {
+			m.Attachments = attachments[m.ID]
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// markRead records that v opened the thread's messages from others, and
+// audits each first opening (HIPAA: who saw this message, when).
+func (s *MessagingStore) markRead(ctx context.Context, tx pgx.Tx, v messaging.Viewer, threadID string) error {
+	rows, err := tx.Query(ctx, `INSERT INTO message_reads (message_id, user_id)
+		SELECT m.id, $2 FROM messages m WHERE m.thread_id = $1 AND m.sender_id <> $2 AND m.recalled_at IS NULL
+		ON CONFLICT DO NOTHING RETURNING message_id::text`, threadID, v.UserID)
+	if err != nil {
+		return err
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := AppendAudit(ctx, tx, audit.Event{ActorID: v.UserID, Action: auditMessageRead, TargetType: "message", TargetID: id, IP: v.IP,
+			Detail: map[string]any{"thread_id": threadID}}); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,67 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/healthnet/secureportal/internal/accounts"
+	"github.com/healthnet/secureportal/templates/pages"
+)
+
+// sessAdminSeen is when the admin last used an admin page, in unix
+// milliseconds: whole seconds would cut up to a second off a short window.
+const sessAdminSeen = "admin_seen_ms"
+
+// requireRecentAdmin asks an admin for their password again when admin
+// pages have been idle longer than PORTAL_ADMIN_REAUTH: an unattended
+// signed-in browser must not be enough to reset other people's accounts.
+func (s *Server) requireRecentAdmin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen := s.sessions.GetInt64(r.Context(), sessAdminSeen)
+		if time.Since(time.UnixMilli(seen)) > s.cfg.Accounts.AdminReauth {
+			next := ""
+			if r.Method == http.MethodGet {
+				next = r.URL.RequestURI()
+			}
+			http.Redirect(w, r, "/admin/reauth?"+url.Values{"next": {next}}.Encode(), http.StatusSeeOther)
+			return
+		}
+		s.sessions.Put(r.Context(), sessAdminSeen, time.Now().UnixMilli())
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) reauthView(r *http.Request, next, failure string) pages.ReauthView {
+	u, _ := currentUser(r.Context())
+	return pages.ReauthView{Chrome: s.chrome(r), Email: u.Email, Next: accounts.SafeNext(next), Failure: failure,
+		Pass: pages.Field{Name: "password", Label: "Your password", Type: "password", Autocomplete: "current-password", Required: true}}
+}
+
+func (s *Server) reauthForm(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, pages.Reauth(s.reauthView(r, r.URL.Query().Get("next"), "")))
+}
+
+func (s *Server) reauth(w http.ResponseWriter, r *http.Request) {
+	f, ok := s.postForm(w, r)
+	if !ok {
+		return
+	}
+	u, _ := currentUser(r.Context())
+	next := accounts.SafeNext(f.Get("next"))
+	// The same path as signing in: failures count toward the lockout and
+	// are audited.
+	_, err := s.accounts.Login(r.Context(), u.Email, f.Get("password"), ClientIP(r.Context()).String())
+	_, badInput := fieldErrors(err)
+	switch {
+	case errors.Is(err, accounts.ErrInvalidCredentials), badInput:
+		s.render(w, r, http.StatusUnauthorized, pages.Reauth(s.reauthView(r, next, reauthFailure)))
+		return
+	case err != nil:
+		s.serverError(w, r, err)
+		return
+	}
+	s.sessions.Put(r.Context(), sessAdminSeen, time.Now().UnixMilli())
+	http.Redirect(w, r, firstNonEmpty(next, "/admin/users"), http.StatusSeeOther)
+}
