@@ -29,6 +29,8 @@ func (s *Server) composeView(r *http.Request, to, subject, body string, fe messa
 			v.Expiry = append(v.Expiry, pages.Option{Value: strconv.Itoa(d), Label: "Delete it after " + strconv.Itoa(d) + " days"})
 		}
 		v.ExpiresIn = pages.Field{Name: "expires_in", Label: "Keep the message", Error: fe["expires_in"]}
+		v.DeliveryHintURL = "/staff/compose/delivery"
+		v.Chrome.ScriptURLs = append(v.Chrome.ScriptURLs, s.assets.URL("js/delivery-hint.js"))
 	} else {
 		v.Title = "New secure message"
 		v.To = pages.Field{Name: "to", Label: "To", Error: fe["to"], Hint: "The representative you work with, or your county's Provider Services team."}

@@ -3,6 +3,7 @@ package web
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -209,4 +210,38 @@ func (s *Server) deliveryNotes(ds []messaging.Delivery) (notes []string, byEmail
 		}
 	}
 	return notes, byEmail
+}
+
+// deliveryHint answers staff compose's question "which way will a message
+// to this address go?" as JSON {method, text}, from the same decision the
+// delivery job makes (cached per domain).
+func (s *Server) deliveryHint(w http.ResponseWriter, r *http.Request) {
+	domain, problem := parseDomain(r.URL.Query().Get("to"))
+	hint := struct {
+		Method string `json:"method"`
+		Text   string `json:"text"`
+	}{Method: string(delivery.MethodPortal)}
+	switch {
+	case problem != "":
+		hint.Method, hint.Text = "", ""
+	case !s.cfg.Delivery.TLSFirst():
+		hint.Text = "It will wait in the portal; the provider gets an email with a link."
+	default:
+		d, err := s.delivery.Decide(r.Context(), domain)
+		if err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+		hint.Method = string(d.Method)
+		switch {
+		case d.Method == delivery.MethodTLS:
+			hint.Text = "It will go straight to the provider's inbox over verified TLS (" + d.MX + ")."
+		case !d.NotifyAllowed:
+			hint.Text = "It will wait in the portal without an email notification: " + d.Reason + "."
+		default:
+			hint.Text = "It will wait in the portal; the provider gets an email with a link (" + d.Reason + ")."
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(hint)
 }

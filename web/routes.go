@@ -85,6 +85,7 @@ func (s *Server) Handler() http.Handler {
 					r.Get("/", s.inbox)
 					r.Get("/threads/{id}", s.thread)
 					r.Get("/compose", s.composeForm)
+					r.Get("/compose/delivery", s.deliveryHint) // which way a message would go (compose's script)
 					r.Post("/messages/{id}/recall", s.recall)
 				})
 				r.Route("/admin", func(r chi.Router) {

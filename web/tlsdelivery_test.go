@@ -83,6 +83,14 @@ func TestStaffMessageGoesByVerifiedTLSStraightToTheProvider(t *testing.T) {
 	s.staffIn("rep.la@plan.example", "Lena Ortiz", "Provider Services – Los Angeles County")
 	staff := s.signedIn("rep.la@plan.example")
 
+	// Compose says which way it will go, once the address is entered.
+	contains(t, "compose page", staff.get("/staff/compose").Body, `data-url="/staff/compose/delivery"`, "delivery-hint.js")
+	for to, want := range map[string]string{"dr.kim@" + tlsDomain: `{"method":"tls","text":"It will go straight to the provider's inbox over verified TLS (mx.` + tlsDomain + `)."}`,
+		"office@" + plainDomain: `"method":"portal"`} {
+		hint := staff.get("/staff/compose/delivery?to=" + url.QueryEscape(to))
+		contains(t, "delivery hint for "+to, hint.Body, want)
+	}
+
 	pdf := bytes.Repeat([]byte(markBytes+" %PDF-1.7 \x00\xff"), 3000)
 	p := staff.postMessage("/staff/compose", url.Values{"to": {"dr.kim@" + tlsDomain}, "subject": {"Lab results " + markSubject},
 		"body": {markBody + "\nPlease call the member."}}, file{"lab " + markName + ".pdf", pdf})

@@ -94,6 +94,9 @@ type AttachmentLink struct {
 // ComposeView feeds a new-message form: staff type an email address,
 // providers choose among the recipients they may write to.
 type ComposeView struct {
+	// DeliveryHintURL, on staff compose, answers which way a message to
+	// the entered address would go (static/js/delivery-hint.js).
+	DeliveryHintURL string
 	Chrome     layout.Chrome
 	Title      string
 	Action     string
