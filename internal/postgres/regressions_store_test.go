@@ -1,6 +1,8 @@
 package postgres_test
 
 import (
+	"crypto/sha256"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -18,10 +20,20 @@ func TestLinksMintedAtOnceLeaveOnlyTheNewestUsable(t *testing.T) {
 		u := f.user(accounts.RoleProvider, accounts.StatusActive)
 		var wg sync.WaitGroup
 		sums := make([][]byte, 4)
+		errs := make([]error, len(sums))
 		for i := range sums {
-			wg.Go(func() { sums[i] = f.link(u, accounts.PurposeReset, time.Now().Add(time.Hour)) })
+			sum := sha256.Sum256(fmt.Appendf(nil, "round %d link %d", round, i))
+			sums[i] = sum[:]
+			wg.Go(func() {
+				errs[i] = f.accounts.InsertToken(f.ctx, accounts.Token{UserID: u.ID, Purpose: accounts.PurposeReset, ExpiresAt: time.Now().Add(time.Hour)}, sums[i])
+			})
 		}
 		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
 		live := 0
 		for _, s := range sums {
 			if f.live(s, time.Now()) {
