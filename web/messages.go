@@ -145,7 +145,9 @@ func (s *Server) showThread(w http.ResponseWriter, r *http.Request, id string, s
 	}
 	v.Problems = pages.Problems(v.Reply)
 	for _, m := range th.Messages {
-		mv := pages.MessageView{ID: m.ID, Sender: m.SenderName, FromViewer: m.FromViewer, Withdrawn: m.Withdrawn, Body: pages.Linkify(m.Body)}
+		own, quoted := pages.SplitQuoted(m.Body)
+		mv := pages.MessageView{ID: m.ID, Sender: m.SenderName, FromViewer: m.FromViewer, Withdrawn: m.Withdrawn,
+			Body: pages.Linkify(own), Quoted: pages.Linkify(quoted)}
 		mv.When, mv.WhenISO = s.formatTime(m.CreatedAt)
 		if !m.ExpiredAt.IsZero() {
 			day, _ := s.formatTime(m.ExpiredAt)

@@ -62,12 +62,15 @@ type ThreadView struct {
 
 // MessageView is one message of a thread, ready to show.
 type MessageView struct {
-	ID          string
-	Sender      string
-	FromViewer  bool
-	When        string
-	WhenISO     string
-	Body        []TextPart
+	ID         string
+	Sender     string
+	FromViewer bool
+	When       string
+	WhenISO    string
+	Body       []TextPart
+	// Quoted is the earlier history an emailed reply carried below its own
+	// words (SplitQuoted), folded on the page.
+	Quoted      []TextPart
 	Withdrawn   bool
 	ExpiredNote string
 	Attachments []AttachmentLink
@@ -97,14 +100,14 @@ type ComposeView struct {
 	// DeliveryHintURL, on staff compose, answers which way a message to
 	// the entered address would go (static/js/delivery-hint.js).
 	DeliveryHintURL string
-	Chrome     layout.Chrome
-	Title      string
-	Action     string
-	Staff      bool
-	To         Field
-	Recipients []Option
-	Subject    Field
-	Body       Field
+	Chrome          layout.Chrome
+	Title           string
+	Action          string
+	Staff           bool
+	To              Field
+	Recipients      []Option
+	Subject         Field
+	Body            Field
 	// ExpiresIn and Expiry offer staff an optional lifetime for the message.
 	ExpiresIn Field
 	Expiry    []Option
