@@ -6,7 +6,7 @@
 export GOTOOLCHAIN := auto
 GO ?= go
 SHELL := /bin/bash
-SOURCES := cmd web internal templates static migrations e2e
+SOURCES := cmd app web internal templates static migrations e2e
 
 .PHONY: run test check generate build clean-dev screenshots
 
