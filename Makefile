@@ -6,9 +6,9 @@
 export GOTOOLCHAIN := auto
 GO ?= go
 SHELL := /bin/bash
-SOURCES := cmd app web internal templates static migrations e2e
+SOURCES := cmd app web internal templates static migrations e2e faults
 
-.PHONY: run test check generate build clean-dev screenshots
+.PHONY: run test test-faults check generate build clean-dev screenshots
 
 ## run: start the portal for development at http://localhost:8080
 run:
@@ -21,8 +21,17 @@ run:
 # failures, so the output lists each journey and how long it took.
 test: check
 	@set -o pipefail; export PORTAL_TEST_DATABASE_URL="$${PORTAL_TEST_DATABASE_URL:-$$(scripts/postgres.sh)}"; \
-		$(GO) test -race -count=1 -timeout 30m $$($(GO) list ./... | grep -v /e2e$$) && \
+		$(GO) test -race -count=1 -timeout 30m $$($(GO) list ./... | grep -v -e /e2e$$ -e /faults$$) && \
 		$(GO) test -race -count=1 -timeout 30m -v ./e2e/ 2>&1 | grep -E --line-buffered 'journey .* took|^(---|ok|FAIL|panic)|_test.go:[0-9]+:|^\s+(---|\S+_test.go)'
+	@$(MAKE) --no-print-directory test-faults
+
+## test-faults: the fault tests (faults/): the real portal built from ./cmd/portal,
+## killed with SIGKILL mid-work and restarted; each prints what it did and verified.
+## The portal under test gets PORTAL_JOB_RESCUE_AFTER=6s (default 2m) so the
+## jobs the killed process left running are taken up again within seconds.
+test-faults:
+	@set -o pipefail; export PORTAL_TEST_DATABASE_URL="$${PORTAL_TEST_DATABASE_URL:-$$(scripts/postgres.sh)}"; \
+		$(GO) test -count=1 -timeout 5m -v ./faults/ 2>&1 | grep -E --line-buffered '^(---|ok|FAIL|panic)|_test.go:[0-9]+:|^\s+---'
 
 ## screenshots: run the browser journeys (e2e/) and save every page they visit,
 ## at 1280x900 and at a 390x844 phone viewport, as PNGs in screenshots/ (not committed)

@@ -89,6 +89,9 @@ func New(cfg *config.Config, log *slog.Logger, pool *pgxpool.Pool, keyring envel
 		return nil, fmt.Errorf("portal: password hasher: %w", err)
 	}
 	workers := river.NewWorkers()
+	// A job left running by a crashed process is run again after
+	// PORTAL_JOB_RESCUE_AFTER (2m); every job kind's time limit is shorter.
+	limits := jobs.NewLimits(cfg.JobRescueAfter)
 	var reindex []string // nil: River's default set
 	if opts.RestrictedRole {
 		reindex = []string{}
@@ -101,6 +104,10 @@ func New(cfg *config.Config, log *slog.Logger, pool *pgxpool.Pool, keyring envel
 		// A mail that cannot be sent is retried with River's backoff for
 		// about a day before the job is discarded (and logged).
 		MaxAttempts: 12,
+		// Each worker sets its own limit (jobs.Limits); this covers any
+		// other. A mail job run again after a crash checks mail_sent first.
+		JobTimeout:           limits.Mail,
+		RescueStuckJobsAfter: limits.RescueAfter,
 		// Retention runs every 15 minutes on the elected leader only.
 		PeriodicJobs: []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(15*time.Minute),
 			func() (river.JobArgs, *river.InsertOpts) { return jobs.PurgeArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true})},
@@ -123,10 +130,11 @@ func New(cfg *config.Config, log *slog.Logger, pool *pgxpool.Pool, keyring envel
 	site := jobs.MailSite{BaseURL: cfg.BaseURL, OrgName: cfg.Org.Name, Contacts: contactLines(cfg.Org.Contacts),
 		RegistrationTTL: cfg.Accounts.RegistrationTTL, ResetTTL: cfg.Accounts.ResetTTL}
 	jobLog := log.With("component", "jobs")
-	river.AddWorker(workers, &jobs.LinkEmailWorker{Accounts: accountSvc, Mailer: mailer, Site: site, Log: jobLog})
-	river.AddWorker(workers, &jobs.PasswordChangedWorker{Accounts: accountSvc, Mailer: mailer, Site: site, Log: jobLog})
+	sent := postgres.NewMailSent(pool)
+	river.AddWorker(workers, &jobs.LinkEmailWorker{Accounts: accountSvc, Mailer: mailer, Site: site, Sent: sent, Limits: limits, Log: jobLog})
+	river.AddWorker(workers, &jobs.PasswordChangedWorker{Accounts: accountSvc, Mailer: mailer, Site: site, Sent: sent, Limits: limits, Log: jobLog})
 	keys := postgres.NewDataKeys(pool, keyring, dekCacheSize, log.With("component", "datakeys"))
-	river.AddWorker(workers, &jobs.RewrapWorker{Keys: keys, Log: jobLog})
+	river.AddWorker(workers, &jobs.RewrapWorker{Keys: keys, Limits: limits, Log: jobLog})
 	messageStore := postgres.NewMessagingStore(pool, keys, client, postgres.MessagingLimits{
 		MaxFileBytes: cfg.Uploads.MaxFileBytes, MaxFiles: cfg.Uploads.MaxFiles})
 	deliveryStore := postgres.NewDeliveryStore(pool)
@@ -140,9 +148,9 @@ func New(cfg *config.Config, log *slog.Logger, pool *pgxpool.Pool, keyring envel
 		return nil, err
 	}
 	river.AddWorker(workers, &jobs.NotifyWorker{Messages: messageStore, Accounts: accountSvc, Mailer: mailer, Site: site,
-		TLS: tls, Deliveries: deliveryStore, Observe: metrics.ObserveDelivery, Log: jobLog})
+		TLS: tls, Deliveries: deliveryStore, Sent: sent, Limits: limits, Observe: metrics.ObserveDelivery, Log: jobLog})
 	messages := messaging.NewService(messageStore)
-	river.AddWorker(workers, &jobs.PurgeWorker{Store: messageStore, Retention: cfg.Retention, Log: jobLog})
+	river.AddWorker(workers, &jobs.PurgeWorker{Store: messageStore, Retention: cfg.Retention, Sent: sent, Limits: limits, Log: jobLog})
 
 	return &App{
 		Config:        cfg,

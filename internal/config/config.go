@@ -51,6 +51,10 @@ type Config struct {
 	Accounts Accounts
 	Uploads  Uploads
 	Delivery Delivery
+	Limits   Limits
+	// JobRescueAfter is how long a job may stay running before River runs
+	// it again (PORTAL_JOB_RESCUE_AFTER; a crashed process's jobs).
+	JobRescueAfter time.Duration
 	// Retention is how long a thread's content is kept after its last
 	// message; then the purge job crypto-shreds it. Zero keeps it forever.
 	Retention time.Duration
@@ -180,6 +184,8 @@ func Load(getenv Getenv) (*Config, error) {
 	c.TrustedProxies = l.prefixes("PORTAL_TRUSTED_PROXIES")
 	c.Location = l.location("PORTAL_TIMEZONE", "UTC")
 	c.Retention = l.duration("PORTAL_RETENTION", 0) // 0: keep forever
+	c.JobRescueAfter = l.jobRescueAfter()
+	c.Limits = l.limits()
 
 	l.checkAddr("PORTAL_ADDR", c.Addr)
 	if c.MetricsAddr != "" {

@@ -36,6 +36,9 @@ func TestLoadDefaults(t *testing.T) {
 	if c.MetricsAddr != "" {
 		t.Errorf("metrics listener %q without PORTAL_METRICS_ADDR, want none", c.MetricsAddr)
 	}
+	if c.JobRescueAfter != 2*time.Minute {
+		t.Errorf("job rescue after %s, want 2m", c.JobRescueAfter)
+	}
 	d := c.Delivery
 	if d.TLSFirst() || d.SMTPPort != 25 || d.MTASTSPort != 443 || d.HELO != "localhost" || d.InboundAddr != "" || d.FallbackAfter != time.Hour {
 		t.Errorf("delivery defaults = %+v, want portal-only, ports 25/443, HELO of the base URL, no listener, fallback 1h", d)
@@ -122,6 +125,8 @@ func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
 		{"inbound without certificate", "PORTAL_SMTP_INBOUND_ADDR", "127.0.0.1:2525", "PORTAL_SMTP_INBOUND_ADDR needs a certificate"},
 		{"dkim half set", "PORTAL_DKIM_SELECTOR", "portal", "PORTAL_DKIM_SELECTOR and PORTAL_DKIM_KEY_FILE go together"},
 		{"fallback", "PORTAL_DELIVERY_FALLBACK_AFTER", "soon", "PORTAL_DELIVERY_FALLBACK_AFTER must be a positive duration"},
+		{"rescue too short", "PORTAL_JOB_RESCUE_AFTER", "1s", "PORTAL_JOB_RESCUE_AFTER must be between 4s and 24h0m0s"},
+		{"rescue not a duration", "PORTAL_JOB_RESCUE_AFTER", "soon", "PORTAL_JOB_RESCUE_AFTER must be a positive duration"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -37,17 +37,34 @@ func (s MailSite) link(path string) string { return s.BaseURL.String() + path }
 
 // LinkEmailWorker mints a registration or reset link and emails it. Minting
 // here, right before sending, keeps raw tokens out of the job table; a retry
-// mints a fresh token, which voids the one a failed attempt made.
+// mints a fresh token, which voids the one a failed attempt made. A job run
+// again after its email was accepted (a crash before River recorded the job
+// done) finds it in Sent and mints nothing: a second link would void the
+// one the person already has.
 type LinkEmailWorker struct {
 	river.WorkerDefaults[accounts.LinkEmail]
 	Accounts *accounts.Service
 	Mailer   Mailer
 	Site     MailSite
-	Log      *slog.Logger
+	// Sent remembers accepted emails (nil: not remembered, tests only).
+	Sent   SentMail
+	Limits Limits
+	Log    *slog.Logger
+}
+
+// Timeout is the job's time limit, shorter than River's rescue delay.
+func (w *LinkEmailWorker) Timeout(*river.Job[accounts.LinkEmail]) time.Duration {
+	return w.Limits.orDefault().Mail
 }
 
 func (w *LinkEmailWorker) Work(ctx context.Context, job *river.Job[accounts.LinkEmail]) error {
 	a := job.Args
+	if _, sent, err := sentBefore(ctx, w.Sent, job.ID); err != nil || sent {
+		if sent {
+			w.Log.InfoContext(ctx, "link email already sent by an earlier attempt; no second link", "user_id", a.UserID, "purpose", a.Purpose, "attempt", job.Attempt)
+		}
+		return err
+	}
 	raw, u, err := w.Accounts.IssueLink(ctx, a.UserID, a.Purpose, a.Next)
 	if errors.Is(err, accounts.ErrNotFound) {
 		// The account moved on (registered, disabled) since the job was
@@ -73,23 +90,40 @@ func (w *LinkEmailWorker) Work(ctx context.Context, job *river.Job[accounts.Link
 	if err != nil {
 		return err
 	}
-	if err := w.Mailer.Send(ctx, delivery.Email{To: u.Email, Subject: v.Subject(), Text: v.Text(), HTML: html}); err != nil {
+	err = w.Mailer.Send(ctx, delivery.Email{To: u.Email, Subject: v.Subject(), Text: v.Text(), HTML: html,
+		Key:      mailKey(sentLink, job.ID, job.Attempt, true),
+		Accepted: func() error { return markSent(ctx, w.Sent, w.Log, job.ID, sentLink) }})
+	if err != nil {
 		return err
 	}
 	w.Log.InfoContext(ctx, "link email sent", "user_id", u.ID, "purpose", a.Purpose, "attempt", job.Attempt)
 	return nil
 }
 
-// PasswordChangedWorker sends the "your password was changed" notice.
+// PasswordChangedWorker sends the "your password was changed" notice, once.
 type PasswordChangedWorker struct {
 	river.WorkerDefaults[accounts.PasswordChangedEmail]
 	Accounts *accounts.Service
 	Mailer   Mailer
 	Site     MailSite
-	Log      *slog.Logger
+	// Sent remembers accepted emails (nil: not remembered, tests only).
+	Sent   SentMail
+	Limits Limits
+	Log    *slog.Logger
+}
+
+// Timeout is the job's time limit, shorter than River's rescue delay.
+func (w *PasswordChangedWorker) Timeout(*river.Job[accounts.PasswordChangedEmail]) time.Duration {
+	return w.Limits.orDefault().Mail
 }
 
 func (w *PasswordChangedWorker) Work(ctx context.Context, job *river.Job[accounts.PasswordChangedEmail]) error {
+	if _, sent, err := sentBefore(ctx, w.Sent, job.ID); err != nil || sent {
+		if sent {
+			w.Log.InfoContext(ctx, "password-changed notice already sent by an earlier attempt", "user_id", job.Args.UserID, "attempt", job.Attempt)
+		}
+		return err
+	}
 	u, err := w.Accounts.User(ctx, job.Args.UserID)
 	if errors.Is(err, accounts.ErrNotFound) {
 		return nil
@@ -102,7 +136,9 @@ func (w *PasswordChangedWorker) Work(ctx context.Context, job *river.Job[account
 	if err != nil {
 		return err
 	}
-	return w.Mailer.Send(ctx, delivery.Email{To: u.Email, Subject: v.Subject(), Text: v.Text(), HTML: html})
+	return w.Mailer.Send(ctx, delivery.Email{To: u.Email, Subject: v.Subject(), Text: v.Text(), HTML: html,
+		Key:      mailKey(sentPasswordChanged, job.ID, job.Attempt, false),
+		Accepted: func() error { return markSent(ctx, w.Sent, w.Log, job.ID, sentPasswordChanged) }})
 }
 
 func render(ctx context.Context, c templ.Component) (string, error) {

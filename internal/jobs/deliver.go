@@ -79,7 +79,8 @@ func (o outcome) label() string {
 
 // tryTLS delivers by TLS when the domain allows it. It returns the outcome
 // to record; a plain error means a temporary failure River should retry.
-func (t *TLSDelivery) tryTLS(ctx context.Context, log *slog.Logger, messageID, rcpt string, firstTried time.Time) (outcome, error) {
+// key names the email for its Message-ID (the same on every attempt).
+func (t *TLSDelivery) tryTLS(ctx context.Context, log *slog.Logger, messageID, rcpt string, firstTried time.Time, key string) (outcome, error) {
 	domain := rcpt[strings.LastIndexByte(rcpt, '@')+1:]
 	d, err := t.Router.Decide(ctx, domain)
 	if err != nil {
@@ -101,7 +102,7 @@ func (t *TLSDelivery) tryTLS(ctx context.Context, log *slog.Logger, messageID, r
 		return outcome{}, err
 	}
 	err = t.Transport.Deliver(ctx, d, bounceAddress(t.From), rcpt, func(w io.Writer) error {
-		return delivery.WriteMessage(w, t.message(ctx, out, rcpt, token))
+		return delivery.WriteMessage(w, t.message(ctx, out, rcpt, token, key))
 	})
 	switch {
 	case err == nil:
@@ -128,19 +129,22 @@ func portalOutcome(d delivery.Decision, reason, why string) outcome {
 
 // message is the email a provider receives: the whole message, marked
 // secure in its subject as the bulletin promises, replies going back into
-// the thread.
-func (t *TLSDelivery) message(ctx context.Context, out messaging.Outgoing, rcpt, token string) delivery.Outgoing {
+// the thread. Its Message-ID comes from key: a copy sent again after a
+// crash carries the same one (its reply address differs, but every reply
+// token of the thread stays valid, so either copy works).
+func (t *TLSDelivery) message(ctx context.Context, out messaging.Outgoing, rcpt, token, key string) delivery.Outgoing {
 	from, err := mail.ParseAddress(t.From)
 	if err != nil {
 		from = &mail.Address{Address: t.From}
 	}
 	m := delivery.Outgoing{
-		From:    mail.Address{Name: out.SenderName, Address: from.Address},
-		To:      mail.Address{Address: rcpt},
-		ReplyTo: mail.Address{Address: "reply+" + token + "@" + t.ReplyDomain},
-		Subject: "[SECURE] " + out.Subject,
-		Date:    out.CreatedAt,
-		Text:    out.Body,
+		From:      mail.Address{Name: out.SenderName, Address: from.Address},
+		To:        mail.Address{Address: rcpt},
+		ReplyTo:   mail.Address{Address: "reply+" + token + "@" + t.ReplyDomain},
+		Subject:   "[SECURE] " + out.Subject,
+		Date:      out.CreatedAt,
+		MessageID: delivery.MessageIDFor(key, from.Address),
+		Text:      out.Body,
 	}
 	for _, a := range out.Attachments {
 		m.Attachments = append(m.Attachments, delivery.OutgoingAttachment{Name: a.Name, ContentType: a.ContentType,

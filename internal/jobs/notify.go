@@ -22,6 +22,10 @@ import (
 // PHI: a provider who has not registered gets a fresh registration link that
 // lands on the message, everyone else a link to the thread (through
 // sign-in). Either way a provider's delivery is recorded for staff.
+//
+// Whatever it emails (the notification or the whole message) is marked in
+// Sent once accepted; a job run again after a crash that finds the mark
+// records the delivery and sends nothing.
 type NotifyWorker struct {
 	river.WorkerDefaults[messaging.NotifyMessage]
 	Messages   LiveThreads
@@ -30,9 +34,17 @@ type NotifyWorker struct {
 	Site       MailSite
 	TLS        *TLSDelivery // nil: every message waits in the portal
 	Deliveries Deliveries
+	// Sent remembers accepted emails (nil: not remembered, tests only).
+	Sent   SentMail
+	Limits Limits
 	// Observe, when set, counts each recorded delivery (metrics).
 	Observe func(method, reason string)
 	Log     *slog.Logger
+}
+
+// Timeout is the job's time limit, shorter than River's rescue delay.
+func (w *NotifyWorker) Timeout(*river.Job[messaging.NotifyMessage]) time.Duration {
+	return w.Limits.orDefault().Delivery
 }
 
 // LiveThreads finds the thread of a message still there to read.
@@ -62,10 +74,20 @@ func (w *NotifyWorker) Work(ctx context.Context, job *river.Job[messaging.Notify
 			return err // done: an earlier run delivered and recorded it; do not send twice
 		}
 	}
+	if kind, sent, err := sentBefore(ctx, w.Sent, job.ID); err != nil {
+		return err
+	} else if sent {
+		return w.finishSent(ctx, job, u, provider, kind)
+	}
 	result := outcome{notify: true, record: messaging.Delivery{Method: string(delivery.MethodPortal), Reason: "every message waits in the portal (delivery mode portal-only)"}}
 	if provider && w.TLS != nil {
-		if result, err = w.TLS.tryTLS(ctx, w.Log, a.MessageID, u.Email, job.CreatedAt); err != nil {
+		if result, err = w.TLS.tryTLS(ctx, w.Log, a.MessageID, u.Email, job.CreatedAt, mailKey(sentTLSDelivery, job.ID, job.Attempt, false)); err != nil {
 			return err
+		}
+		if result.record.Method == string(delivery.MethodTLS) {
+			if err := markSent(ctx, w.Sent, w.Log, job.ID, sentTLSDelivery); err != nil {
+				return err
+			}
 		}
 	}
 	if result.notify {
@@ -86,6 +108,32 @@ func (w *NotifyWorker) Work(ctx context.Context, job *river.Job[messaging.Notify
 	}
 	w.Log.InfoContext(ctx, "message delivered", "message_id", a.MessageID, "user_id", u.ID, "method", rec.Method,
 		"notified", rec.Notified, "mx", rec.MX, "tls_version", rec.TLSVersion)
+	return nil
+}
+
+// finishSent ends a job whose email an earlier attempt had accepted before
+// the process died: it sends nothing, and records a provider's delivery,
+// which that attempt may not have reached (without the mail server's
+// details, which died with it).
+func (w *NotifyWorker) finishSent(ctx context.Context, job *river.Job[messaging.NotifyMessage], u accounts.User, provider bool, kind string) error {
+	a := job.Args
+	w.Log.InfoContext(ctx, "email already sent by an earlier attempt; not sending again", "message_id", a.MessageID, "user_id", u.ID,
+		"kind", kind, "attempt", job.Attempt)
+	if !provider {
+		return nil
+	}
+	rec := messaging.Delivery{MessageID: a.MessageID, RecipientID: u.ID, Method: string(delivery.MethodPortal), Notified: true,
+		Reason: "notification emailed; the portal stopped before recording this delivery", At: time.Now()}
+	if kind == sentTLSDelivery {
+		rec.Method, rec.Notified = string(delivery.MethodTLS), false
+		rec.Reason = "delivered over verified TLS; the portal stopped before recording the mail server's details"
+	}
+	if err := w.Deliveries.RecordDelivery(ctx, rec); err != nil {
+		return err
+	}
+	if w.Observe != nil {
+		w.Observe(rec.Method, "recorded-after-restart")
+	}
 	return nil
 }
 
@@ -117,7 +165,9 @@ func (w *NotifyWorker) notify(ctx context.Context, job *river.Job[messaging.Noti
 		return err
 	}
 	err = w.Mailer.Send(ctx, delivery.Email{To: u.Email, Subject: v.Subject(), Text: v.Text(), HTML: html,
-		Attachments: []delivery.Attachment{{Name: "SecureMessage.html", ContentType: "text/html", Data: []byte(file)}}})
+		Attachments: []delivery.Attachment{{Name: "SecureMessage.html", ContentType: "text/html", Data: []byte(file)}},
+		Key:         mailKey(sentNotification, job.ID, job.Attempt, v.Register),
+		Accepted:    func() error { return markSent(ctx, w.Sent, w.Log, job.ID, sentNotification) }})
 	if err != nil {
 		return err
 	}

@@ -23,12 +23,27 @@ type Purger interface {
 }
 
 // PurgeWorker crypto-shreds expired messages and threads and reports what it
-// did.
+// did. It also deletes the sent-mail marks River no longer needs.
 type PurgeWorker struct {
 	river.WorkerDefaults[PurgeArgs]
 	Store     Purger
 	Retention time.Duration
-	Log       *slog.Logger
+	// Sent, when set, has its marks of jobs River has deleted pruned.
+	Sent   SentPruner
+	Limits Limits
+	Log    *slog.Logger
+}
+
+// SentPruner deletes the sent-mail marks of jobs River no longer holds
+// (postgres.MailSent).
+type SentPruner interface {
+	PruneMailSent(ctx context.Context) (int64, error)
+}
+
+// Timeout bounds a run; what it shredded stays shredded (each batch
+// commits), and the next run carries on.
+func (w *PurgeWorker) Timeout(*river.Job[PurgeArgs]) time.Duration {
+	return w.Limits.orDefault().Batch
 }
 
 func (w *PurgeWorker) Work(ctx context.Context, job *river.Job[PurgeArgs]) error {
@@ -36,6 +51,12 @@ func (w *PurgeWorker) Work(ctx context.Context, job *river.Job[PurgeArgs]) error
 	if err != nil {
 		return err
 	}
-	w.Log.InfoContext(ctx, "retention run", "messages", r.Messages, "threads", r.Threads, "keys_destroyed", r.Keys)
+	var pruned int64
+	if w.Sent != nil {
+		if pruned, err = w.Sent.PruneMailSent(ctx); err != nil {
+			return err
+		}
+	}
+	w.Log.InfoContext(ctx, "retention run", "messages", r.Messages, "threads", r.Threads, "keys_destroyed", r.Keys, "sent_marks_pruned", pruned)
 	return nil
 }

@@ -1,0 +1,47 @@
+package postgres_test
+
+import (
+	"testing"
+
+	"github.com/healthnet/secureportal/internal/postgres"
+)
+
+// A mark is found by its job id on any attempt, a second mark keeps the
+// first, and pruning drops only the marks of jobs River has deleted.
+func TestMailSentMarksByJobAndPrunesWithTheJob(t *testing.T) {
+	f := newStoreFixture(t)
+	sent := postgres.NewMailSent(f.pool)
+	if _, ok, err := sent.SentBy(f.ctx, 41); err != nil || ok {
+		t.Fatalf("unmarked job: sent %v, err %v", ok, err)
+	}
+	// A job River still holds (any state) and one it has deleted.
+	var live int64
+	if err := f.pool.QueryRow(f.ctx, `INSERT INTO river_job (args, kind, max_attempts, state) VALUES ('{}', 'message_notification', 12, 'running') RETURNING id`).Scan(&live); err != nil {
+		t.Fatal(err)
+	}
+	gone := live + 1000
+	for _, id := range []int64{live, gone} {
+		if err := sent.MarkSent(f.ctx, id, "notification"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sent.MarkSent(f.ctx, live, "link"); err != nil {
+		t.Fatalf("marking twice: %v", err)
+	}
+	if kind, ok, err := sent.SentBy(f.ctx, live); err != nil || !ok || kind != "notification" {
+		t.Fatalf("marked job: kind %q sent %v err %v, want the first mark", kind, ok, err)
+	}
+	if err := sent.MarkSent(f.ctx, live+1, "phi: the patient's name"); err == nil {
+		t.Error("a free-text kind was stored: the table takes known kinds only")
+	}
+	n, err := sent.PruneMailSent(f.ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("pruned %d (err %v), want the one mark whose job is gone", n, err)
+	}
+	if _, ok, _ := sent.SentBy(f.ctx, live); !ok {
+		t.Error("the mark of a job River still holds was pruned")
+	}
+	if _, ok, _ := sent.SentBy(f.ctx, gone); ok {
+		t.Error("the mark of a deleted job is still there")
+	}
+}
