@@ -319,6 +319,7 @@ func TestBadSubmissionsStoreNothing(t *testing.T) {
 		{"file too large", ok, []file{{"big.pdf", bytes.Repeat([]byte("x"), 1001)}}, 413, "That was too large"},
 		{"too many files", ok, []file{{"a.txt", []byte("a")}, {"b.txt", []byte("b")}, {"c.txt", []byte("c")}}, 413, "Up to 2 files"},
 		{"executable", ok, []file{{"setup.exe", []byte("MZ")}}, 422, "cannot be sent"},
+		{"program renamed .pdf", ok, []file{{"report.pdf", []byte("MZ\x90\x00\x03\x00")}}, 422, "cannot be sent"},
 		{"message too large", ok, []file{{"a.pdf", bytes.Repeat([]byte("x"), 900)}, {"b.pdf", bytes.Repeat([]byte("y"), 900)}}, 413, "That was too large"},
 		{"staff address", url.Values{"to": {"rep.la@plan.example"}, "subject": {"S"}, "body": {"B"}}, nil, 422, "belongs to a staff account"},
 		{"disabled provider", url.Values{"to": {"off@clinic.example"}, "subject": {"S"}, "body": {"B"}}, nil, 422, "account is disabled"},

@@ -2,6 +2,7 @@ package messaging
 
 import (
 	"errors"
+	"io"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -42,6 +43,25 @@ func TestCheckFileRefusesExecutablesAndNeutralisesHTML(t *testing.T) {
 	} {
 		if got, err := CheckFile(n); err != nil || got != want {
 			t.Errorf("CheckFile(%s) = %q, %v; want %q", n, got, err, want)
+		}
+	}
+}
+
+// A program renamed to an allowed name is refused by its first bytes; other
+// files pass through byte for byte, short ones included.
+func TestProgramsAreRefusedByTheirContent(t *testing.T) {
+	for name, content := range map[string]string{
+		"windows": "MZ\x90\x00\x03\x00\x00\x00", "linux": "\x7fELF\x02\x01", "mach-o": "\xcf\xfa\xed\xfe\x07",
+		"script": "#!/bin/sh\nrm -rf ~\n",
+	} {
+		if _, err := io.ReadAll(RefusePrograms(strings.NewReader(content))); !errors.Is(err, ErrFileRefused) {
+			t.Errorf("%s: read error %v, want ErrFileRefused", name, err)
+		}
+	}
+	for _, content := range []string{"%PDF-1.7 lab report", "a", "", "PK\x03\x04zip", "plain notes, not a program"} {
+		got, err := io.ReadAll(RefusePrograms(strings.NewReader(content)))
+		if err != nil || string(got) != content {
+			t.Errorf("%q came out as %q, %v", content, got, err)
 		}
 	}
 }

@@ -42,7 +42,7 @@ func (s *MessagingStore) insertAttachments(ctx context.Context, tx pgx.Tx, threa
 			return 0, 0, err
 		}
 		dataOwner, dataBinding := attachmentDataSeal(threadID, id)
-		dataKey, size, err := s.keys.WriteStream(ctx, tx, dataOwner, dataBinding, up.Body, s.limits.MaxFileBytes)
+		dataKey, size, err := s.keys.WriteStream(ctx, tx, dataOwner, dataBinding, messaging.RefusePrograms(up.Body), s.limits.MaxFileBytes)
 		if errors.Is(err, ErrTooLarge) {
 			return 0, 0, messaging.ErrTooLarge
 		}
