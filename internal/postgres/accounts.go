@@ -309,7 +309,7 @@ func wrap(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	return fmt.Errorf("postgres: %s: %w", op, err)
+	return markUnavailable(fmt.Errorf("postgres: %s: %w", op, err))
 }
 
 // adminUpdates is the state change of each admin action, guarded by the
