@@ -51,13 +51,17 @@ func (s *Server) changePasswordForm(w http.ResponseWriter, r *http.Request) {
 // ends every session of the account; this browser carries on in a renewed
 // session under the new auth epoch.
 func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
-	f, ok := s.postForm(w, r)
+	f, ok := s.postForm(w, r, "current_password", "password", "password_confirm")
 	if !ok {
 		return
 	}
 	u, _ := currentUser(r.Context())
 	pw := f.Get("password")
-	changed, err := s.accounts.ChangePassword(r.Context(), u, f.Get("current_password"), pw, f.Get("password_confirm"), ClientIP(r.Context()).String())
+	var changed accounts.User
+	err := f.textErr()
+	if err == nil {
+		changed, err = s.accounts.ChangePassword(r.Context(), u, f.Get("current_password"), pw, f.Get("password_confirm"), ClientIP(r.Context()).String())
+	}
 	fe, badInput := fieldErrors(err)
 	switch {
 	case badInput:

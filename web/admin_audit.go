@@ -45,6 +45,9 @@ func (s *Server) auditFilter(q url.Values) (audit.Filter, string) {
 func (s *Server) adminAudit(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f, problem := s.auditFilter(q)
+	if len(queryProblems(r)) > 0 {
+		problem = notTextMessage // the filter form shows one problem for all its fields
+	}
 	v := pages.AdminAuditView{Chrome: s.chrome(r), Actor: q.Get("actor"), Subject: q.Get("subject"), Action: q.Get("action"),
 		Thread: q.Get("thread"), From: q.Get("from"), To: q.Get("to"), Problem: problem}
 	csvQuery := url.Values{}

@@ -52,13 +52,16 @@ func (s *Server) adminEmergency(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) adminEmergencyGrant(w http.ResponseWriter, r *http.Request) {
-	f, ok := s.postForm(w, r)
+	f, ok := s.postForm(w, r, "thread", "reason", "duration")
 	if !ok {
 		return
 	}
 	thread, reason, duration := strings.TrimSpace(f.Get("thread")), f.Get("reason"), f.Get("duration")
 	d, _ := time.ParseDuration(duration)
-	err := s.messages.GrantEmergency(r.Context(), s.viewer(r), thread, reason, d, time.Now())
+	err := f.textErr()
+	if err == nil {
+		err = s.messages.GrantEmergency(r.Context(), s.viewer(r), thread, reason, d, time.Now())
+	}
 	if fe, ok := fieldErrors(err, "thread", "reason", "duration"); ok {
 		v, verr := s.emergencyView(r, thread, reason, duration, fe)
 		s.renderBuilt(w, r, http.StatusUnprocessableEntity, pages.AdminEmergency(v), verr)

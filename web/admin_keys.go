@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -49,13 +50,13 @@ func (s *Server) adminKeysRotateConfirm(w http.ResponseWriter, r *http.Request) 
 }
 
 func (s *Server) adminKeysRotate(w http.ResponseWriter, r *http.Request) {
-	f, ok := s.postForm(w, r)
+	f, ok := s.postForm(w, r, "reason")
 	if !ok {
 		return
 	}
 	reason := strings.TrimSpace(f.Get("reason"))
 	if reason == "" {
-		s.render(w, r, http.StatusUnprocessableEntity, pages.AdminConfirm(s.keysConfirmView(r, "", "Say why (for the audit log).")))
+		s.render(w, r, http.StatusUnprocessableEntity, pages.AdminConfirm(s.keysConfirmView(r, "", cmp.Or(f.notText["reason"], "Say why (for the audit log)."))))
 		return
 	}
 	me, _ := currentUser(r.Context())

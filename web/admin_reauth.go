@@ -44,12 +44,18 @@ func (s *Server) reauthForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) reauth(w http.ResponseWriter, r *http.Request) {
-	f, ok := s.postForm(w, r)
+	f, ok := s.postForm(w, r, "password")
 	if !ok {
 		return
 	}
 	u, _ := currentUser(r.Context())
 	next := accounts.SafeNext(f.Get("next"))
+	if f.notText != nil {
+		v := s.reauthView(r, next, "")
+		v.Pass.Error = f.notText["password"]
+		s.render(w, r, http.StatusUnprocessableEntity, pages.Reauth(v))
+		return
+	}
 	// The same path as signing in: failures count toward the lockout and
 	// are audited.
 	_, err := s.accounts.Login(r.Context(), u.Email, f.Get("password"), ClientIP(r.Context()).String())

@@ -36,7 +36,7 @@ func (s *Server) adminStaffForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) adminStaffCreate(w http.ResponseWriter, r *http.Request) {
-	f, ok := s.postForm(w, r)
+	f, ok := s.postForm(w, r, "email", "name")
 	if !ok {
 		return
 	}
@@ -47,7 +47,11 @@ func (s *Server) adminStaffCreate(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, http.StatusBadRequest) // the form offers staff and admin only
 		return
 	}
-	u, err := s.accounts.CreateUser(r.Context(), email, name, role, "", me.ID, "")
+	var u accounts.User
+	err = f.textErr()
+	if err == nil {
+		u, err = s.accounts.CreateUser(r.Context(), email, name, role, "", me.ID, "")
+	}
 	if fe, ok := fieldErrors(err, "email", "name"); ok {
 		v, verr := s.staffView(r, email, name, roleText, team, fe)
 		s.renderBuilt(w, r, http.StatusUnprocessableEntity, pages.AdminStaff(v), verr)

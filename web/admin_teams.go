@@ -42,12 +42,15 @@ func (s *Server) adminTeams(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) adminTeamCreate(w http.ResponseWriter, r *http.Request) {
-	f, ok := s.postForm(w, r)
+	f, ok := s.postForm(w, r, "name", "line_of_business")
 	if !ok {
 		return
 	}
 	name, lob := f.Get("name"), f.Get("line_of_business")
-	_, err := s.messages.CreateTeam(r.Context(), s.viewer(r), name, lob)
+	err := f.textErr()
+	if err == nil {
+		_, err = s.messages.CreateTeam(r.Context(), s.viewer(r), name, lob)
+	}
 	if fe, ok := fieldErrors(err, "name", "line_of_business"); ok {
 		v, verr := s.teamsView(r, fe, name, lob)
 		s.renderBuilt(w, r, http.StatusUnprocessableEntity, pages.AdminTeams(v), verr)
@@ -76,11 +79,14 @@ func (s *Server) setMembership(w http.ResponseWriter, r *http.Request, member bo
 		s.notFound(w, r)
 		return
 	}
-	f, ok := s.postForm(w, r)
+	f, ok := s.postForm(w, r, "email")
 	if !ok {
 		return
 	}
-	err = s.messages.SetMembership(r.Context(), s.viewer(r), teamID, f.Get("email"), member)
+	err = f.textErr()
+	if err == nil {
+		err = s.messages.SetMembership(r.Context(), s.viewer(r), teamID, f.Get("email"), member)
+	}
 	problem, refused := refusal(err, "")
 	if fe, ok := fieldErrors(err, "email"); ok {
 		problem, refused = nothingChanged(fe["email"]), true

@@ -66,14 +66,15 @@ func (s *Server) targetUser(w http.ResponseWriter, r *http.Request) (accounts.Us
 	return u, true
 }
 
-// targetUserForm is targetUser for a form post: the account and the form's
-// fields, or false when it has answered itself (404 or 400).
-func (s *Server) targetUserForm(w http.ResponseWriter, r *http.Request) (accounts.User, url.Values, bool) {
+// targetUserForm is targetUser for a form post with a reason: the account
+// and the form's fields, or false when it has answered itself (404, 400 or
+// 422).
+func (s *Server) targetUserForm(w http.ResponseWriter, r *http.Request) (accounts.User, postedForm, bool) {
 	u, ok := s.targetUser(w, r)
 	if !ok {
-		return u, nil, false
+		return u, postedForm{}, false
 	}
-	f, ok := s.postForm(w, r)
+	f, ok := s.postForm(w, r, "reason")
 	return u, f, ok
 }
 
@@ -166,7 +167,10 @@ func (s *Server) adminAction(w http.ResponseWriter, r *http.Request) {
 	}
 	me, _ := currentUser(r.Context())
 	reason := f.Get("reason")
-	_, err := s.accounts.Administer(r.Context(), me, u.ID, action, reason, ClientIP(r.Context()).String())
+	err := f.textErr()
+	if err == nil {
+		_, err = s.accounts.Administer(r.Context(), me, u.ID, action, reason, ClientIP(r.Context()).String())
+	}
 	label, _ := actionInfo(action)
 	if fe, badInput := fieldErrors(err); badInput {
 		s.render(w, r, http.StatusUnprocessableEntity, pages.AdminConfirm(s.actionConfirmView(r, u, action, reason, fe["reason"])))
@@ -197,7 +201,10 @@ func (s *Server) adminRole(w http.ResponseWriter, r *http.Request) {
 	}
 	me, _ := currentUser(r.Context())
 	role, reason := accounts.Role(f.Get("role")), f.Get("reason")
-	_, err := s.accounts.ChangeRole(r.Context(), me, u.ID, role, reason, ClientIP(r.Context()).String())
+	err := f.textErr()
+	if err == nil {
+		_, err = s.accounts.ChangeRole(r.Context(), me, u.ID, role, reason, ClientIP(r.Context()).String())
+	}
 	fe, badInput := fieldErrors(err)
 	switch {
 	case badInput && fe["role"] != "":

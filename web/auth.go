@@ -55,12 +55,16 @@ func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
-	f, ok := s.postForm(w, r)
+	f, ok := s.postForm(w, r, "email", "password")
 	if !ok {
 		return
 	}
 	email, next := f.Get("email"), f.Get("next")
-	u, err := s.accounts.Login(r.Context(), email, f.Get("password"), ClientIP(r.Context()).String())
+	var u accounts.User
+	err := f.textErr()
+	if err == nil {
+		u, err = s.accounts.Login(r.Context(), email, f.Get("password"), ClientIP(r.Context()).String())
+	}
 	fe, badInput := fieldErrors(err)
 	switch {
 	case badInput:
@@ -176,12 +180,17 @@ func (s *Server) registerForm(w http.ResponseWriter, r *http.Request) {
 func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 	tokenPage(w)
 	token := chi.URLParam(r, "token")
-	f, ok := s.postForm(w, r)
+	f, ok := s.postForm(w, r, "name", "password", "password_confirm")
 	if !ok {
 		return
 	}
 	name, pw := f.Get("name"), f.Get("password")
-	u, t, err := s.accounts.Register(r.Context(), token, name, pw, f.Get("password_confirm"), ClientIP(r.Context()).String())
+	var u accounts.User
+	var t accounts.Token
+	err := f.textErr()
+	if err == nil {
+		u, t, err = s.accounts.Register(r.Context(), token, name, pw, f.Get("password_confirm"), ClientIP(r.Context()).String())
+	}
 	fe, badInput := fieldErrors(err)
 	switch {
 	case badInput:
@@ -220,12 +229,15 @@ func (s *Server) forgotForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) forgot(w http.ResponseWriter, r *http.Request) {
-	f, ok := s.postForm(w, r)
+	f, ok := s.postForm(w, r, "email")
 	if !ok {
 		return
 	}
 	email := f.Get("email")
-	err := s.accounts.RequestReset(r.Context(), email, ClientIP(r.Context()).String())
+	err := f.textErr()
+	if err == nil {
+		err = s.accounts.RequestReset(r.Context(), email, ClientIP(r.Context()).String())
+	}
 	fe, badInput := fieldErrors(err)
 	switch {
 	case badInput:
@@ -256,12 +268,16 @@ func (s *Server) resetForm(w http.ResponseWriter, r *http.Request) {
 func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 	tokenPage(w)
 	token := chi.URLParam(r, "token")
-	f, ok := s.postForm(w, r)
+	f, ok := s.postForm(w, r, "password", "password_confirm")
 	if !ok {
 		return
 	}
 	pw := f.Get("password")
-	u, err := s.accounts.ResetPassword(r.Context(), token, pw, f.Get("password_confirm"), ClientIP(r.Context()).String())
+	var u accounts.User
+	err := f.textErr()
+	if err == nil {
+		u, err = s.accounts.ResetPassword(r.Context(), token, pw, f.Get("password_confirm"), ClientIP(r.Context()).String())
+	}
 	fe, badInput := fieldErrors(err)
 	switch {
 	case badInput:

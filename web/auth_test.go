@@ -300,9 +300,10 @@ func TestBadInputGetsClearMessages(t *testing.T) {
 	p = b.post("/forgot-password", url.Values{"email": {"@@"}})
 	must(t, "malformed forgot email 422", p.Status == http.StatusUnprocessableEntity)
 	// Form routes cap the body (PORTAL_MAX_FORM_BYTES, 1 MiB): a 2 MiB form
-	// is refused before any work, where Go's own cap would allow 10 MB.
+	// is refused as too large before any work, where Go's own cap would
+	// allow 10 MB.
 	p = b.login("someone@clinic.example", strings.Repeat("x", 2<<20))
-	must(t, fmt.Sprintf("2 MiB form refused: %d", p.Status), p.Status == http.StatusBadRequest)
+	must(t, fmt.Sprintf("2 MiB form refused: %d", p.Status), p.Status == http.StatusRequestEntityTooLarge)
 
 	p = b.do(http.MethodPost, "/login", url.Values{"email": {"a@b.example"}, "password": {"x"}}, http.Header{"Sec-Fetch-Site": {"cross-site"}})
 	must(t, "cross-site sign-in refused", p.Status == http.StatusForbidden)

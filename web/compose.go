@@ -57,7 +57,11 @@ func (s *Server) composeForm(w http.ResponseWriter, r *http.Request) {
 // writes to a representative or team they may reach, staff to a provider.
 func (s *Server) compose(w http.ResponseWriter, r *http.Request) {
 	a := areaOf(r)
-	form, err := s.readUploadForm(r)
+	fields := []string{"to", "subject", "body"}
+	if a.staff {
+		fields = append(fields, "expires_in")
+	}
+	form, err := s.readUploadForm(r, fields...)
 	if err != nil {
 		s.uploadFailed(w, r, err)
 		return
@@ -65,10 +69,13 @@ func (s *Server) compose(w http.ResponseWriter, r *http.Request) {
 	defer form.Close()
 	to, subject, body := form.value("to"), form.value("subject"), form.value("body")
 	var id string
-	if a.staff {
+	err = form.textErr()
+	switch {
+	case err != nil: // a field that is not text: shown beside it below, the domain not asked
+	case a.staff:
 		days, _ := strconv.Atoi(form.value("expires_in"))
 		id, err = s.messages.StartToProvider(r.Context(), s.viewer(r), to, subject, body, days, form)
-	} else {
+	default:
 		id, err = s.messages.StartFromProvider(r.Context(), s.viewer(r), to, subject, body, form)
 	}
 	if fe, ok := fieldErrors(err, "to", "subject", "body", "expires_in"); ok {

@@ -58,6 +58,7 @@ func (s *Server) tlsCheck(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	domain, problem := parseDomain(typed)
+	problem = cmp.Or(queryProblems(r)["domain"], problem)
 	if problem != "" {
 		v.Domain.Error = problem
 		s.render(w, r, http.StatusUnprocessableEntity, pages.TLSCheck(v))
@@ -139,11 +140,16 @@ func (s *Server) adminDomains(w http.ResponseWriter, r *http.Request) {
 // adminDomainPolicy sets a domain's policy; the reason goes to the audit log
 // with the change.
 func (s *Server) adminDomainPolicy(w http.ResponseWriter, r *http.Request) {
-	form, ok := s.postForm(w, r)
+	form, ok := s.postForm(w, r, "domain", "policy", "reason")
 	if !ok {
 		return
 	}
 	typed, policy, reason := form.Get("domain"), form.Get("policy"), strings.TrimSpace(form.Get("reason"))
+	if form.notText != nil {
+		v, err := s.domainsView(r, typed, policy, reason, form.notText)
+		s.renderBuilt(w, r, http.StatusUnprocessableEntity, pages.AdminDomains(v), err)
+		return
+	}
 	fe := map[string]string{}
 	domain, problem := parseDomain(typed)
 	if problem != "" {
@@ -176,11 +182,12 @@ func (s *Server) adminDomainPolicy(w http.ResponseWriter, r *http.Request) {
 // adminDomainCheck checks a domain again now instead of waiting for the
 // cached outcome to expire (after the provider's IT fixed something).
 func (s *Server) adminDomainCheck(w http.ResponseWriter, r *http.Request) {
-	form, ok := s.postForm(w, r)
+	form, ok := s.postForm(w, r, "domain")
 	if !ok {
 		return
 	}
 	domain, problem := parseDomain(form.Get("domain"))
+	problem = cmp.Or(form.notText["domain"], problem)
 	if problem != "" {
 		v, err := s.domainsView(r, form.Get("domain"), string(delivery.PolicyTLSPreferred), "", map[string]string{"domain": problem})
 		s.renderBuilt(w, r, http.StatusUnprocessableEntity, pages.AdminDomains(v), err)

@@ -27,10 +27,11 @@ var safeMessages = map[int]struct{ title, message string }{
 	http.StatusForbidden:             {"That action was refused", "For your security the portal accepts forms only from its own pages. Please go back, reload the page and try again."},
 	http.StatusNotFound:              {"Page not found", "There is nothing at this address. If you followed a link from an email, check that the whole link was copied."},
 	http.StatusMethodNotAllowed:      {"That action is not available here", "Please go back and use the buttons on the page."},
+	http.StatusNotImplemented:        {"That action is not available here", "Please go back and use the buttons on the page."},
 	http.StatusRequestEntityTooLarge: {"That was too large", "What you sent is larger than the portal accepts. Please send less at once."},
 	http.StatusTooManyRequests:       {"Too many attempts", "Please wait a few minutes before trying again."},
 	http.StatusInternalServerError:   {"Something went wrong on our side", "The problem has been logged. Please try again in a few minutes; if it keeps happening, contact support and quote the reference below."},
-	http.StatusServiceUnavailable:    {"The portal is busy", "Please try again in a few minutes."},
+	http.StatusServiceUnavailable:    {"The portal is busy", "Please try again in a moment."},
 }
 
 // loginFailure is the one answer to accounts.ErrInvalidCredentials at sign-in,
@@ -38,6 +39,14 @@ var safeMessages = map[int]struct{ title, message string }{
 // alike: telling them apart would tell an attacker which addresses have
 // accounts.
 const loginFailure = "The email address or password is not right. Check them and try again, or reset your password. After several failed attempts, sign-in is paused for a while."
+
+// notTextTitle and notTextMessage answer a value that is not text (bytes
+// that are not UTF-8, or a NUL): the message beside its field, or on a page
+// of its own under the title when the form does not show the field.
+const (
+	notTextTitle   = "That could not be read as text"
+	notTextMessage = "That contains characters that are not valid text. Please retype it."
+)
 
 // reauthFailure is the answer to accounts.ErrInvalidCredentials when a
 // signed-in admin confirms their password: only the password can be wrong.

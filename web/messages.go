@@ -176,14 +176,17 @@ func (s *Server) showThread(w http.ResponseWriter, r *http.Request, id string, s
 // reply adds the viewer's message, with its attachments, to a thread.
 func (s *Server) reply(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "id")
-	form, err := s.readUploadForm(r)
+	form, err := s.readUploadForm(r, "body")
 	if err != nil {
 		s.uploadFailed(w, r, err)
 		return
 	}
 	defer form.Close()
 	body := form.value("body")
-	err = s.messages.Reply(r.Context(), s.viewer(r), id, body, form)
+	err = form.textErr()
+	if err == nil {
+		err = s.messages.Reply(r.Context(), s.viewer(r), id, body, form)
+	}
 	if fe, ok := fieldErrors(err, "body"); ok {
 		s.showThread(w, r, id, http.StatusUnprocessableEntity, fe, body)
 		return
@@ -210,6 +213,9 @@ func (s *Server) uploadFailed(w http.ResponseWriter, r *http.Request, err error)
 	case errors.Is(err, errBadForm):
 		s.log.InfoContext(r.Context(), "malformed upload", "request_id", RequestID(r.Context()), "err", err)
 		s.renderError(w, r, http.StatusBadRequest)
+	case errors.Is(err, errFieldTooLarge):
+		s.log.InfoContext(r.Context(), "message refused", "request_id", RequestID(r.Context()), "reason", err.Error())
+		s.renderError(w, r, http.StatusRequestEntityTooLarge)
 	default:
 		s.serverError(w, r, err)
 	}

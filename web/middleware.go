@@ -193,6 +193,13 @@ func (s *Server) crossOriginProtection(next http.Handler) http.Handler {
 func (s *Server) limitBody(n int64) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// A body announced larger than the route takes is refused before
+			// a byte of it is read.
+			if r.ContentLength > n {
+				w.Header().Set("Connection", "close")
+				s.renderError(w, r, http.StatusRequestEntityTooLarge)
+				return
+			}
 			r.Body = http.MaxBytesReader(w, r.Body, n)
 			next.ServeHTTP(w, r)
 		})

@@ -56,12 +56,18 @@ type site struct {
 
 func newSite(t testing.TB, extra map[string]string) *site {
 	t.Helper()
+	return newSiteOn(t, pgtest.New(t), extra)
+}
+
+// newSiteOn is newSite over the database at dbURL (reached through a proxy
+// that a test can cut, say).
+func newSiteOn(t testing.TB, dbURL string, extra map[string]string) *site {
+	t.Helper()
 	mc, err := mailcatcher.Start("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { mc.Close() })
-	dbURL := pgtest.New(t)
 	vars := map[string]string{
 		"PORTAL_DATABASE_URL": dbURL,
 		"PORTAL_SMTP_URL":     "smtp://" + mc.Addr() + "?tls=none",

@@ -41,9 +41,10 @@ func (s *Server) Handler() http.Handler {
 	r.Handle("/static/*", s.assets)
 
 	// Pages for people: sessions, cross-origin protection on unsafe methods,
-	// and the signed-in user (if any) in the context.
+	// the signed-in user (if any) in the context, and a query string that
+	// is text (textQuery).
 	r.Group(func(r chi.Router) {
-		r.Use(s.crossOriginProtection, s.sessions.LoadAndSave, s.loadUser)
+		r.Use(s.crossOriginProtection, s.loadSession, s.loadUser, s.textQuery)
 
 		// Small forms.
 		r.Group(func(r chi.Router) {
@@ -126,7 +127,7 @@ func (s *Server) Handler() http.Handler {
 		// Messages with attachments: streamed, with the upload limit instead
 		// of the form limit (a little extra for the text fields).
 		r.Group(func(r chi.Router) {
-			r.Use(s.requireUser, s.limitBody(s.cfg.Uploads.MaxMessageBytes+2<<20))
+			r.Use(s.requireUser, s.limitBody(s.uploadBodyLimit()))
 			r.With(asProvider...).Post("/threads/{id}/reply", s.reply)
 			r.With(asProvider...).Post("/compose", s.compose)
 			r.With(asStaff...).Post("/staff/threads/{id}/reply", s.reply)
@@ -139,7 +140,8 @@ func (s *Server) Handler() http.Handler {
 // outerMiddleware wraps every request, matched or not. Order matters: the
 // request id exists before anything logs; the access log sees the final
 // status, including a recovered panic's 500; security headers are set before
-// a panic could skip them.
+// a panic could skip them; methods the portal serves nowhere are refused
+// before routing, and HEAD is routed as GET.
 func (s *Server) outerMiddleware() []func(http.Handler) http.Handler {
-	return []func(http.Handler) http.Handler{s.requestID, s.clientIP, s.observe, s.securityHeaders, s.recoverPanic}
+	return []func(http.Handler) http.Handler{s.requestID, s.clientIP, s.observe, s.securityHeaders, s.recoverPanic, s.knownMethods}
 }

@@ -3,6 +3,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -92,10 +93,9 @@ func New(cfg *config.Config, log *slog.Logger, metrics *Metrics, svc Services) *
 	if metrics == nil {
 		metrics = NewMetrics()
 	}
-	return &Server{
+	s := &Server{
 		cfg:        cfg,
 		log:        log,
-		sessions:   newSessionManager(cfg, svc.Sessions, log),
 		assets:     static.New(),
 		metrics:    metrics,
 		accounts:   svc.Accounts,
@@ -106,12 +106,15 @@ func New(cfg *config.Config, log *slog.Logger, metrics *Metrics, svc Services) *
 		readiness:  svc.Readiness,
 		delivery:   svc.Delivery,
 	}
+	s.sessions = newSessionManager(cfg, svc.Sessions, s.sessionStoreFailed)
+	return s
 }
 
 // newSessionManager configures scs explicitly: its defaults (24 h lifetime,
 // no idle timeout, a plain "session" cookie, raw tokens in the store) do not
-// meet DESIGN.md §6.
-func newSessionManager(cfg *config.Config, store scs.Store, log *slog.Logger) *scs.SessionManager {
+// meet DESIGN.md §6. failed answers a request whose session the store could
+// not load or save.
+func newSessionManager(cfg *config.Config, store scs.Store, failed func(http.ResponseWriter, *http.Request, error)) *scs.SessionManager {
 	sm := scs.New()
 	sm.Store = store
 	sm.IdleTimeout = cfg.SessionIdle
@@ -130,29 +133,24 @@ func newSessionManager(cfg *config.Config, store scs.Store, log *slog.Logger) *s
 	sm.Cookie.Path = "/"
 	// Shared clinic computers: the cookie dies with the browser.
 	sm.Cookie.Persist = false
-	sm.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
-		if clientGone(r, err) {
-			log.InfoContext(r.Context(), "client closed the request", "request_id", RequestID(r.Context()), "err", err)
-			w.WriteHeader(statusClientClosed)
-			return
-		}
-		log.ErrorContext(r.Context(), "session store failed", "request_id", RequestID(r.Context()), "err", err)
-		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
-	}
+	// scs's own answer is a bare "Internal Server Error" in plain text.
+	sm.ErrorFunc = failed
 	return sm
 }
 
-// httpServer builds the net/http server with timeouts that bound slow clients
-// (Slowloris) while leaving room for large attachment uploads and downloads.
+// httpServer builds the net/http server. Headers must arrive within
+// ReadHeaderTimeout (which also bounds a TLS handshake); there is no fixed
+// ReadTimeout or WriteTimeout, which would cut a long upload or download
+// however steadily it flows: boundRequests gives each request deadlines that
+// move while its bytes keep a minimum rate.
 func (s *Server) httpServer(h http.Handler) *http.Server {
 	return &http.Server{
 		Addr:              s.cfg.Addr,
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       10 * time.Minute,
-		WriteTimeout:      10 * time.Minute,
+		Handler:           s.boundRequests(h),
+		ReadHeaderTimeout: cmp.Or(s.cfg.Limits.ReadHeaderTimeout, 10*time.Second),
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
+		TLSConfig:         tlsProfile(),
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 }
@@ -167,13 +165,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 func (s *Server) serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 	srv := s.httpServer(h)
 	srv.BaseContext = func(net.Listener) context.Context { return context.WithoutCancel(ctx) }
+	limited := s.limitConns(ln)
+	srv.ConnState = limited.connState
 	errc := make(chan error, 1)
 	go func() {
 		var err error
 		if s.cfg.ServesTLS() {
-			err = srv.ServeTLS(ln, s.cfg.TLSCert, s.cfg.TLSKey)
+			err = srv.ServeTLS(limited, s.cfg.TLSCert, s.cfg.TLSKey)
 		} else {
-			err = srv.Serve(ln)
+			err = srv.Serve(limited)
 		}
 		errc <- err
 	}()

@@ -282,17 +282,29 @@ func TestClientIPTrustsOnlyConfiguredProxies(t *testing.T) {
 	}
 }
 
+// A body over the route's limit is refused: at once with 413 when its
+// length is announced, and by the reader when it is not (chunked).
 func TestBodyLimitRefusesOversizedForms(t *testing.T) {
 	e := newTestEnv(t, map[string]string{"PORTAL_MAX_FORM_BYTES": "1024"})
+	var reached bool
 	var parseErr error
 	h := e.srv.limitBody(1024)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		parseErr = r.ParseForm()
+		reached, parseErr = true, r.ParseForm()
 	}))
-	req := httptest.NewRequest("POST", "/", strings.NewReader("a="+strings.Repeat("x", 4096)))
+	form := "a=" + strings.Repeat("x", 4096)
+	req := httptest.NewRequest("POST", "/", strings.NewReader(form))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if reached || rec.Code != http.StatusRequestEntityTooLarge {
+		t.Errorf("a 4 KiB form announced past a 1 KiB limit: status %d, handler reached %v", rec.Code, reached)
+	}
+	req = httptest.NewRequest("POST", "/", io.MultiReader(strings.NewReader(form))) // no length known
+	req.ContentLength = -1
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	h.ServeHTTP(httptest.NewRecorder(), req)
 	if parseErr == nil {
-		t.Error("a 4 KiB form passed a 1 KiB limit")
+		t.Error("a 4 KiB form of unannounced length passed a 1 KiB limit")
 	}
 }
 

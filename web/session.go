@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -100,6 +101,49 @@ func (s *Server) loadUser(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{}, u)))
 	})
 }
+
+// loadSession is scs's LoadAndSave behind a sessionGuard: scs saves the
+// session (every request's, for the idle timeout) as the handler starts its
+// answer, and when that save fails, the failure page (sessionStoreFailed)
+// is the answer.
+func (s *Server) loadSession(next http.Handler) http.Handler {
+	load := s.sessions.LoadAndSave(next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		load.ServeHTTP(&sessionGuard{ResponseWriter: w}, r)
+	})
+}
+
+// sessionStoreFailed answers a request whose session the store could not
+// load or save like any other failure (serverError): the portal's own page,
+// a 503 while the database is out of reach. After it, what the handler
+// writes goes nowhere.
+func (s *Server) sessionStoreFailed(w http.ResponseWriter, r *http.Request, err error) {
+	s.serverError(w, r, fmt.Errorf("web: session store: %w", err))
+	if g, ok := w.(*sessionGuard); ok {
+		g.failed = true
+	}
+}
+
+// sessionGuard drops what is written after sessionStoreFailed answered.
+type sessionGuard struct {
+	http.ResponseWriter
+	failed bool
+}
+
+func (g *sessionGuard) WriteHeader(status int) {
+	if !g.failed {
+		g.ResponseWriter.WriteHeader(status)
+	}
+}
+
+func (g *sessionGuard) Write(b []byte) (int, error) {
+	if g.failed {
+		return len(b), nil
+	}
+	return g.ResponseWriter.Write(b)
+}
+
+func (g *sessionGuard) Unwrap() http.ResponseWriter { return g.ResponseWriter }
 
 // requireUser sends a visitor without a live session to the sign-in page,
 // remembering where they were going and why they have to sign in.

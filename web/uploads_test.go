@@ -16,11 +16,16 @@ import (
 
 // A message form is judged by the type of what went wrong, never by the
 // words of an error: over the size limit is "too large" (413), a stream that
-// is not a whole multipart form is a broken form (400), and anything else
+// is not a whole multipart form, or not the form the page has (a field it
+// does not have, more text parts than it has), is a broken form (400), a
+// text field over its bound is refused as it is read, and anything else
 // keeps its own identity.
 func TestUploadFailuresAreClassifiedByType(t *testing.T) {
 	s := &Server{cfg: &config.Config{Uploads: config.Uploads{MaxFileBytes: 1 << 20, MaxFiles: 2, MaxMessageBytes: 2 << 20, SpoolDir: t.TempDir()}}}
-	const head = "--XYZ\r\nContent-Disposition: form-data; name=\"body\"\r\n\r\nHello\r\n"
+	field := func(name, value string) string {
+		return "--XYZ\r\nContent-Disposition: form-data; name=\"" + name + "\"\r\n\r\n" + value + "\r\n"
+	}
+	head := field("body", "Hello")
 	cases := []struct {
 		name  string
 		body  string
@@ -31,6 +36,9 @@ func TestUploadFailuresAreClassifiedByType(t *testing.T) {
 		{"stops short of the closing boundary", head + "--XYZ", 0, errBadForm},
 		{"cut off inside a part", head[:len(head)-4], 0, errBadForm},
 		{"over the route's body limit", head + "--XYZ--\r\n", int64(len(head)) - 4, messaging.ErrTooLarge},
+		{"a field the form does not have", head + field("note", "x") + "--XYZ--\r\n", 0, errBadForm},
+		{"more text parts than a form has", strings.Repeat(head, maxTextParts+1) + "--XYZ--\r\n", 0, errBadForm},
+		{"a text field over its bound", field("body", strings.Repeat("x", maxFieldBytes+1)) + "--XYZ--\r\n", 0, errFieldTooLarge},
 		{"a program", head + "--XYZ\r\nContent-Disposition: form-data; name=\"attachments\"; filename=\"setup.exe\"\r\n\r\nMZ\r\n--XYZ--\r\n", 0, messaging.ErrFileRefused},
 	}
 	for _, tc := range cases {
@@ -40,7 +48,7 @@ func TestUploadFailuresAreClassifiedByType(t *testing.T) {
 			if tc.limit > 0 {
 				r.Body = http.MaxBytesReader(httptest.NewRecorder(), r.Body, tc.limit)
 			}
-			f, err := s.readUploadForm(r)
+			f, err := s.readUploadForm(r, "body")
 			if tc.want == nil {
 				if err != nil || f.value("body") != "Hello" {
 					t.Fatalf("got %v, body %q", err, f.value("body"))
