@@ -33,6 +33,36 @@ test-faults:
 	@set -o pipefail; export PORTAL_TEST_DATABASE_URL="$${PORTAL_TEST_DATABASE_URL:-$$(scripts/postgres.sh)}"; \
 		$(GO) test -count=1 -timeout 5m -v ./faults/ 2>&1 | grep -E --line-buffered '^(---|ok|FAIL|panic)|_test.go:[0-9]+:|^\s+---'
 
+## fuzz: every fuzz target in the repository, FUZZTIME each (default 30s), one
+## after another. Targets are found per package with `go test -list '^Fuzz'`, so
+## new ones are picked up. Each line says what ran and how much; a failure does
+## not stop the rest: its input is saved as testdata/fuzz/<target>/<hash> in the
+## package (keep it, renamed, as a regression seed) and make fails at the end.
+## `go test ./...` (so `make test`) replays every committed seed.
+FUZZTIME ?= 30s
+.PHONY: fuzz
+fuzz:
+	@set -o pipefail; trap 'echo "fuzz: interrupted"; exit 130' INT; \
+	module=$$($(GO) list -m); \
+	targets=$$($(GO) test -list '^Fuzz' ./... | awk ' \
+		/^Fuzz[A-Za-z0-9_]*$$/ { names = names " " $$1; next } \
+		/^(ok|\?) / { n = split(names, a, " "); for (i = 1; i <= n; i++) print $$2, a[i]; names = "" }') \
+		|| { echo "fuzz: could not list the fuzz targets (go test -list '^Fuzz' ./... failed)"; exit 1; }; \
+	if [ -z "$$targets" ]; then echo "fuzz: no fuzz targets found"; exit 1; fi; \
+	echo "fuzz: $$(wc -l <<<"$$targets") targets, $(FUZZTIME) each"; \
+	ran=(); failed=(); \
+	while read -r pkg target; do \
+		short=$${pkg#$$module/}; \
+		out=$$($(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) "$$pkg" </dev/null 2>&1); rc=$$?; \
+		stats=$$(grep -E '^fuzz: elapsed' <<<"$$out" | tail -n 1 | sed -E 's/^fuzz: elapsed: ([^,]*), execs: ([0-9]+).*new interesting: ([0-9]+).*/\1, \2 execs, \3 new inputs/'); \
+		if [ $$rc -eq 0 ]; then echo "fuzz: ok   $$short $$target ($$stats)"; \
+		else echo "fuzz: FAIL $$short $$target"; tail -n 40 <<<"$$out" | sed 's/^/    /'; failed+=("$$short $$target"); fi; \
+		ran+=("$$short $$target"); \
+	done <<<"$$targets"; \
+	echo "fuzz: ran $${#ran[@]} targets for $(FUZZTIME) each, $${#failed[@]} failed"; \
+	for f in "$${failed[@]}"; do echo "fuzz: failed: $$f"; done; \
+	[ $${#failed[@]} -eq 0 ]
+
 ## screenshots: run the browser journeys (e2e/) and save every page they visit,
 ## at 1280x900 and at a 390x844 phone viewport, as PNGs in screenshots/ (not committed)
 screenshots:

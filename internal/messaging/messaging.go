@@ -71,7 +71,7 @@ func RecipientKey(kind string, id int64) string { return kind + ":" + strconv.Fo
 func ParseRecipientKey(key string) (kind string, id int64, ok bool) {
 	kind, idText, _ := strings.Cut(key, ":")
 	id, err := strconv.ParseInt(idText, 10, 64)
-	if err != nil || (kind != RecipientStaff && kind != RecipientTeam) {
+	if err != nil || (kind != RecipientStaff && kind != RecipientTeam) || RecipientKey(kind, id) != key {
 		return "", 0, false
 	}
 	return kind, id, true

@@ -102,7 +102,9 @@ const unreadMessagesSQL = `SELECT 1 FROM messages m WHERE m.thread_id = t.id AND
 	AND NOT EXISTS (SELECT 1 FROM message_reads r WHERE r.message_id = m.id AND r.user_id = $1)`
 
 // Cursors are "<unix microseconds>_<thread id>": opaque to users, stable,
-// and exact (timestamps are microsecond precision in PostgreSQL).
+// and exact (timestamps are microsecond precision in PostgreSQL). A cursor
+// from before 1970 is refused: no thread is that old, and a time before
+// PostgreSQL's range (4714 BC) would be a database error, not a page.
 func formatCursor(at time.Time, id string) string {
 	return strconv.FormatInt(at.UnixMicro(), 10) + "_" + id
 }
@@ -110,7 +112,7 @@ func formatCursor(at time.Time, id string) string {
 func parseCursor(c string) (time.Time, string, bool) {
 	micros, id, ok := strings.Cut(c, "_")
 	n, err := strconv.ParseInt(micros, 10, 64)
-	if !ok || err != nil || !messaging.ValidID(id) {
+	if !ok || err != nil || n < 0 || !messaging.ValidID(id) {
 		return time.Time{}, "", false
 	}
 	return time.UnixMicro(n), id, true
