@@ -117,7 +117,9 @@ func TestInboundIdleSessionTimesOut(t *testing.T) {
 // The read timeout bounds each silence, not the whole message: a large
 // reply on a slow line that keeps coming is not cut off.
 func TestInboundSlowSteadySenderIsNotCutOff(t *testing.T) {
-	w := newWorld(t, func(s *inbound.Settings) { s.ReadTimeout = 400 * time.Millisecond }, nil)
+	// A second against gaps of 300 ms: with 400 ms against 100 ms, a
+	// loaded machine's scheduling delays alone tripped the timeout.
+	w := newWorld(t, func(s *inbound.Settings) { s.ReadTimeout = time.Second }, nil)
 	c, err := smtp.DialStartTLS(w.addr, w.tls.client())
 	if err != nil {
 		t.Fatal(err)
@@ -134,7 +136,7 @@ func TestInboundSlowSteadySenderIsNotCutOff(t *testing.T) {
 		if _, err := data.Write(msg[:min(chunk, len(msg))]); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(100 * time.Millisecond) // about 1.2 s in all, three times the timeout
+		time.Sleep(300 * time.Millisecond) // about 3.5 s in all, over three times the timeout
 	}
 	wantAnswer(t, "slow DATA", data.Close(), "")
 }
