@@ -160,8 +160,7 @@ func (s *DeliveryStore) RecordDelivery(ctx context.Context, d messaging.Delivery
 // deliveriesOf returns the delivery records of a thread's messages, by
 // message id, for the staff view.
 func deliveriesOf(ctx context.Context, tx pgx.Tx, threadID string) (map[string][]messaging.Delivery, error) {
-	rows, err := tx.Query(ctx, `
-		SELECT d.message_id::text, d.recipient_id, d.method, d.notified, d.reason, d.mx, d.tls_version, d.verified_by, d.at
+	rows, err := tx.Query(ctx, `SELECT `+deliveryColumns+`
 		FROM message_deliveries d JOIN messages m ON m.id = d.message_id
 		WHERE m.thread_id = $1 ORDER BY d.at`, threadID)
 	if err != nil {
@@ -170,8 +169,8 @@ func deliveriesOf(ctx context.Context, tx pgx.Tx, threadID string) (map[string][
 	defer rows.Close()
 	out := map[string][]messaging.Delivery{}
 	for rows.Next() {
-		var d messaging.Delivery
-		if err := rows.Scan(&d.MessageID, &d.RecipientID, &d.Method, &d.Notified, &d.Reason, &d.MX, &d.TLSVersion, &d.VerifiedBy, &d.At); err != nil {
+		d, err := scanDelivery(rows)
+		if err != nil {
 			return nil, err
 		}
 		out[d.MessageID] = append(out[d.MessageID], d)
@@ -182,13 +181,18 @@ func deliveriesOf(ctx context.Context, tx pgx.Tx, threadID string) (map[string][
 // DeliveryOf returns the recorded delivery of a message to a recipient, if
 // any: a retried job that finds one does not deliver twice.
 func (s *DeliveryStore) DeliveryOf(ctx context.Context, messageID string, recipientID int64) (messaging.Delivery, bool, error) {
-	d := messaging.Delivery{MessageID: messageID, RecipientID: recipientID}
-	err := s.pool.QueryRow(ctx, `
-		SELECT method, notified, reason, mx, tls_version, verified_by, at FROM message_deliveries
-		WHERE message_id = $1 AND recipient_id = $2`, messageID, recipientID).
-		Scan(&d.Method, &d.Notified, &d.Reason, &d.MX, &d.TLSVersion, &d.VerifiedBy, &d.At)
+	d, err := scanDelivery(s.pool.QueryRow(ctx, `SELECT `+deliveryColumns+` FROM message_deliveries d
+		WHERE d.message_id = $1 AND d.recipient_id = $2`, messageID, recipientID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return d, false, nil
 	}
 	return d, err == nil, wrap("delivery of message", err)
+}
+
+const deliveryColumns = `d.message_id::text, d.recipient_id, d.method, d.notified, d.reason, d.mx, d.tls_version, d.verified_by, d.at`
+
+func scanDelivery(row pgx.Row) (messaging.Delivery, error) {
+	var d messaging.Delivery
+	err := row.Scan(&d.MessageID, &d.RecipientID, &d.Method, &d.Notified, &d.Reason, &d.MX, &d.TLSVersion, &d.VerifiedBy, &d.At)
+	return d, err
 }

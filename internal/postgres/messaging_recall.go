@@ -37,7 +37,7 @@ func (s *MessagingStore) Recall(ctx context.Context, staff messaging.Viewer, mes
 		}
 		// The reply addresses of the thread's emailed copies stop working
 		// too: a recall means staff want this conversation back.
-		if _, err := tx.Exec(ctx, `UPDATE reply_tokens SET revoked_at = now() WHERE thread_id = $1 AND revoked_at IS NULL`, threadID); err != nil {
+		if err := revokeReplyTokens(ctx, tx, threadID); err != nil {
 			return err
 		}
 		return AppendAudit(ctx, tx, audit.Event{ActorID: staff.UserID, Action: auditMessageRecalled, TargetType: "message", TargetID: messageID, IP: staff.IP,

@@ -93,8 +93,14 @@ func (r *ReplyTokens) RevokeReplyTokens(ctx context.Context, threadID string) er
 	if !messaging.ValidID(threadID) {
 		return wrap("revoke reply tokens", messaging.ErrNotFound)
 	}
-	_, err := r.pool.Exec(ctx, `UPDATE reply_tokens SET revoked_at = now() WHERE thread_id = $1 AND revoked_at IS NULL`, threadID)
-	return wrap("revoke reply tokens", err)
+	return wrap("revoke reply tokens", revokeReplyTokens(ctx, r.pool, threadID))
+}
+
+// revokeReplyTokens voids a thread's reply addresses through q, so a recall
+// can do it in its own transaction.
+func revokeReplyTokens(ctx context.Context, q Querier, threadID string) error {
+	_, err := q.Exec(ctx, `UPDATE reply_tokens SET revoked_at = now() WHERE thread_id = $1 AND revoked_at IS NULL`, threadID)
+	return err
 }
 
 func tokenHash(raw string) []byte {
