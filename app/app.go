@@ -53,6 +53,9 @@ type App struct {
 	keyring       *envelope.Keyring // nil for a KEK provider that is not a local file
 	keyringReload time.Duration
 	db            *postgres.Database
+	// mailSent records the emails the mail server accepted, on connections
+	// of its own (closed by Stop).
+	mailSent *postgres.MailSent
 	// stopBackground ends the keyring reloads and the sweeper; background
 	// waits for them.
 	stopBackground context.CancelFunc
@@ -140,11 +143,13 @@ func New(cfg *config.Config, log *slog.Logger, pool *pgxpool.Pool, keyring envel
 	deliveryStore := postgres.NewDeliveryStore(pool)
 	router, err := newRouter(cfg, deliveryStore, log.With("component", "delivery"))
 	if err != nil {
+		sent.Close()
 		return nil, err
 	}
 	replyTokens := postgres.NewReplyTokens(pool)
 	tls, err := newTLSDelivery(cfg, router, messageStore, replyTokens, log.With("component", "delivery"))
 	if err != nil {
+		sent.Close()
 		return nil, err
 	}
 	river.AddWorker(workers, &jobs.NotifyWorker{Messages: messageStore, Accounts: accountSvc, Mailer: mailer, Site: site,
@@ -163,6 +168,7 @@ func New(cfg *config.Config, log *slog.Logger, pool *pgxpool.Pool, keyring envel
 		MessageStore:  messageStore,
 		Delivery:      router,
 		ReplyTokens:   replyTokens,
+		mailSent:      sent,
 		Metrics:       metrics,
 		keyring:       localKeyring(keyring),
 		keyringReload: cmp.Or(opts.KeyringReload, keyringReloadEvery),
@@ -236,6 +242,7 @@ func (a *App) Stop(ctx context.Context) {
 	if err := a.Jobs.Stop(ctx); err != nil {
 		a.Log.Warn("stopping job workers", "err", err)
 	}
+	a.mailSent.Close()
 }
 
 // contactLines formats contacts for plain-text and HTML email footers.

@@ -1,7 +1,11 @@
 package postgres_test
 
 import (
+	"context"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/healthnet/secureportal/internal/postgres"
 )
@@ -11,6 +15,7 @@ import (
 func TestMailSentMarksByJobAndPrunesWithTheJob(t *testing.T) {
 	f := newStoreFixture(t)
 	sent := postgres.NewMailSent(f.pool)
+	t.Cleanup(sent.Close)
 	if _, ok, err := sent.SentBy(f.ctx, 41); err != nil || ok {
 		t.Fatalf("unmarked job: sent %v, err %v", ok, err)
 	}
@@ -43,5 +48,48 @@ func TestMailSentMarksByJobAndPrunesWithTheJob(t *testing.T) {
 	}
 	if _, ok, _ := sent.SentBy(f.ctx, gone); ok {
 		t.Error("the mark of a deleted job is still there")
+	}
+}
+
+// A mark does not wait for the pool: with every pooled connection taken (an
+// upload storm holds them all), an accepted email is still recorded at
+// once, since until it is a crash sends the email again
+// (faults.TestCrashWithRepliesInFlight). After Close it goes through the
+// pool.
+func TestMailSentMarksWhileEveryPooledConnectionIsTaken(t *testing.T) {
+	f := newStoreFixture(t)
+	sent := postgres.NewMailSent(f.pool)
+	t.Cleanup(sent.Close)
+	var held []*pgxpool.Conn
+	release := func() {
+		for _, c := range held {
+			c.Release()
+		}
+		held = nil
+	}
+	defer release() // before the pool closes: it waits for them
+	for range f.pool.Config().MaxConns {
+		c, err := f.pool.Acquire(f.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	ctx, cancel := context.WithTimeout(f.ctx, 5*time.Second)
+	defer cancel()
+	if _, ok, err := sent.SentBy(ctx, 7); err != nil || ok {
+		t.Fatalf("check with the pool taken: sent %v, err %v", ok, err)
+	}
+	if err := sent.MarkSent(ctx, 7, "notification"); err != nil {
+		t.Fatalf("mark with the pool taken: %v", err)
+	}
+	release()
+	sent.Close()
+	if err := sent.MarkSent(f.ctx, 8, "notification"); err != nil {
+		t.Fatalf("mark after Close: %v", err)
+	}
+	var n int
+	if err := f.pool.QueryRow(f.ctx, `SELECT count(*) FROM mail_sent WHERE job_id IN (7, 8)`).Scan(&n); err != nil || n != 2 {
+		t.Fatalf("%d of the 2 marks recorded (err %v)", n, err)
 	}
 }
