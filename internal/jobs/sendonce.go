@@ -97,16 +97,18 @@ func sentBefore(ctx context.Context, s SentMail, jobID int64) (string, bool, err
 	return kind, sent, nil
 }
 
-// markTries and markFor bound how hard markSent tries: the email is out, so
-// a failed mark would send it again on the retry.
+// markFor bounds how long markSent keeps trying: the email is out, so a
+// failed mark would send it again on the retry. It outlasts a database
+// restart (a fast stop and start take a few seconds; the fault test's
+// outage lasts ten), and markBackoff caps the pause between tries.
 const (
-	markTries = 5
-	markFor   = 10 * time.Second
+	markFor     = 30 * time.Second
+	markBackoff = 2 * time.Second
 )
 
 // markSent records that job jobID's email was accepted. It keeps going when
 // ctx ends (the job's time limit may strike right after the server's 250)
-// and retries a failing database a few times.
+// and retries a failing database until markFor has passed.
 func markSent(ctx context.Context, s SentMail, log *slog.Logger, jobID int64, kind string) error {
 	if s == nil {
 		return nil
@@ -114,7 +116,7 @@ func markSent(ctx context.Context, s SentMail, log *slog.Logger, jobID int64, ki
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markFor)
 	defer cancel()
 	var err error
-	for try := 1; try <= markTries; try++ {
+	for try := 1; ; try++ {
 		if err = s.MarkSent(ctx, jobID, kind); err == nil {
 			return nil
 		}
@@ -122,8 +124,7 @@ func markSent(ctx context.Context, s SentMail, log *slog.Logger, jobID int64, ki
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("jobs: email of job %d was sent but could not be recorded: %w", jobID, err)
-		case <-time.After(time.Duration(try) * 200 * time.Millisecond):
+		case <-time.After(min(time.Duration(try)*200*time.Millisecond, markBackoff)):
 		}
 	}
-	return fmt.Errorf("jobs: email of job %d was sent but could not be recorded: %w", jobID, err)
 }
