@@ -44,6 +44,8 @@ type portal struct {
 	cmd  *exec.Cmd
 	addr string // the web listener, host:port
 	done chan struct{}
+	// listening receives the address once the portal says it listens.
+	listening chan string
 
 	mu   sync.Mutex
 	logs []string // JSON log lines
@@ -52,6 +54,15 @@ type portal struct {
 // startPortal runs `portal serve` with env (PORTAL_ADDR is set to a free
 // loopback port) and waits until it listens.
 func startPortal(t *testing.T, env map[string]string) *portal {
+	t.Helper()
+	p := launchPortal(t, env)
+	p.awaitListening()
+	return p
+}
+
+// launchPortal runs `portal serve` as startPortal does, without waiting:
+// several can start at the same moment, then awaitListening each.
+func launchPortal(t *testing.T, env map[string]string) *portal {
 	t.Helper()
 	bin, err := portalBinary()
 	if err != nil {
@@ -71,8 +82,7 @@ func startPortal(t *testing.T, env map[string]string) *portal {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &portal{t: t, cmd: cmd, done: make(chan struct{})}
-	listening := make(chan string, 1)
+	p := &portal{t: t, cmd: cmd, done: make(chan struct{}), listening: make(chan string, 1)}
 	go func() {
 		defer close(p.done)
 		sc := bufio.NewScanner(stderr)
@@ -86,20 +96,25 @@ func startPortal(t *testing.T, env map[string]string) *portal {
 				Msg, Addr string
 			}
 			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "portal listening" {
-				listening <- rec.Addr
+				p.listening <- rec.Addr
 			}
 		}
 		_ = cmd.Wait()
 	}()
 	t.Cleanup(func() { p.kill() })
-	select {
-	case p.addr = <-listening:
-	case <-p.done:
-		t.Fatalf("portal exited before listening:\n%s", p.logText())
-	case <-time.After(60 * time.Second):
-		t.Fatalf("portal did not start:\n%s", p.logText())
-	}
 	return p
+}
+
+// awaitListening waits until a launched portal listens.
+func (p *portal) awaitListening() {
+	p.t.Helper()
+	select {
+	case p.addr = <-p.listening:
+	case <-p.done:
+		p.t.Fatalf("portal exited before listening:\n%s", p.logText())
+	case <-time.After(60 * time.Second):
+		p.t.Fatalf("portal did not start:\n%s", p.logText())
+	}
 }
 
 // kill ends the process with SIGKILL, as a crash or the OOM killer would:
