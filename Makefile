@@ -8,7 +8,7 @@ GO ?= go
 SHELL := /bin/bash
 SOURCES := cmd app web internal templates static migrations e2e faults
 
-.PHONY: run test test-faults check generate build clean-dev screenshots
+.PHONY: run test test-faults check lint generate build clean-dev screenshots
 
 ## run: start the portal for development at http://localhost:8080
 run:
@@ -19,7 +19,7 @@ run:
 ## test: formatting, vet, generated-code freshness, then every test against a real PostgreSQL
 # The browser journeys run verbosely, filtered to their names, durations and
 # failures, so the output lists each journey and how long it took.
-test: check
+test: check lint
 	@set -o pipefail; export PORTAL_TEST_DATABASE_URL="$${PORTAL_TEST_DATABASE_URL:-$$(scripts/postgres.sh)}"; \
 		$(GO) test -race -count=1 -timeout 30m $$($(GO) list ./... | grep -v -e /e2e$$ -e /faults$$) && \
 		$(GO) test -race -count=1 -timeout 30m -v ./e2e/ 2>&1 | grep -E --line-buffered 'journey .* took|^(---|ok|FAIL|panic)|_test.go:[0-9]+:|^\s+(---|\S+_test.go)'
@@ -31,7 +31,7 @@ test: check
 ## jobs the killed process left running are taken up again within seconds.
 test-faults:
 	@set -o pipefail; export PORTAL_TEST_DATABASE_URL="$${PORTAL_TEST_DATABASE_URL:-$$(scripts/postgres.sh)}"; \
-		$(GO) test -count=1 -timeout 5m -v ./faults/ 2>&1 | grep -E --line-buffered '^(---|ok|FAIL|panic)|_test.go:[0-9]+:|^\s+---'
+		$(GO) test -count=1 -timeout 12m -v ./faults/ 2>&1 | grep -E --line-buffered '^(---|ok|FAIL|panic)|_test.go:[0-9]+:|^\s+---'
 
 ## fuzz: every fuzz target in the repository, FUZZTIME each (default 30s), one
 ## after another. Targets are found per package with `go test -list '^Fuzz'`, so
@@ -80,6 +80,15 @@ check:
 	after=$$(find templates -name '*_templ.go' -exec sha256sum {} + | sort); \
 	if [ "$$before" != "$$after" ]; then echo "templ generate changed generated files (now regenerated; review and commit them):"; \
 		diff <(echo "$$before") <(echo "$$after") | grep '^[<>]' | awk '{print $$3}' | sort -u; exit 1; fi
+
+## lint: staticcheck (every package, tests included), then govulncheck against an
+## offline copy of the Go vulnerability database (scripts/vulncheck.sh). Both are
+## pinned and run through `go run`, so nothing needs installing; the first run
+## downloads and builds them (a few minutes), later runs take about a minute.
+STATICCHECK_VERSION := v0.8.2
+lint:
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+	@scripts/vulncheck.sh
 
 ## generate: regenerate templ components after editing *.templ
 generate:

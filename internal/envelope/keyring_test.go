@@ -376,10 +376,10 @@ func TestParseKeyringRejectsInvalidFiles(t *testing.T) {
 
 func TestKeyringNeverPrintsKeyMaterial(t *testing.T) {
 	k := fixedKeyring(t)
-	type holder struct{ k Keyring }
+	type holder struct{ k *Keyring }
 	secret := "808182838485"
 	for _, f := range []string{"%v", "%+v", "%s", "%x", "%#v"} {
-		for _, v := range []any{k, holder{}} {
+		for _, v := range []any{k, holder{k}} {
 			if s := fmt.Sprintf(f, v); strings.Contains(s, secret) || strings.Contains(s, "128 129 130") {
 				t.Fatalf("%s leaked: %s", f, s)
 			}

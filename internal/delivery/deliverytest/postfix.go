@@ -113,7 +113,7 @@ func findPostfix() (postfixBinaries, error) {
 		*path = found
 	}
 	if os.Geteuid() != 0 {
-		return b, errors.New("Postfix's master daemon must be started as root")
+		return b, errors.New("must run as root: Postfix's master daemon starts only as root")
 	}
 	out, err := exec.Command(b.postconf, "-dh", "daemon_directory").Output()
 	if err != nil {
