@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -71,11 +73,45 @@ func TestServeMigratesServesAndStops(t *testing.T) {
 	if res.StatusCode != 200 {
 		t.Errorf("/readyz = %d", res.StatusCode)
 	}
+	// The operators' listener has the metrics and the profiler; the public
+	// one has neither.
+	metrics := loggedAddr(t, logs, "metrics listening")
+	for url, want := range map[string]string{
+		"http://" + metrics + "/metrics":                    "portal_http_requests_total",
+		"http://" + metrics + "/debug/pprof/":               "goroutine",
+		"http://" + metrics + "/debug/pprof/heap?debug=1":   "heap profile",
+		"http://" + addr + "/debug/pprof/":                  "404",
+		"http://" + addr + "/metrics":                       "404",
+		"http://" + addr + "/debug/pprof/profile?seconds=1": "404",
+	} {
+		res, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if got := strconv.Itoa(res.StatusCode) + " " + string(body); !strings.Contains(got, want) {
+			t.Errorf("GET %s: want %q in %.200s", url, want, got)
+		}
+	}
 	stop()
 	// The test server's role is a superuser: the operator is told.
 	if !strings.Contains(logs.String(), "is a superuser and could rewrite the audit log") {
 		t.Errorf("no warning about serving as a superuser in the logs:\n%s", logs)
 	}
+}
+
+// loggedAddr is the addr of the first log line with message msg.
+func loggedAddr(t *testing.T, logs *testlog.Buffer, msg string) string {
+	t.Helper()
+	for _, line := range strings.Split(logs.String(), "\n") {
+		var rec struct{ Msg, Addr string }
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == msg {
+			return rec.Addr
+		}
+	}
+	t.Fatalf("no %q in the logs:\n%s", msg, logs)
+	return ""
 }
 
 // startServe runs `portal serve` with env until stop is called (which
