@@ -365,3 +365,36 @@ func TestNoTokenOrPasswordInLogs(t *testing.T) {
 	}
 	contains(t, "logs", logs, `"path":"/register/REDACTED"`, `"path":"/reset-password/REDACTED"`)
 }
+
+// Reading pages does not write the session row on every request (it did
+// when scs moved the idle expiry each time): activity is recorded at most
+// once per idleTouch, and each save moves the row's expiry to one idle
+// period after it.
+func TestReadsRecordActivityAtMostOncePerTouchInterval(t *testing.T) {
+	s := newSite(t, map[string]string{"PORTAL_SESSION_IDLE": "30s"}) // activity recorded every 2 s
+	s.app.Accounts.CreateUser(context.Background(), "rep@plan.example", "Rep", accounts.RoleStaff, goodPassword, 0, "")
+	b := s.browser()
+	b.login("rep@plan.example", goodPassword)
+	expiry := func() time.Time {
+		var e time.Time
+		if err := s.app.Pool.QueryRow(context.Background(), "SELECT max(expiry) FROM sessions").Scan(&e); err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	saved := expiry()
+	if d := time.Until(saved); d <= 0 || d > 30*time.Second {
+		t.Fatalf("session row expires in %v, want within the 30 s idle period", d)
+	}
+	for range 5 {
+		must(t, "page read", b.get("/staff").Status == http.StatusOK)
+	}
+	if got := expiry(); !got.Equal(saved) {
+		t.Errorf("reads straight after sign-in rewrote the session (expiry %v, then %v)", saved, got)
+	}
+	time.Sleep(2100 * time.Millisecond)
+	must(t, "page read", b.get("/staff").Status == http.StatusOK)
+	if got := expiry(); !got.After(saved) {
+		t.Errorf("a read after the touch interval did not record activity (expiry still %v)", got)
+	}
+}

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/alexedwards/scs/v2"
+
 	"github.com/healthnet/secureportal/internal/accounts"
 )
 
@@ -16,7 +18,34 @@ import (
 const (
 	sessUserID = "user_id"
 	sessEpoch  = "auth_epoch"
+	// sessSeen is when the session's activity was last recorded (Unix ms):
+	// the idle timeout counts from it.
+	sessSeen = "seen_at"
 )
+
+// idleTouch is how stale sessSeen may get before a request records its
+// activity again. Recording is a write of the session row, so it happens
+// at most once a minute, not on every page view; the price is that a
+// session can end up to that much before a full idle period (never after).
+func (s *Server) idleTouch() time.Duration {
+	return min(time.Minute, s.cfg.SessionIdle/15)
+}
+
+// idleExpiry is the session store with each saved row's expiry brought
+// forward to one idle period after the save (never past the absolute
+// lifetime scs gives): a session saved at its last recorded activity dies
+// in the table when loadUser would refuse it anyway.
+type idleExpiry struct {
+	scs.Store
+	idle time.Duration
+}
+
+func (s idleExpiry) Commit(token string, b []byte, expiry time.Time) error {
+	if idleEnd := time.Now().Add(s.idle); idleEnd.Before(expiry) {
+		expiry = idleEnd
+	}
+	return s.Store.Commit(token, b, expiry)
+}
 
 // Why a user was sent to the sign-in page; shown there in words.
 const (
@@ -84,6 +113,18 @@ func (s *Server) loadUser(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		if !s.stillActive(r) {
+			// Idle too long: the visit goes on signed out, as if the session
+			// had expired in the store; requireUser says why on pages that
+			// need one.
+			s.log.InfoContext(r.Context(), "session ended: idle", "request_id", RequestID(r.Context()), "user_id", id)
+			if err := s.sessions.Destroy(r.Context()); err != nil {
+				s.serverError(w, r, err)
+				return
+			}
+			next.ServeHTTP(w, r)
+			return
+		}
 		u, err := s.accounts.SessionUser(r.Context(), id, s.sessions.GetInt64(r.Context(), sessEpoch))
 		if errors.Is(err, accounts.ErrSessionEnded) {
 			s.log.InfoContext(r.Context(), "session ended by account change", "request_id", RequestID(r.Context()), "user_id", id)
@@ -102,9 +143,24 @@ func (s *Server) loadUser(next http.Handler) http.Handler {
 	})
 }
 
-// loadSession is scs's LoadAndSave behind a sessionGuard: scs saves the
-// session (every request's, for the idle timeout) as the handler starts its
-// answer, and when that save fails, the failure page (sessionStoreFailed)
+// stillActive applies the idle timeout to a signed-in session: false when
+// its last recorded activity is a full idle period old; otherwise it
+// records this request's activity if the record is older than idleTouch.
+func (s *Server) stillActive(r *http.Request) bool {
+	now := time.Now()
+	seen := time.UnixMilli(s.sessions.GetInt64(r.Context(), sessSeen))
+	if now.Sub(seen) >= s.cfg.SessionIdle {
+		return false
+	}
+	if now.Sub(seen) >= s.idleTouch() {
+		s.sessions.Put(r.Context(), sessSeen, now.UnixMilli())
+	}
+	return true
+}
+
+// loadSession is scs's LoadAndSave behind a sessionGuard: scs saves a
+// changed session (signed in, signed out, activity recorded) as the handler
+// starts its answer, and when that save fails, the failure page (sessionStoreFailed)
 // is the answer.
 func (s *Server) loadSession(next http.Handler) http.Handler {
 	load := s.sessions.LoadAndSave(next)
@@ -181,6 +237,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request, u accounts.User)
 	}
 	s.sessions.Put(r.Context(), sessUserID, u.ID)
 	s.sessions.Put(r.Context(), sessEpoch, u.AuthEpoch)
+	s.sessions.Put(r.Context(), sessSeen, time.Now().UnixMilli())
 	if u.Role == accounts.RoleAdmin {
 		s.sessions.Put(r.Context(), sessAdminSeen, time.Now().UnixMilli())
 	}
