@@ -30,6 +30,20 @@ func (s *Server) staffView(r *http.Request, email, name, role, team string, fe a
 	return v, nil
 }
 
+// teamExists reports whether id names one of the teams the form offers.
+func (s *Server) teamExists(r *http.Request, id string) (bool, error) {
+	teams, err := s.messages.Teams(r.Context())
+	if err != nil {
+		return false, err
+	}
+	for _, t := range teams {
+		if strconv.FormatInt(t.ID, 10) == id {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 func (s *Server) adminStaffForm(w http.ResponseWriter, r *http.Request) {
 	v, err := s.staffView(r, "", "", "staff", "", nil)
 	s.renderBuilt(w, r, http.StatusOK, pages.AdminStaff(v), err)
@@ -47,6 +61,23 @@ func (s *Server) adminStaffCreate(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, http.StatusBadRequest) // the form offers staff and admin only
 		return
 	}
+	// The form offers the teams that exist: check a representative's
+	// before creating the account, so that a forged or since-deleted team
+	// is refused with nothing done (issue 13: it was a 500 after the
+	// account had been created and its registration link queued).
+	var teamID int64
+	if role == accounts.RoleStaff && team != "" {
+		known, err := s.teamExists(r, team)
+		if err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+		if !known {
+			s.renderError(w, r, http.StatusBadRequest)
+			return
+		}
+		teamID, _ = strconv.ParseInt(team, 10, 64)
+	}
 	var u accounts.User
 	err = f.textErr()
 	if err == nil {
@@ -61,7 +92,7 @@ func (s *Server) adminStaffCreate(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	if teamID, err := strconv.ParseInt(team, 10, 64); err == nil && role == accounts.RoleStaff {
+	if teamID != 0 {
 		if err := s.messages.SetMembership(r.Context(), s.viewer(r), teamID, u.Email, true); err != nil {
 			s.serverError(w, r, err)
 			return

@@ -20,10 +20,18 @@ import (
 
 const usersPerPage = 50
 
+// maxUsersPage bounds the page number a URL may ask for, so that its
+// offset (and the next page's number) cannot overflow into a negative
+// OFFSET, a database error (issue 13: ?page=184467440737095517 was a 500).
+const maxUsersPage = 1 << 20
+
 func (s *Server) adminUsers(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	page, _ := strconv.Atoi(q.Get("page"))
-	page = max(page, 0)
+	page, err := strconv.Atoi(q.Get("page"))
+	if err != nil || page < 0 {
+		page = 0 // also out of range: Atoi then gives the largest int
+	}
+	page = min(page, maxUsersPage)
 	f := accounts.UserFilter{Query: strings.TrimSpace(q.Get("q")), Role: accounts.Role(q.Get("role")), Status: accounts.Status(q.Get("status")),
 		Limit: usersPerPage + 1, Offset: page * usersPerPage}
 	users, err := s.accounts.SearchUsers(r.Context(), f)

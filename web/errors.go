@@ -12,7 +12,6 @@ import (
 
 	"github.com/a-h/templ"
 	"github.com/go-chi/chi/v5"
-	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/healthnet/secureportal/templates/pages"
 )
@@ -129,14 +128,23 @@ var servedMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost}
 // OPTIONS, made-up ones) with 501 before routing, so none of them can reach
 // a handler or be echoed; and answers HEAD wherever GET is, as RFC 9110
 // §9.3.2 expects (the server sends the headers and drops the body).
+//
+// HEAD is routed as GET outright: the portal registers no HEAD route of its
+// own. (chi's middleware.GetHead looks for a HEAD route first, and finds
+// one in the catch-all a mounted router registers for every method at its
+// own root, so HEAD /staff/ and HEAD /admin/ answered 405; issue 13.)
 func (s *Server) knownMethods(next http.Handler) http.Handler {
-	headAsGet := middleware.GetHead(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !slices.Contains(servedMethods, r.Method) {
 			s.renderError(w, r, http.StatusNotImplemented)
 			return
 		}
-		headAsGet.ServeHTTP(w, r)
+		if r.Method == http.MethodHead {
+			if rctx := chi.RouteContext(r.Context()); rctx != nil {
+				rctx.RouteMethod = http.MethodGet
+			}
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 
