@@ -96,3 +96,18 @@ generate:
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/portal ./cmd/portal
+
+## bench: the load tool's short run (issue 12, docs/PERFORMANCE.md): builds the
+## portal and cmd/loadgen, recreates the portal_bench database, migrates, seeds
+## BENCH_MESSAGES (10k), serves the real portal on loopback with a mail sink,
+## measures every page alone (1 and 32 clients), sign-in, replies and the mix for
+## BENCH_TIME each, and prints one table with the in-process floors. Under 5 min.
+BENCH_MESSAGES ?= 10000
+BENCH_TIME ?= 5s
+.PHONY: bench
+bench:
+	@mkdir -p .dev/bench
+	@$(GO) build -o .dev/bench/portal ./cmd/portal
+	@$(GO) build -o .dev/bench/loadgen ./cmd/loadgen
+	@PORTAL_BENCH_SERVER_URL="$${PORTAL_BENCH_SERVER_URL:-$$(scripts/postgres.sh)}" \
+		./.dev/bench/loadgen bench -portal ./.dev/bench/portal -messages $(BENCH_MESSAGES) -d $(BENCH_TIME)

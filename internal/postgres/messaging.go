@@ -63,6 +63,16 @@ func attachmentDataSeal(threadID, attachmentID string) (Owner, envelope.Binding)
 		envelope.Binding{Purpose: "attachment-data", Table: "data_chunks", Column: "ct", RowID: attachmentID, ThreadID: threadID}
 }
 
+// The same seals, for a tool that writes rows the portal must open:
+// cmd/loadgen seals a seeded population in bulk with exactly these owners
+// and bindings, not with copies that could drift.
+var (
+	SubjectSeal        = subjectSeal
+	BodySeal           = bodySeal
+	AttachmentNameSeal = attachmentNameSeal
+	AttachmentDataSeal = attachmentDataSeal
+)
+
 // threadScope is the SQL condition that limits threads (alias t) to those
 // the viewer ($1) may see: a provider their own, staff their own and their
 // teams'. Every messaging query goes through it.

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/healthnet/secureportal/internal/envelope"
+	"github.com/healthnet/secureportal/internal/mailcatcher"
+)
+
+// benchDatabase is dropped and created afresh by every bench, and kept
+// afterwards for EXPLAIN.
+const benchDatabase = "portal_bench"
+
+// benchRuns are what make bench measures, each alone: every page with one
+// client (against its floor) and with 32, sign-in at 32, replies at 16
+// (issue 12's targets), then the default mix.
+var benchRuns = []struct {
+	spec string
+	conc int
+}{
+	{"inbox", 1}, {"inbox", 32}, {"thread", 1}, {"thread", 32}, {"staff", 1}, {"staff", 32},
+	{"signin", 32}, {"reply", 16}, {defaultMix, 32},
+}
+
+// cmdBench is make bench: a fresh database, a small population, the real
+// portal (`portal serve`, built by make) with a mail sink, every run of
+// benchRuns, one table; then everything stops.
+func cmdBench(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("loadgen bench", flag.ContinueOnError)
+	portalBin := fs.String("portal", "", "the portal binary")
+	messages := fs.Int("messages", 10000, "messages to seed")
+	dur := fs.Duration("d", 5*time.Second, "how long each run measures")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	server := getenv("PORTAL_BENCH_SERVER_URL")
+	if *portalBin == "" || server == "" {
+		return fmt.Errorf("%w: bench needs -portal and PORTAL_BENCH_SERVER_URL", errUsage)
+	}
+	start := time.Now()
+	dbURL, err := freshDatabase(ctx, server, benchDatabase)
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "loadgen-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	sink, err := mailcatcher.Start("127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer sink.Close()
+	env, err := benchEnv(dir, dbURL, sink.Addr())
+	if err != nil {
+		return err
+	}
+	if err := runPortal(ctx, *portalBin, env, "migrate"); err != nil {
+		return err
+	}
+	db, err := openPortalDB(ctx, func(k string) string { return env[k] })
+	if err != nil {
+		return err
+	}
+	defer db.close()
+	pop := population{Staff: 300, Teams: 10, Messages: *messages, Attachments: 0.05, Seed: 1}
+	pop.scaled(map[string]bool{"messages": true})
+	if err := seed(ctx, db.pool, db.keyring, pop, seedOptions{sealers: 2, writers: 2, threadsPerBatch: 500}, stdout); err != nil {
+		return err
+	}
+	portal, err := startPortal(ctx, *portalBin, env, dir)
+	if err != nil {
+		return err
+	}
+	defer portal.stop()
+	runs, f, err := benchMeasure(ctx, db, env, *dur)
+	if err != nil {
+		return fmt.Errorf("%w (portal log: %s)", err, portal.logTail())
+	}
+	fmt.Fprintf(stdout, "\nbench: %d messages in %d threads, %d providers; each run %s; database %s kept for EXPLAIN\n",
+		pop.Messages, pop.Threads, pop.Providers, *dur, benchDatabase)
+	printTable(stdout, runs, f)
+	fmt.Fprintf(stdout, "bench: done in %s\n", time.Since(start).Round(time.Second))
+	return failures(runs...)
+}
+
+// benchMeasure measures the floors, then every bench run.
+func benchMeasure(ctx context.Context, db portalDB, env map[string]string, dur time.Duration) ([]runResult, floors, error) {
+	all, _ := parseMix(defaultMix)
+	f, err := measureFloors(ctx, db, all)
+	if err != nil {
+		return nil, f, err
+	}
+	var runs []runResult
+	for _, r := range benchRuns {
+		m, err := parseMix(r.spec)
+		if err != nil {
+			return nil, f, err
+		}
+		d, err := newDriver(ctx, db.pool, env["PORTAL_BASE_URL"], r.conc, dur, m)
+		if err != nil {
+			return nil, f, err
+		}
+		res, err := measureRun(ctx, d, "http://"+env["PORTAL_METRICS_ADDR"])
+		if err != nil {
+			return nil, f, fmt.Errorf("%s at c=%d: %w", r.spec, r.conc, err)
+		}
+		runs = append(runs, res)
+	}
+	return runs, f, nil
+}
+
+// freshDatabase drops and creates database name on the server at
+// serverURL and returns its URL.
+func freshDatabase(ctx context.Context, serverURL, name string) (string, error) {
+	conn, err := pgx.Connect(ctx, serverURL)
+	if err != nil {
+		return "", fmt.Errorf("PORTAL_BENCH_SERVER_URL: %w", err)
+	}
+	defer conn.Close(ctx)
+	for _, sql := range []string{"DROP DATABASE IF EXISTS " + name + " WITH (FORCE)", "CREATE DATABASE " + name} {
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			return "", fmt.Errorf("%s: %w", sql, err)
+		}
+	}
+	u, err := url.Parse(serverURL)
+	if err != nil {
+		return "", err
+	}
+	u.Path = "/" + name
+	return u.String(), nil
+}
+
+// benchEnv is the portal's configuration for a load run: loopback only,
+// mail to the sink, and the per-IP limits raised, because every virtual
+// user comes from 127.0.0.1 (docs/PERFORMANCE.md).
+func benchEnv(dir, dbURL, smtpAddr string) (map[string]string, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	metrics, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	keyring := filepath.Join(dir, "portal.keyring")
+	if _, err := envelope.InitKeyring(keyring); err != nil {
+		return nil, err
+	}
+	return map[string]string{
+		"PORTAL_DATABASE_URL":          dbURL,
+		"PORTAL_KEYRING":               keyring,
+		"PORTAL_ADDR":                  addr,
+		"PORTAL_BASE_URL":              "http://" + addr,
+		"PORTAL_METRICS_ADDR":          metrics,
+		"PORTAL_SMTP_URL":              "smtp://" + smtpAddr + "?tls=none",
+		"PORTAL_RATE_LIMIT_PER_MINUTE": "1000000",
+		"PORTAL_MAX_CONNS_PER_IP":      "1024",
+	}, nil
+}
+
+func environ(env map[string]string) []string {
+	out := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	return out
+}

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"runtime"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/healthnet/secureportal/internal/envelope"
+	"github.com/healthnet/secureportal/internal/password"
+)
+
+// seedOptions say how hard seed works: goroutines sealing, connections
+// copying, threads per transaction.
+type seedOptions struct {
+	sealers, writers, threadsPerBatch int
+}
+
+func cmdSeed(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("loadgen seed", flag.ContinueOnError)
+	var pop population
+	pop.flags(fs)
+	opt := seedOptions{threadsPerBatch: 500}
+	fs.IntVar(&opt.sealers, "sealers", runtime.GOMAXPROCS(0), "goroutines sealing content")
+	fs.IntVar(&opt.writers, "writers", 2, "database connections copying rows")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	pop.scaled(set)
+	if err := pop.validate(); err != nil {
+		return err
+	}
+	db, err := openPortalDB(ctx, getenv)
+	if err != nil {
+		return err
+	}
+	defer db.close()
+	return seed(ctx, db.pool, db.keyring, pop, opt, stdout)
+}
+
+// seed fills a freshly migrated database with pop, and says how fast.
+func seed(ctx context.Context, pool *pgxpool.Pool, kek envelope.KEKProvider, pop population, opt seedOptions, out io.Writer) error {
+	start := time.Now()
+	if err := refuseNonEmpty(ctx, pool); err != nil {
+		return err
+	}
+	hasher, err := password.NewHasher(password.DefaultParams, 1)
+	if err != nil {
+		return err
+	}
+	phc, err := hasher.Hash(ctx, Password)
+	if err != nil {
+		return err
+	}
+	ppl, err := seedPeople(ctx, pool, pop, phc)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "seed: %d providers, %d staff in %d teams in %s (password for all: %q)\n",
+		pop.Providers, pop.Staff, pop.Teams, time.Since(start).Round(time.Millisecond), Password)
+
+	plan := threadPlan{pop: pop, people: ppl, seal: sealer{kek: kek}, now: time.Now(), size: opt.threadsPerBatch}
+	copyStart := time.Now()
+	counts, err := copyThreads(ctx, pool, plan, opt, out)
+	if err != nil {
+		return err
+	}
+	took := time.Since(copyStart)
+	var total int64
+	for t, n := range counts {
+		fmt.Fprintf(out, "seed: %-14s %9d rows\n", tables[t].name, n)
+		total += n
+	}
+	fmt.Fprintf(out, "seed: %d threads, %d messages: %d rows in %s = %.0f rows/s, %.0f messages/s (%d sealers, %d writers)\n",
+		counts[threads], counts[messages], total, took.Round(time.Millisecond), float64(total)/took.Seconds(),
+		float64(counts[messages])/took.Seconds(), opt.sealers, opt.writers)
+	if _, err := pool.Exec(ctx, `ANALYZE`); err != nil {
+		return fmt.Errorf("analyze: %w", err)
+	}
+	fmt.Fprintf(out, "seed: done in %s (ANALYZE included)\n", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// refuseNonEmpty keeps seed to fresh databases: seeding twice would mix two
+// populations, and seeding a real one would be a disaster.
+func refuseNonEmpty(ctx context.Context, pool *pgxpool.Pool) error {
+	var users, threads int64
+	if err := pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM threads)`).Scan(&users, &threads); err != nil {
+		return fmt.Errorf("is the database migrated (portal migrate)? %w", err)
+	}
+	if users > 0 || threads > 0 {
+		return fmt.Errorf("the database already has %d users and %d threads: seed fills only a freshly migrated database "+
+			"(create an empty one, run `portal migrate`, then seed)", users, threads)
+	}
+	return nil
+}
