@@ -165,3 +165,69 @@ func TestInboxFiltersUnreadAndAwaitingReply(t *testing.T) {
 func sameSet(a, b []string) bool {
 	return slices.Equal(slices.Sorted(slices.Values(a)), slices.Sorted(slices.Values(b)))
 }
+
+// A representative's pages merge their own threads and each of their
+// teams' (read per source, newest first, issue 12) into one order without
+// gaps or repeats, across ties and page boundaries, with and without the
+// awaiting-reply filter; another team's threads stay out.
+func TestStaffInboxMergesOwnAndTeamThreadsPageByPage(t *testing.T) {
+	f := newStoreFixture(t).on(t)
+	s, colleague, outsider := f.user(accounts.RoleStaff, accounts.StatusActive), f.user(accounts.RoleStaff, accounts.StatusActive), f.user(accounts.RoleStaff, accounts.StatusActive)
+	p := f.user(accounts.RoleProvider, accounts.StatusActive)
+	teamA, teamB := f.team("A", s, colleague), f.team("B", s)
+	teamC := f.team("C", outsider)
+	base := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	type entry struct {
+		id       string
+		at       time.Time
+		awaiting bool
+	}
+	var want []entry
+	for i := range 24 {
+		at := base.Add(time.Duration(i/3) * time.Minute) // ties of three, across sources
+		var id string
+		switch i % 4 {
+		case 0:
+			id = f.threadToProvider(s, p, fmt.Sprint("own ", i))
+		case 1:
+			id = f.threadToTeam(p, teamA, fmt.Sprint("team A ", i))
+		case 2:
+			id = f.threadToTeam(p, teamB, fmt.Sprint("team B ", i))
+		case 3:
+			id = f.threadToProvider(outsider, p, fmt.Sprint("outsider's own ", i)) // team C's, not s's
+			f.setActivity(id, at)
+			f.setActivity(f.threadToTeam(p, teamC, "other team"), at)
+			continue
+		}
+		f.setActivity(id, at)
+		want = append(want, entry{id, at, i%4 != 0}) // the provider wrote last in team threads
+	}
+	slices.SortFunc(want, func(a, b entry) int { return cmp.Or(b.at.Compare(a.at), cmp.Compare(b.id, a.id)) })
+	var all, awaiting []string
+	for _, e := range want {
+		all = append(all, e.id)
+		if e.awaiting {
+			awaiting = append(awaiting, e.id)
+		}
+	}
+	if got, _ := walkInbox(t, f, asStaff(s), 4, 10); !slices.Equal(got, all) {
+		t.Errorf("pages gave\n%v\nwant\n%v", got, all)
+	}
+	var got []string
+	cursor := ""
+	for range 10 {
+		list, next, err := f.messages.Inbox(f.ctx, asStaff(s), messaging.Page{Before: cursor, Limit: 3, Filter: messaging.FilterAwaiting})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, th := range list {
+			got = append(got, th.ID)
+		}
+		if cursor = next; cursor == "" {
+			break
+		}
+	}
+	if !slices.Equal(got, awaiting) {
+		t.Errorf("awaiting-reply pages gave\n%v\nwant\n%v", got, awaiting)
+	}
+}

@@ -13,19 +13,24 @@ func (s *MessagingStore) Inbox(ctx context.Context, v messaging.Viewer, p messag
 	if p.Limit <= 0 {
 		p.Limit = 25
 	}
-	where := []string{threadScope(v)}
+	// cond: the page's cursor and filter, besides the viewer's scope.
+	var cond []string
 	args := []any{v.UserID}
 	if at, id, ok := parseCursor(p.Before); ok {
 		args = append(args, at, id)
-		where = append(where, `(t.last_message_at, t.id) < ($2, $3)`)
+		cond = append(cond, `(t.last_message_at, t.id) < ($2, $3)`)
 	}
 	switch p.Filter {
 	case messaging.FilterUnread:
-		where = append(where, `EXISTS (`+unreadMessagesSQL+`)`)
+		cond = append(cond, `EXISTS (`+unreadMessagesSQL+`)`)
 	case messaging.FilterAwaiting:
-		where = append(where, `t.last_sender_id = t.provider_id`)
+		cond = append(cond, `t.last_sender_id = t.provider_id`)
 	}
 	args = append(args, p.Limit+1)
+	where := append([]string{threadScope(v)}, cond...)
+	if v.Staff && !v.Emergency {
+		where = append(where, `t.id IN (`+staffPageCandidates(cond, "$"+strconv.Itoa(len(args)))+`)`)
+	}
 	rows, err := s.pool.Query(ctx, `
 		SELECT t.id::text, t.subject_key::text, t.subject_ct, t.last_message_at,
 			t.last_sender_id = t.provider_id, t.expired_at IS NOT NULL,
@@ -94,6 +99,24 @@ func (s *MessagingStore) Inbox(ctx context.Context, v messaging.Viewer, p messag
 		out = append(out, ts)
 	}
 	return out, next, nil
+}
+
+// staffPageCandidates narrows a representative's page to the newest limit
+// threads (after cond) of each source in their scope, their own and each of
+// their teams', each read in order from its activity index: the page then
+// costs the same whatever the size of the archive. With the scope's OR
+// alone, PostgreSQL read and sorted every thread of every team for each
+// page (issue 12: 57 ms a page at 100k messages, 152 ms at 1M). The scope
+// itself is still applied to what this returns.
+func staffPageCandidates(cond []string, limit string) string {
+	and := ""
+	if len(cond) > 0 {
+		and = " AND " + strings.Join(cond, " AND ")
+	}
+	newest := and + " ORDER BY t.last_message_at DESC, t.id DESC LIMIT " + limit
+	return `(SELECT t.id FROM threads t WHERE t.staff_id = $1` + newest + `)
+		UNION ALL (SELECT c.id FROM team_members m CROSS JOIN LATERAL (
+			SELECT t.id FROM threads t WHERE t.team_id = m.team_id` + newest + `) c WHERE m.user_id = $1)`
 }
 
 // unreadMessagesSQL selects the messages of thread t that viewer $1 has not
