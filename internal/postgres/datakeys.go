@@ -177,7 +177,8 @@ type keyRow struct {
 
 // loadKeyRows reads the data_keys rows that cond selects: a WHERE condition
 // over args, with whatever may follow it (LIMIT, FOR UPDATE). It is the one
-// query that reads wrapped DEKs.
+// query that reads wrapped DEKs by themselves; a record's own query may join
+// them instead (keyColumns, openJoined).
 func loadKeyRows(ctx context.Context, q Querier, cond string, args ...any) ([]keyRow, error) {
 	rows, err := q.Query(ctx, `SELECT id::text, owner_kind, owner_id, kek_version, wrapped FROM data_keys WHERE `+cond, args...)
 	if err != nil {
@@ -248,9 +249,47 @@ func (d *DataKeys) OpenRecords(ctx context.Context, q Querier, recs []SealedReco
 	for _, k := range keys {
 		found[k.id] = k
 	}
+	return d.openAll(recs, func(i int) (keyRow, bool) {
+		k, ok := found[strings.ToLower(recs[i].DataKeyID)]
+		return k, ok
+	})
+}
+
+// joinedKey is a record's data key read by the record's own query, which
+// joins data_keys as dk and selects keyColumns; scan into dest. All NULL:
+// the key was shredded.
+type joinedKey struct {
+	id, kind, ownerID *string
+	version           *int64
+	wrapped           []byte
+}
+
+// keyColumns are the data_keys columns (alias dk) a query selects for
+// joinedKey, so that records come with their keys in one round trip.
+const keyColumns = `dk.id::text, dk.owner_kind, dk.owner_id, dk.kek_version, dk.wrapped`
+
+// dest is the scan destination of keyColumns.
+func (j *joinedKey) dest() []any { return []any{&j.id, &j.kind, &j.ownerID, &j.version, &j.wrapped} }
+
+// openJoined opens records whose keys their own query read (keys[i] is
+// recs[i]'s), as OpenRecords does without its query for the keys: the
+// inbox saves a round trip per page.
+func (d *DataKeys) openJoined(recs []SealedRecord, keys []joinedKey) ([][]byte, error) {
+	return d.openAll(recs, func(i int) (keyRow, bool) {
+		j := keys[i]
+		if j.id == nil || j.kind == nil || j.ownerID == nil || j.version == nil {
+			return keyRow{}, false
+		}
+		return keyRow{id: *j.id, kind: *j.kind, ownerID: *j.ownerID, version: *j.version, wrapped: j.wrapped}, true
+	})
+}
+
+// openAll opens each record with the key keyOf gives (false: shredded, nil
+// in the result).
+func (d *DataKeys) openAll(recs []SealedRecord, keyOf func(i int) (keyRow, bool)) ([][]byte, error) {
 	out := make([][]byte, len(recs))
 	for i, r := range recs {
-		k, ok := found[strings.ToLower(r.DataKeyID)]
+		k, ok := keyOf(i)
 		if !ok {
 			continue // shredded
 		}

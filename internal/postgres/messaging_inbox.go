@@ -36,8 +36,9 @@ func (s *MessagingStore) Inbox(ctx context.Context, v messaging.Viewer, p messag
 			t.last_sender_id = t.provider_id, t.expired_at IS NOT NULL,
 			coalesce(nullif(pu.display_name, ''), pu.email::text), pu.email::text,
 			coalesce(su.display_name, ''), coalesce(tm.name, ''),
-			(SELECT count(*) FROM (`+unreadMessagesSQL+`) u)
+			(SELECT count(*) FROM (`+unreadMessagesSQL+`) u), `+keyColumns+`
 		FROM threads t
+		LEFT JOIN data_keys dk ON dk.id = t.subject_key
 		JOIN users pu ON pu.id = t.provider_id
 		LEFT JOIN users su ON su.id = t.staff_id
 		LEFT JOIN teams tm ON tm.id = t.team_id
@@ -48,18 +49,20 @@ func (s *MessagingStore) Inbox(ctx context.Context, v messaging.Viewer, p messag
 		return nil, "", wrap("inbox", err)
 	}
 	type row struct {
-		id, key                string
+		id, keyID              string
 		ct                     []byte
 		at                     time.Time
 		awaiting, expired      bool
 		provider, email, staff string
 		team                   string
 		unread                 int
+		key                    joinedKey // the subject's data key, joined
 	}
 	var list []row
 	for rows.Next() {
 		var r row
-		if err := rows.Scan(&r.id, &r.key, &r.ct, &r.at, &r.awaiting, &r.expired, &r.provider, &r.email, &r.staff, &r.team, &r.unread); err != nil {
+		if err := rows.Scan(append([]any{&r.id, &r.keyID, &r.ct, &r.at, &r.awaiting, &r.expired, &r.provider, &r.email, &r.staff, &r.team, &r.unread},
+			r.key.dest()...)...); err != nil {
 			rows.Close()
 			return nil, "", wrap("inbox", err)
 		}
@@ -75,11 +78,13 @@ func (s *MessagingStore) Inbox(ctx context.Context, v messaging.Viewer, p messag
 		next = formatCursor(last.at, last.id)
 	}
 	sealed := make([]SealedRecord, len(list))
+	keys := make([]joinedKey, len(list))
 	for i, r := range list {
 		owner, b := subjectSeal(r.id)
-		sealed[i] = SealedRecord{DataKeyID: r.key, Owner: owner, Binding: b, CT: r.ct}
+		sealed[i] = SealedRecord{DataKeyID: r.keyID, Owner: owner, Binding: b, CT: r.ct}
+		keys[i] = r.key
 	}
-	subjects, err := s.keys.OpenRecords(ctx, s.pool, sealed)
+	subjects, err := s.keys.openJoined(sealed, keys)
 	if err != nil {
 		return nil, "", wrap("inbox", err)
 	}
