@@ -70,8 +70,10 @@ func (s *MessagingStore) threadMessages(ctx context.Context, tx pgx.Tx, v messag
 		SELECT m.id::text, m.sender_id, coalesce(nullif(u.display_name, ''), u.email::text), m.body_key::text, m.body_ct,
 			m.created_at, m.recalled_at IS NOT NULL, coalesce(m.expires_at, 'epoch'),
 			coalesce((SELECT min(r.read_at) FROM message_reads r WHERE r.message_id = m.id AND
-				CASE WHEN m.sender_id = $2 THEN r.user_id <> $2 ELSE r.user_id = $2 END), 'epoch')
+				CASE WHEN m.sender_id = $2 THEN r.user_id <> $2 ELSE r.user_id = $2 END), 'epoch'),
+			`+keyColumns+`
 		FROM messages m JOIN users u ON u.id = m.sender_id
+		LEFT JOIN data_keys dk ON dk.id = m.body_key
 		WHERE m.thread_id = $1 ORDER BY m.created_at, m.id`, threadID, providerID)
 	if err != nil {
 		return nil, err
@@ -79,14 +81,16 @@ func (s *MessagingStore) threadMessages(ctx context.Context, tx pgx.Tx, v messag
 	type row struct {
 		msg    messaging.Message
 		sender int64
-		key    string
+		keyID  string
 		ct     []byte
 		expiry time.Time
+		key    joinedKey // the body's data key, joined
 	}
 	var list []row
 	for rows.Next() {
 		var r row
-		if err := rows.Scan(&r.msg.ID, &r.sender, &r.msg.SenderName, &r.key, &r.ct, &r.msg.CreatedAt, &r.msg.Withdrawn, &r.expiry, &r.msg.ReadAt); err != nil {
+		if err := rows.Scan(append([]any{&r.msg.ID, &r.sender, &r.msg.SenderName, &r.keyID, &r.ct, &r.msg.CreatedAt, &r.msg.Withdrawn, &r.expiry, &r.msg.ReadAt},
+			r.key.dest()...)...); err != nil {
 			rows.Close()
 			return nil, err
 		}
@@ -97,13 +101,15 @@ func (s *MessagingStore) threadMessages(ctx context.Context, tx pgx.Tx, v messag
 	}
 	epoch := time.Unix(0, 0)
 	var sealed []SealedRecord
+	var keys []joinedKey
 	for _, r := range list {
 		if !r.msg.Withdrawn {
 			owner, b := bodySeal(threadID, r.msg.ID)
-			sealed = append(sealed, SealedRecord{DataKeyID: r.key, Owner: owner, Binding: b, CT: r.ct})
+			sealed = append(sealed, SealedRecord{DataKeyID: r.keyID, Owner: owner, Binding: b, CT: r.ct})
+			keys = append(keys, r.key)
 		}
 	}
-	bodies, err := s.keys.OpenRecords(ctx, tx, sealed)
+	bodies, err := s.keys.openJoined(sealed, keys)
 	if err != nil {
 		return nil, err
 	}
