@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
-	"log/slog"
 	mrand "math/rand/v2"
 	"mime/multipart"
 	"net/http"
@@ -22,9 +21,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/healthnet/secureportal/app"
 	"github.com/healthnet/secureportal/internal/accounts"
-	"github.com/healthnet/secureportal/internal/config"
 	"github.com/healthnet/secureportal/internal/envelope"
 	"github.com/healthnet/secureportal/internal/mailcatcher"
 	"github.com/healthnet/secureportal/internal/messaging"
@@ -92,10 +89,6 @@ func TestCrashWithRepliesInFlight(t *testing.T) {
 		"PORTAL_JOB_RESCUE_AFTER": rescueAfter,
 		"PORTAL_UPLOAD_DIR":       spoolDir,
 	}
-	cfg, err := config.Load(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The test's own connections are named, to tell them from the portal's.
 	poolURL, err := url.Parse(dbURL)
 	if err != nil {
@@ -105,17 +98,11 @@ func TestCrashWithRepliesInFlight(t *testing.T) {
 	q.Set("application_name", stormTestConns)
 	poolURL.RawQuery = q.Encode()
 	pool := pgtest.NewPoolFor(t, poolURL.String())
-	svc, err := app.New(cfg, slog.New(slog.DiscardHandler), pool, kr, app.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc := services(t, env, pool, kr)
 
 	// The representative writes to each provider in stormThreadsEach
 	// threads (in this process, through the portal's services).
-	staff, err := svc.Accounts.CreateUser(ctx, "rep@plan.example", "Rita Rep", accounts.RoleStaff, password, 0, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	staff := activeUser(t, svc, "rep@plan.example", "Rita Rep", accounts.RoleStaff)
 	asStaff := messaging.Viewer{UserID: staff.ID, Staff: true, IP: "192.0.2.1"}
 	providers := make([]accounts.User, stormProviders)
 	for i := range providers {

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
-	"log/slog"
 	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
@@ -16,9 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/healthnet/secureportal/app"
 	"github.com/healthnet/secureportal/internal/accounts"
-	"github.com/healthnet/secureportal/internal/config"
 	"github.com/healthnet/secureportal/internal/envelope"
 	"github.com/healthnet/secureportal/internal/mailcatcher"
 	"github.com/healthnet/secureportal/internal/messaging"
@@ -72,23 +69,10 @@ func TestCrashWhileNotifyingLosesAndDoublesNothing(t *testing.T) {
 
 	// The same services the portal runs, in this process (not started), to
 	// write what staff would.
-	cfg, err := config.Load(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
 	pool := pgtest.NewPoolFor(t, dbURL)
-	svc, err := app.New(cfg, slog.New(slog.DiscardHandler), pool, kr, app.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	staff, err := svc.Accounts.CreateUser(ctx, "rep@plan.example", "Rita Rep", accounts.RoleStaff, password, 0, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := svc.Accounts.CreateUser(ctx, "doc@clinic.example", "Dr Doc", accounts.RoleProvider, password, 0, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc := services(t, env, pool, kr)
+	staff := activeUser(t, svc, "rep@plan.example", "Rita Rep", accounts.RoleStaff)
+	doc := activeUser(t, svc, "doc@clinic.example", "Dr Doc", accounts.RoleProvider)
 	asStaff := messaging.Viewer{UserID: staff.ID, Staff: true, IP: "192.0.2.1"}
 	docThread, err := svc.Messages.StartToProvider(ctx, asStaff, doc.Email, "Prior authorisation", "Please send the scan.", 0, nil)
 	if err != nil {

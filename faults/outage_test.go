@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"mime/multipart"
 	"net"
 	"net/http"
@@ -22,9 +21,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/healthnet/secureportal/app"
 	"github.com/healthnet/secureportal/internal/accounts"
-	"github.com/healthnet/secureportal/internal/config"
 	"github.com/healthnet/secureportal/internal/envelope"
 	"github.com/healthnet/secureportal/internal/mailcatcher"
 	"github.com/healthnet/secureportal/internal/messaging"
@@ -74,23 +71,10 @@ func TestDatabaseOutageAnswersBusyThenRecoversAlone(t *testing.T) {
 	}
 	site := startPortal(t, env) // migrates the empty database first
 
-	cfg, err := config.Load(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
 	pool := pgtest.NewPoolFor(t, dbURL)
-	svc, err := app.New(cfg, slog.New(slog.DiscardHandler), pool, kr, app.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	staff, err := svc.Accounts.CreateUser(ctx, "rep@plan.example", "Rita Rep", accounts.RoleStaff, password, 0, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := svc.Accounts.CreateUser(ctx, "doc@clinic.example", "Dr Doc", accounts.RoleProvider, password, 0, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc := services(t, env, pool, kr)
+	staff := activeUser(t, svc, "rep@plan.example", "Rita Rep", accounts.RoleStaff)
+	doc := activeUser(t, svc, "doc@clinic.example", "Dr Doc", accounts.RoleProvider)
 	asStaff := messaging.Viewer{UserID: staff.ID, Staff: true, IP: "192.0.2.1"}
 	threadID, err := svc.Messages.StartToProvider(ctx, asStaff, doc.Email, "Prior authorisation", "Please send the scan.", 0, nil)
 	if err != nil {

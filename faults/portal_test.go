@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/healthnet/secureportal/app"
+	"github.com/healthnet/secureportal/internal/accounts"
+	"github.com/healthnet/secureportal/internal/config"
+	"github.com/healthnet/secureportal/internal/envelope"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // portalBinary builds ./cmd/portal once per test run.
@@ -165,4 +172,30 @@ func waitFor(ctx context.Context, d time.Duration, cond func() bool) bool {
 		}
 	}
 	return true
+}
+
+// services assembles in this process, not started, the services the portal
+// runs, over pool with env's configuration: through them a test writes what
+// staff and providers would.
+func services(t *testing.T, env map[string]string, pool *pgxpool.Pool, kr *envelope.Keyring) *app.App {
+	t.Helper()
+	cfg, err := config.Load(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := app.New(cfg, slog.New(slog.DiscardHandler), pool, kr, app.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
+}
+
+// activeUser creates an active account with the tests' password.
+func activeUser(t *testing.T, svc *app.App, email, name string, role accounts.Role) accounts.User {
+	t.Helper()
+	u, err := svc.Accounts.CreateUser(context.Background(), email, name, role, password, 0, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }

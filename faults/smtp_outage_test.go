@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"maps"
 	mrand "math/rand/v2"
 	"mime/multipart"
@@ -19,9 +18,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/healthnet/secureportal/app"
 	"github.com/healthnet/secureportal/internal/accounts"
-	"github.com/healthnet/secureportal/internal/config"
 	"github.com/healthnet/secureportal/internal/envelope"
 	"github.com/healthnet/secureportal/internal/mailcatcher"
 	"github.com/healthnet/secureportal/internal/pgtest"
@@ -74,19 +71,9 @@ func TestSMTPOutageDeliversEachNotificationOnce(t *testing.T) {
 		"PORTAL_MAIL_FROM":    "Secure Messaging <no-reply@portal.example>",
 		"PORTAL_ORG_NAME":     "Health Net",
 	}
-	cfg, err := config.Load(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
 	pool := pgtest.NewPoolFor(t, dbURL)
-	svc, err := app.New(cfg, slog.New(slog.DiscardHandler), pool, kr, app.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	staff, err := svc.Accounts.CreateUser(ctx, "rep@plan.example", "Rita Rep", accounts.RoleStaff, password, 0, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc := services(t, env, pool, kr)
+	staff := activeUser(t, svc, "rep@plan.example", "Rita Rep", accounts.RoleStaff)
 
 	p := startPortal(t, env)
 	web := signIn(t, p.addr, staff.Email)
