@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/healthnet/secureportal/app"
 	"github.com/healthnet/secureportal/internal/envelope"
 	"github.com/healthnet/secureportal/internal/mailcatcher"
 )
@@ -30,6 +31,10 @@ var benchRuns = []struct {
 	{"inbox", 1}, {"inbox", 32}, {"thread", 1}, {"thread", 32}, {"staff", 1}, {"staff", 32},
 	{"signin", 32}, {"reply", 16}, {defaultMix, 32},
 }
+
+// notifyBurst is how many notifications bench queues at once (issue 12:
+// 10,000; fewer when the population has fewer staff messages).
+const notifyBurst = 10000
 
 // cmdBench is make bench: a fresh database, a small population, the real
 // portal (`portal serve`, built by make) with a mail sink, every run of
@@ -56,7 +61,8 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer os.RemoveAll(dir)
-	sink, err := mailcatcher.Start("127.0.0.1:0")
+	// Room for the replies' notifications and the notification burst.
+	sink, err := mailcatcher.StartWithOptions("127.0.0.1:0", mailcatcher.Options{Capacity: 50000})
 	if err != nil {
 		return err
 	}
@@ -87,9 +93,17 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return fmt.Errorf("%w (portal log: %s)", err, portal.logTail())
 	}
+	notified, err := measureNotifications(ctx, db, sink, notifyBurst, app.JobWorkers)
+	if err != nil {
+		return fmt.Errorf("%w (portal log: %s)", err, portal.logTail())
+	}
 	fmt.Fprintf(stdout, "\nbench: %d messages in %d threads, %d providers; each run %s; database %s kept for EXPLAIN\n",
 		pop.Messages, pop.Threads, pop.Providers, *dur, benchDatabase)
 	printTable(stdout, runs, f)
+	printNotifications(stdout, notified)
+	if notified.lost > 0 || notified.duplicates > 0 {
+		return fmt.Errorf("notifications: %d lost, %d sent twice", notified.lost, notified.duplicates)
+	}
 	fmt.Fprintf(stdout, "bench: done in %s\n", time.Since(start).Round(time.Second))
 	return failures(runs...)
 }

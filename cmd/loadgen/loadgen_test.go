@@ -13,6 +13,7 @@ import (
 	"github.com/healthnet/secureportal/app"
 	"github.com/healthnet/secureportal/internal/config"
 	"github.com/healthnet/secureportal/internal/envelope"
+	"github.com/healthnet/secureportal/internal/mailcatcher"
 	"github.com/healthnet/secureportal/internal/messaging"
 	"github.com/healthnet/secureportal/internal/pgtest"
 )
@@ -28,8 +29,14 @@ func TestSeededPortalOpensEverythingAndCarriesTheMix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sink, err := mailcatcher.StartWithOptions("127.0.0.1:0", mailcatcher.Options{Capacity: 5000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
 	env := map[string]string{"PORTAL_DATABASE_URL": dbURL, "PORTAL_KEYRING": keyringPath,
-		"PORTAL_BASE_URL": "http://127.0.0.1", "PORTAL_RATE_LIMIT_PER_MINUTE": "1000000"}
+		"PORTAL_BASE_URL": "http://127.0.0.1", "PORTAL_RATE_LIMIT_PER_MINUTE": "1000000",
+		"PORTAL_SMTP_URL": "smtp://" + sink.Addr() + "?tls=none"}
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
@@ -84,6 +91,22 @@ func TestSeededPortalOpensEverythingAndCarriesTheMix(t *testing.T) {
 	}
 	if res.use.peakRSS == 0 {
 		t.Error("no RSS read from the metrics listener")
+	}
+
+	// A notification burst, sent by the app's own job workers.
+	if err := a.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer a.Stop(context.Background())
+	notified, err := measureNotifications(ctx, portalDB{pool: pool, keyring: keyring}, sink, 200, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	printNotifications(&out, notified)
+	t.Log(out.String())
+	if notified.queued == 0 || notified.delivered != notified.queued || notified.lost != 0 || notified.duplicates != 0 || notified.floorRate == 0 {
+		t.Errorf("notification burst: %+v", notified)
 	}
 }
 
