@@ -23,7 +23,6 @@ import (
 
 	"github.com/healthnet/secureportal/internal/accounts"
 	"github.com/healthnet/secureportal/internal/envelope"
-	"github.com/healthnet/secureportal/internal/mailcatcher"
 	"github.com/healthnet/secureportal/internal/messaging"
 	"github.com/healthnet/secureportal/internal/pgtest"
 )
@@ -69,16 +68,8 @@ func TestCrashWithRepliesInFlight(t *testing.T) {
 	start := time.Now()
 	go portalBinary() // built while the data is prepared
 	dbURL := pgtest.New(t)
-	keyring := filepath.Join(t.TempDir(), "portal.keyring")
-	kr, err := envelope.InitKeyring(keyring)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sink, err := mailcatcher.StartWithOptions("127.0.0.1:0", mailcatcher.Options{Capacity: 4 * stormReplies})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sink.Close()
+	keyring, kr := newKeyring(t)
+	sink := startSink(t, 4*stormReplies)
 	spoolDir := t.TempDir()
 	env := map[string]string{
 		"PORTAL_DATABASE_URL":     dbURL,

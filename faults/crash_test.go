@@ -10,14 +10,11 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/healthnet/secureportal/internal/accounts"
-	"github.com/healthnet/secureportal/internal/envelope"
-	"github.com/healthnet/secureportal/internal/mailcatcher"
 	"github.com/healthnet/secureportal/internal/messaging"
 	"github.com/healthnet/secureportal/internal/pgtest"
 )
@@ -47,16 +44,8 @@ func TestCrashWhileNotifyingLosesAndDoublesNothing(t *testing.T) {
 	start := time.Now()
 	go portalBinary() // built while the data is prepared
 	dbURL := pgtest.New(t)
-	keyring := filepath.Join(t.TempDir(), "portal.keyring")
-	kr, err := envelope.InitKeyring(keyring)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sink, err := mailcatcher.StartWithOptions("127.0.0.1:0", mailcatcher.Options{Capacity: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sink.Close()
+	keyring, kr := newKeyring(t)
+	sink := startSink(t, 1000)
 	gate := startGate(t, sink.Addr(), sessionDelay)
 	env := map[string]string{
 		"PORTAL_DATABASE_URL":     dbURL,

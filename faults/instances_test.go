@@ -14,7 +14,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -24,8 +23,6 @@ import (
 	"time"
 
 	"github.com/healthnet/secureportal/internal/accounts"
-	"github.com/healthnet/secureportal/internal/envelope"
-	"github.com/healthnet/secureportal/internal/mailcatcher"
 	"github.com/healthnet/secureportal/internal/messaging"
 	"github.com/healthnet/secureportal/internal/pgtest"
 	"github.com/healthnet/secureportal/migrations"
@@ -55,16 +52,8 @@ func TestTwoInstancesShareSessionsJobsAndKeys(t *testing.T) {
 	begin := time.Now()
 	go portalBinary()
 	dbURL := pgtest.NewEmpty(t) // no schema: the instances migrate it
-	keyring := filepath.Join(t.TempDir(), "portal.keyring")
-	kr, err := envelope.InitKeyring(keyring)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sink, err := mailcatcher.StartWithOptions("127.0.0.1:0", mailcatcher.Options{Capacity: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sink.Close()
+	keyring, kr := newKeyring(t)
+	sink := startSink(t, 1000)
 	// Each mail waits 100 ms before it reaches the sink, so one instance's
 	// eight workers cannot take every job before the other's look.
 	gate := startGate(t, sink.Addr(), 100*time.Millisecond)

@@ -22,7 +22,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/healthnet/secureportal/internal/accounts"
-	"github.com/healthnet/secureportal/internal/envelope"
 	"github.com/healthnet/secureportal/internal/mailcatcher"
 	"github.com/healthnet/secureportal/internal/messaging"
 	"github.com/healthnet/secureportal/internal/pgtest"
@@ -52,16 +51,8 @@ func TestDatabaseOutageAnswersBusyThenRecoversAlone(t *testing.T) {
 	go portalBinary() // built while the cluster is made
 	cluster := startThrowawayCluster(t)
 	dbURL := cluster.createDatabase("portal")
-	keyring := filepath.Join(t.TempDir(), "portal.keyring")
-	kr, err := envelope.InitKeyring(keyring)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sink, err := mailcatcher.StartWithOptions("127.0.0.1:0", mailcatcher.Options{Capacity: 5000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sink.Close()
+	keyring, kr := newKeyring(t)
+	sink := startSink(t, 5000)
 	env := map[string]string{
 		"PORTAL_DATABASE_URL": dbURL,
 		"PORTAL_KEYRING":      keyring,

@@ -21,6 +21,7 @@ import (
 	"github.com/healthnet/secureportal/internal/accounts"
 	"github.com/healthnet/secureportal/internal/config"
 	"github.com/healthnet/secureportal/internal/envelope"
+	"github.com/healthnet/secureportal/internal/mailcatcher"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -198,4 +199,28 @@ func activeUser(t *testing.T, svc *app.App, email, name string, role accounts.Ro
 		t.Fatal(err)
 	}
 	return u
+}
+
+// newKeyring makes a fresh keyring file for a test's portal; it returns the
+// path (PORTAL_KEYRING) and the keyring for in-process services.
+func newKeyring(t *testing.T) (string, *envelope.Keyring) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "portal.keyring")
+	kr, err := envelope.InitKeyring(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, kr
+}
+
+// startSink starts a loopback mail sink keeping capacity messages, closed
+// when the test ends.
+func startSink(t *testing.T, capacity int) *mailcatcher.Server {
+	t.Helper()
+	sink, err := mailcatcher.StartWithOptions("127.0.0.1:0", mailcatcher.Options{Capacity: capacity})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sink.Close() })
+	return sink
 }

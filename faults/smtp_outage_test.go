@@ -10,7 +10,6 @@ import (
 	"mime/multipart"
 	"net"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -19,7 +18,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/healthnet/secureportal/internal/accounts"
-	"github.com/healthnet/secureportal/internal/envelope"
 	"github.com/healthnet/secureportal/internal/mailcatcher"
 	"github.com/healthnet/secureportal/internal/pgtest"
 )
@@ -50,11 +48,7 @@ func TestSMTPOutageDeliversEachNotificationOnce(t *testing.T) {
 	start := time.Now()
 	go portalBinary()
 	dbURL := pgtest.New(t)
-	keyring := filepath.Join(t.TempDir(), "portal.keyring")
-	kr, err := envelope.InitKeyring(keyring)
-	if err != nil {
-		t.Fatal(err)
-	}
+	keyring, kr := newKeyring(t)
 	// A loopback address of its own (127.x.y.z), so that no other socket
 	// can take the port while the server is down.
 	host := fmt.Sprintf("127.%d.%d.%d", 100+mrand.IntN(100), mrand.IntN(256), 1+mrand.IntN(254))
