@@ -24,6 +24,23 @@ func TestHeadAnswersWhereverGetDoes(t *testing.T) {
 	must(t, "walked the GET routes (as two visitors)", gets > 60)
 }
 
+// The areas' roots are mounted routers, which register a catch-all of
+// their own: HEAD there answered 405 while GET answered (issue 13).
+func TestHeadAnswersOnTheAreasRoots(t *testing.T) {
+	s := newSite(t, nil)
+	s.staffIn("rep@plan.example", "Rita Rep", "LA")
+	_, admin := s.admin("admin@plan.example")
+	for _, c := range []struct {
+		b    *browser
+		path string
+	}{{s.signedIn("rep@plan.example"), "/staff/"}, {admin, "/admin/"}} {
+		get, head := c.b.get(c.path), c.b.do(http.MethodHead, c.path, nil, nil)
+		if head.Status != get.Status || head.Body != "" {
+			t.Errorf("HEAD %s: %d, %d bytes; GET: %d", c.path, head.Status, len(head.Body), get.Status)
+		}
+	}
+}
+
 // A method a route does not have is refused with 405 and an Allow header
 // naming the methods it has (RFC 9110 §15.5.6), on the portal's page; a
 // method the portal serves nowhere (TRACE, PUT, made-up ones) is refused

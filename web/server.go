@@ -116,11 +116,11 @@ func New(cfg *config.Config, log *slog.Logger, metrics *Metrics, svc Services) *
 // not load or save.
 func newSessionManager(cfg *config.Config, store scs.Store, failed func(http.ResponseWriter, *http.Request, error)) *scs.SessionManager {
 	sm := scs.New()
-	// The idle timeout is the portal's own (loadUser, sessSeen), not scs's:
-	// scs would rewrite the session row on every request to move its expiry,
-	// a database write per page view. idleExpiry still gives each saved row
-	// an expiry one idle period after the save, so abandoned sessions leave
-	// the table (SweepExpired) about when they stop working.
+	// The idle timeout is the portal's own, not scs's: scs would rewrite the
+	// session row on every request to move its expiry, a database write per
+	// page view. Activity is saved at most every idleTouch (recordActivity),
+	// and idleExpiry gives each saved row an expiry one idle period after
+	// the save: the session stops working then, and SweepExpired deletes it.
 	sm.Store = idleExpiry{Store: store, idle: cfg.SessionIdle}
 	sm.Lifetime = cfg.SessionLifetime
 	// A stolen database dump must not yield usable session cookies.

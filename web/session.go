@@ -19,7 +19,7 @@ const (
 	sessUserID = "user_id"
 	sessEpoch  = "auth_epoch"
 	// sessSeen is when the session's activity was last recorded (Unix ms):
-	// the idle timeout counts from it.
+	// the next save (idleExpiry) is due idleTouch after it.
 	sessSeen = "seen_at"
 )
 
@@ -113,18 +113,7 @@ func (s *Server) loadUser(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if !s.stillActive(r) {
-			// Idle too long: the visit goes on signed out, as if the session
-			// had expired in the store; requireUser says why on pages that
-			// need one.
-			s.log.InfoContext(r.Context(), "session ended: idle", "request_id", RequestID(r.Context()), "user_id", id)
-			if err := s.sessions.Destroy(r.Context()); err != nil {
-				s.serverError(w, r, err)
-				return
-			}
-			next.ServeHTTP(w, r)
-			return
-		}
+		s.recordActivity(r)
 		u, err := s.accounts.SessionUser(r.Context(), id, s.sessions.GetInt64(r.Context(), sessEpoch))
 		if errors.Is(err, accounts.ErrSessionEnded) {
 			s.log.InfoContext(r.Context(), "session ended by account change", "request_id", RequestID(r.Context()), "user_id", id)
@@ -143,19 +132,15 @@ func (s *Server) loadUser(next http.Handler) http.Handler {
 	})
 }
 
-// stillActive applies the idle timeout to a signed-in session: false when
-// its last recorded activity is a full idle period old; otherwise it
-// records this request's activity if the record is older than idleTouch.
-func (s *Server) stillActive(r *http.Request) bool {
+// recordActivity records this request's activity in a signed-in session
+// when the record is older than idleTouch. The idle timeout itself is the
+// store's: every save gives the row an expiry one idle period later
+// (idleExpiry), so a session not saved for that long is gone.
+func (s *Server) recordActivity(r *http.Request) {
 	now := time.Now()
-	seen := time.UnixMilli(s.sessions.GetInt64(r.Context(), sessSeen))
-	if now.Sub(seen) >= s.cfg.SessionIdle {
-		return false
-	}
-	if now.Sub(seen) >= s.idleTouch() {
+	if seen := time.UnixMilli(s.sessions.GetInt64(r.Context(), sessSeen)); now.Sub(seen) >= s.idleTouch() {
 		s.sessions.Put(r.Context(), sessSeen, now.UnixMilli())
 	}
-	return true
 }
 
 // loadSession is scs's LoadAndSave behind a sessionGuard: scs saves a
