@@ -124,12 +124,14 @@ func New(cfg *config.Config, log *slog.Logger, pool *pgxpool.Pool, keyring envel
 	if err != nil {
 		return nil, fmt.Errorf("portal: job client: %w", err)
 	}
-	accountSvc := accounts.New(postgres.NewAccountStore(pool, client), hasher, accounts.Settings{
+	keys := postgres.NewDataKeys(pool, keyring, dekCacheSize, log.With("component", "datakeys"))
+	accountSvc := accounts.New(postgres.NewAccountStore(pool, client, keys), hasher, accounts.Settings{
 		OrgName:          cfg.Org.Name,
 		RegistrationTTL:  cfg.Accounts.RegistrationTTL,
 		ResetTTL:         cfg.Accounts.ResetTTL,
 		LockoutThreshold: cfg.Accounts.LockoutThreshold,
 		LockoutDuration:  cfg.Accounts.LockoutDuration,
+		MFA:              accounts.MFAPolicy{Staff: accounts.Requirement(cfg.Accounts.MFAStaff), Provider: accounts.Requirement(cfg.Accounts.MFAProvider)},
 	}, log.With("component", "accounts"), opts.Now)
 
 	db := postgres.NewDatabase(pool)
@@ -140,9 +142,10 @@ func New(cfg *config.Config, log *slog.Logger, pool *pgxpool.Pool, keyring envel
 		RegistrationTTL: cfg.Accounts.RegistrationTTL, ResetTTL: cfg.Accounts.ResetTTL}
 	jobLog := log.With("component", "jobs")
 	sent := postgres.NewMailSent(pool)
-	river.AddWorker(workers, &jobs.LinkEmailWorker{Accounts: accountSvc, Mailer: mailer, Site: site, Sent: sent, Limits: limits, Log: jobLog})
-	river.AddWorker(workers, &jobs.PasswordChangedWorker{Accounts: accountSvc, Mailer: mailer, Site: site, Sent: sent, Limits: limits, Log: jobLog})
-	keys := postgres.NewDataKeys(pool, keyring, dekCacheSize, log.With("component", "datakeys"))
+	accountMail := jobs.AccountMail{Accounts: accountSvc, Mailer: mailer, Site: site, Sent: sent, Limits: limits, Log: jobLog}
+	river.AddWorker(workers, &jobs.LinkEmailWorker{AccountMail: accountMail})
+	river.AddWorker(workers, &jobs.PasswordChangedWorker{AccountMail: accountMail})
+	river.AddWorker(workers, &jobs.SecurityNoticeWorker{AccountMail: accountMail})
 	river.AddWorker(workers, &jobs.RewrapWorker{Keys: keys, Limits: limits, Log: jobLog})
 	messageStore := postgres.NewMessagingStore(pool, keys, client, postgres.MessagingLimits{
 		MaxFileBytes: cfg.Uploads.MaxFileBytes, MaxFiles: cfg.Uploads.MaxFiles})

@@ -44,6 +44,7 @@ func (tb *tab) signInAs(email, name string, landing chromedp.CSS) {
 	tb.typeInto("email", email)
 	tb.typeInto("password", goodPassword)
 	tb.click(button("Sign in"))
+	tb.secondStep(email)
 	tb.expectSignedInAt(landing, name)
 }
 
@@ -311,6 +312,7 @@ func TestAdminReauthenticationAfterIdle(t *testing.T) {
 	j.checkPage("reauth-wrong-password")
 
 	j.typeInto("password", goodPassword)
+	j.typeInto("code", j.site.code(adminEmail))
 	j.click(button("Continue"))
 	j.waitFor(testid("admin-audit-page"))
 	if got := j.path(); got != "/admin/audit" {

@@ -424,6 +424,7 @@ func TestTLSFirstDeliveryAndEmailedReply(t *testing.T) {
 
 	// An admin sees both domains on Mail domains and checks one again.
 	a := newTab(t, j.site.URL, "TLS-first admin")
+	a.site = j.site
 	a.signInAs(adminEmail, "Ada Admin", testid("admin-users-page"))
 	a.click(link("Mail domains"))
 	a.waitFor(testid("admin-domains-page"))

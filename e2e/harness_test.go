@@ -105,6 +105,9 @@ type tab struct {
 	ctx     context.Context
 	baseURL string
 	journey string
+	// site is the portal the tab is on, when the test has one: its phone
+	// apps and clock give the second step of staff and admin sign-ins.
+	site *site
 
 	mu       sync.Mutex
 	problems []string
@@ -263,6 +266,7 @@ func startJourney(t *testing.T, name string, extra map[string]string) *journey {
 	t.Parallel()
 	s := newSite(t, extra)
 	j := &journey{t: t, name: name, site: s, tab: newTab(t, s.URL, name)}
+	j.tab.site = s
 	start := time.Now()
 	t.Cleanup(func() { t.Logf("journey %s took %s", name, time.Since(start).Round(time.Millisecond)) })
 	return j

@@ -32,6 +32,7 @@ func TestJourney1And2MessageToNewProvider(t *testing.T) {
 	j.typeInto("email", staffEmail)
 	j.typeInto("password", goodPassword)
 	j.click(button("Sign in"))
+	j.secondStep(staffEmail)
 	j.expectSignedInAt(testid("inbox-page"), "Lena Ortiz")
 	j.expectEmptyInbox("Threads you or your teams have with providers appear here")
 	j.checkPage("staff-inbox-empty")

@@ -138,6 +138,7 @@ func (tb *tab) signIn(email, name string, landing chromedp.CSS) {
 	tb.typeInto("email", email)
 	tb.typeInto("password", goodPassword)
 	tb.click(button("Sign in"))
+	tb.secondStep(email)
 	tb.expectSignedInAt(landing, name)
 }
 

@@ -43,6 +43,7 @@ type site struct {
 	mu       sync.Mutex
 	mailSeen map[string]int // per recipient, the newest message ID already read
 	offset   time.Duration  // how far advanceClock moved the account clock
+	phones   map[string]*phone
 }
 
 // now is the clock of the account rules (link expiry, lockout): real time,
@@ -99,7 +100,7 @@ func newSite(t *testing.T, extra map[string]string) *site {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	s := &site{t: t, URL: baseURL, Mail: mc, mailSeen: map[string]int{}}
+	s := &site{t: t, URL: baseURL, Mail: mc, mailSeen: map[string]int{}, phones: map[string]*phone{}}
 	app, err := app.New(cfg, logger, pool, keyring, app.Options{Now: s.now})
 	if err != nil {
 		t.Fatal(err)

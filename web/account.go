@@ -27,11 +27,17 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request) {
 	case h.FailedSince > 1:
 		v.FailedAttempts = fmt.Sprintf("%d failed sign-in attempts with your email address since your previous sign-in.", h.FailedSince)
 	}
+	if v.Factors, err = s.accountFactors(r, u, h); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
 	switch r.URL.Query().Get("changed") {
 	case "password":
 		v.Notice = "Your password was changed. You were signed out everywhere else, and we emailed you about the change."
 	case "sessions":
 		v.Notice = "You were signed out everywhere else. This browser stays signed in."
+	case "mfa_off":
+		v.Notice = "Signing in now asks only for your password. You were signed out everywhere else, and we emailed you about the change."
 	}
 	s.render(w, r, http.StatusOK, pages.Account(v))
 }
@@ -88,4 +94,26 @@ func (s *Server) endOtherSessions(w http.ResponseWriter, r *http.Request) {
 	if s.signInTo(w, r, changed, "/account?changed=sessions") {
 		s.log.InfoContext(r.Context(), "other sessions ended", "request_id", RequestID(r.Context()), "user_id", u.ID)
 	}
+}
+
+// accountFactors is what the account page says about signing in: the
+// second factor (where the policy offers one) and the recent sign-ins.
+func (s *Server) accountFactors(r *http.Request, u accounts.User, h accounts.SignInHistory) (pages.AccountFactors, error) {
+	req := s.accounts.SecondFactorPolicy().For(u.Role)
+	v := pages.AccountFactors{Offered: req != accounts.MFAOff, Required: req == accounts.MFARequired}
+	for _, si := range h.Recent {
+		v.Recent = append(v.Recent, pages.SignInRow{When: s.day(si.At), IP: si.IP, Factor: firstNonEmpty(factorWords[string(si.Factor)], string(si.Factor))})
+	}
+	if !v.Offered {
+		return v, nil
+	}
+	f, err := s.accounts.Factors(r.Context(), u)
+	if err != nil {
+		return v, err
+	}
+	if !f.TOTPSince.IsZero() {
+		v.TOTPSince = s.day(f.TOTPSince)
+	}
+	v.RecoveryCodes = f.RecoveryCodes
+	return v, nil
 }

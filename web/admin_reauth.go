@@ -35,16 +35,23 @@ func (s *Server) requireRecentAdmin(next http.Handler) http.Handler {
 
 func (s *Server) reauthView(r *http.Request, next, failure string) pages.ReauthView {
 	u, _ := currentUser(r.Context())
-	return pages.ReauthView{Chrome: s.chrome(r), Email: u.Email, Next: accounts.SafeNext(next), Failure: failure,
+	v := pages.ReauthView{Chrome: s.chrome(r), Email: u.Email, Next: accounts.SafeNext(next), Failure: failure,
 		Pass: pages.Field{Name: "password", Label: "Your password", Type: "password", Autocomplete: "current-password", Required: true}}
+	if u.HasTOTP {
+		code := codeField("Code from your authenticator app", "", true)
+		v.Code = &code
+	}
+	return v
 }
 
 func (s *Server) reauthForm(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, pages.Reauth(s.reauthView(r, r.URL.Query().Get("next"), "")))
 }
 
+// reauth asks for the password again, and the app's code when the admin
+// has one: the same proof as signing in.
 func (s *Server) reauth(w http.ResponseWriter, r *http.Request) {
-	f, ok := s.postForm(w, r, "password")
+	f, ok := s.postForm(w, r, "password", "code")
 	if !ok {
 		return
 	}
@@ -53,16 +60,37 @@ func (s *Server) reauth(w http.ResponseWriter, r *http.Request) {
 	if f.notText != nil {
 		v := s.reauthView(r, next, "")
 		v.Pass.Error = f.notText["password"]
+		if v.Code != nil {
+			v.Code.Error = f.notText["code"]
+		}
 		s.render(w, r, http.StatusUnprocessableEntity, pages.Reauth(v))
 		return
 	}
 	// The same path as signing in: failures count toward the lockout and
 	// are audited.
-	_, err := s.accounts.Login(r.Context(), u.Email, f.Get("password"), ClientIP(r.Context()).String())
-	_, badInput := fieldErrors(err)
+	err := s.accounts.Reauthenticate(r.Context(), u, f.Get("password"), f.Get("code"), ClientIP(r.Context()).String())
+	if errors.Is(err, accounts.ErrEnrolmentRequired) {
+		// Signed in before the policy required a second factor: set one
+		// up before the admin pages open again.
+		http.Redirect(w, r, "/account/mfa/totp", http.StatusSeeOther)
+		return
+	}
+	fe, badInput := fieldErrors(err)
 	switch {
-	case errors.Is(err, accounts.ErrInvalidCredentials), badInput:
+	case errors.Is(err, accounts.ErrInvalidCredentials), badInput && (fe["code"] == "" || !u.HasTOTP):
 		s.render(w, r, http.StatusUnauthorized, pages.Reauth(s.reauthView(r, next, reauthFailure)))
+		return
+	case badInput:
+		v := s.reauthView(r, next, "")
+		v.Code.Error = fe["code"]
+		s.render(w, r, http.StatusUnauthorized, pages.Reauth(v))
+		return
+	case errors.Is(err, accounts.ErrSecondFactorLocked):
+		if err := s.endBrowserSession(w, r); err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+		http.Redirect(w, r, "/login?reason="+reasonLocked, http.StatusSeeOther)
 		return
 	case err != nil:
 		s.serverError(w, r, err)

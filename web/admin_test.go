@@ -97,6 +97,8 @@ func TestAdminPagesAskForThePasswordAfterIdle(t *testing.T) {
 	p = ab.post("/admin/reauth", url.Values{"password": {"not my password"}, "next": {"/admin/users"}})
 	must(t, "wrong password refused", p.Status == http.StatusUnauthorized)
 	p = ab.post("/admin/reauth", url.Values{"password": {goodPassword}, "next": {"/admin/users"}})
-	must(t, "right password returns to the page", p.Status == http.StatusSeeOther && p.Location == "/admin/users")
+	must(t, "right password without the app's code refused", p.Status == http.StatusUnauthorized && strings.Contains(p.Body, "6-digit code"))
+	p = ab.postCode("admin@plan.example", "/admin/reauth", url.Values{"password": {goodPassword}, "next": {"/admin/users"}})
+	must(t, "right password and code return to the page", p.Status == http.StatusSeeOther && p.Location == "/admin/users")
 	must(t, "console usable again", ab.get("/admin/users").Status == http.StatusOK)
 }

@@ -19,6 +19,8 @@ var loginNotices = map[string]string{
 	reasonSignedOut: "You have signed out.",
 	reasonReset:     "Your password has been changed and you were signed out everywhere. Sign in with your new password.",
 	reasonSignIn:    "Please sign in to continue.",
+	reasonLocked:    "Too many wrong codes or passwords: your account is locked for a while. Try again later, or ask your administrator.",
+	reasonTimeout:   "Signing in took too long, so it was stopped to protect your account. Please enter your password again.",
 }
 
 func emailField(value, errMsg string) pages.Field {
@@ -71,6 +73,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		v := s.loginView(r, email, next)
 		v.Email.Error, v.Pass.Error = fe["email"], fe["password"]
 		s.render(w, r, http.StatusUnprocessableEntity, pages.Login(v))
+		return
+	case errors.Is(err, accounts.ErrSecondFactorRequired), errors.Is(err, accounts.ErrEnrolmentRequired):
+		s.startSecondStep(w, r, u, accounts.SafeNext(next), errors.Is(err, accounts.ErrEnrolmentRequired))
 		return
 	case errors.Is(err, accounts.ErrInvalidCredentials):
 		s.metrics.observeLogin(false)

@@ -81,6 +81,30 @@ func TestEveryUnsafeRouteRefusesCrossOriginRequestsAndStoresNothing(t *testing.T
 		"POST /login": func() xoRequest {
 			return xoRequest{b: anonymous(), path: "/login", form: url.Values{"email": {drEmail}, "password": {goodPassword}}}
 		},
+		"POST /login/second-factor": func() xoRequest {
+			createUser("second.step@plan.example", accounts.RoleStaff)
+			s.signedIn("second.step@plan.example") // sets up the phone app
+			b := anonymous()
+			b.login("second.step@plan.example", goodPassword)
+			return xoRequest{b: b, path: "/login/second-factor", form: url.Values{"code": {s.freshCode("second.step@plan.example")}}}
+		},
+		"POST /account/mfa/totp": func() xoRequest {
+			createUser("sets.up@clinic.example", accounts.RoleProvider)
+			b := as("sets.up@clinic.example")()
+			app := s.addApp("sets.up@clinic.example", b.get("/account/mfa/totp").Body)
+			return xoRequest{b: b, path: "/account/mfa/totp", form: url.Values{"secret": {app.secret}, "code": {s.freshCode("sets.up@clinic.example")}}, want: http.StatusOK}
+		},
+		"POST /account/mfa/recovery-codes": func() xoRequest {
+			createUser("new.codes@plan.example", accounts.RoleStaff)
+			b := as("new.codes@plan.example")()
+			return xoRequest{b: b, path: "/account/mfa/recovery-codes", form: url.Values{"code": {s.freshCode("new.codes@plan.example")}}, want: http.StatusOK}
+		},
+		"POST /account/mfa/off": func() xoRequest {
+			createUser("turns.off@clinic.example", accounts.RoleProvider)
+			b := as("turns.off@clinic.example")()
+			b.setUpApp("turns.off@clinic.example")
+			return xoRequest{b: b, path: "/account/mfa/off", form: url.Values{"code": {s.freshCode("turns.off@clinic.example")}}}
+		},
 		"POST /logout": func() xoRequest {
 			return xoRequest{b: as(drEmail)(), path: "/logout", form: url.Values{}}
 		},
@@ -116,7 +140,8 @@ func TestEveryUnsafeRouteRefusesCrossOriginRequestsAndStoresNothing(t *testing.T
 			return xoRequest{b: as(repEmail)(), path: "/staff/messages/" + newStaffMessage() + "/recall", form: url.Values{}}
 		},
 		"POST /admin/reauth": func() xoRequest {
-			return xoRequest{b: as(adminEmail)(), path: "/admin/reauth", form: url.Values{"password": {goodPassword}, "next": {"/admin/users"}}}
+			b := as(adminEmail)()
+			return xoRequest{b: b, path: "/admin/reauth", form: url.Values{"password": {goodPassword}, "code": {s.freshCode(adminEmail)}, "next": {"/admin/users"}}}
 		},
 		"POST /admin/users/{id}/actions": func() xoRequest {
 			u := createUser("target@clinic.example", accounts.RoleProvider)

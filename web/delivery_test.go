@@ -12,7 +12,9 @@ import (
 // While the SMTP server refuses mail, the notification waits and retries
 // with backoff; it goes out once the server is back. Metrics count both.
 func TestNotificationRetriesWhileSMTPIsDown(t *testing.T) {
-	s := newSite(t, nil)
+	// No second step: setting up an app sends a notice, and this test
+	// counts mail.
+	s := newSite(t, map[string]string{"PORTAL_MFA_STAFF": "optional"})
 	s.staffIn("rep@plan.example", "Rep", "LA")
 	staff := s.signedIn("rep@plan.example")
 	s.mail.SetFailing(true)

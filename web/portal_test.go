@@ -52,6 +52,9 @@ type site struct {
 	// seen holds the ids of emails a test already took with mailTo.
 	seenMu sync.Mutex
 	seen   map[int]bool
+	// phones are the users' authenticator apps, by email (lower case).
+	phonesMu sync.Mutex
+	phones   map[string]*phone
 }
 
 func newSite(t testing.TB, extra map[string]string) *site {
@@ -108,7 +111,7 @@ func newSiteOn(t testing.TB, dbURL string, extra map[string]string) *site {
 		app.Stop(stopCtx)
 		cancel()
 	})
-	return &site{t: t, URL: ts.URL, app: app, mail: mc, clock: clk, logs: logs, seen: map[int]bool{}}
+	return &site{t: t, URL: ts.URL, app: app, mail: mc, clock: clk, logs: logs, seen: map[int]bool{}, phones: map[string]*phone{}}
 }
 
 // browser is one person's browser: its own cookies, no automatic redirects

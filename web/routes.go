@@ -59,6 +59,13 @@ func (s *Server) Handler() http.Handler {
 			r.Get("/login", s.loginForm)
 			r.With(s.limitDoors).Post("/login", s.login)
 			r.Post("/logout", s.logout)
+			// The second step of signing in, and setting up an authenticator
+			// app: for a half-signed-in browser (the password was right) as
+			// well as for a signed-in user.
+			r.Get("/login/second-factor", s.secondFactorForm)
+			r.With(s.limitDoors).Post("/login/second-factor", s.secondFactor)
+			r.Get("/account/mfa/totp", s.totpSetupForm)
+			r.With(s.limitDoors).Post("/account/mfa/totp", s.totpSetup)
 			r.Get("/forgot-password", s.forgotForm)
 			r.With(s.limitDoors).Post("/forgot-password", s.forgot)
 			r.Group(func(r chi.Router) {
@@ -77,6 +84,10 @@ func (s *Server) Handler() http.Handler {
 				r.Get("/account/password", s.changePasswordForm)
 				r.With(s.limitDoors).Post("/account/password", s.changePassword)
 				r.Post("/account/sessions/end-others", s.endOtherSessions)
+				r.Get("/account/mfa/recovery-codes", s.recoveryCodesForm)
+				r.With(s.limitDoors).Post("/account/mfa/recovery-codes", s.newRecoveryCodes)
+				r.Get("/account/mfa/off", s.turnOffForm)
+				r.With(s.limitDoors).Post("/account/mfa/off", s.turnOff)
 				r.Get("/attachments/{id}", s.downloadAttachment) // scoped by viewer: provider, staff, or an admin's emergency grant
 				r.With(asProvider...).Get("/inbox", s.inbox)
 				r.With(asProvider...).Get("/threads/{id}", s.thread)

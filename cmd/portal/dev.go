@@ -123,6 +123,9 @@ func cmdDev(ctx context.Context, args []string, getenv func(string) string, stdo
       staff     %s (Los Angeles team), %s (San Diego team)
       provider  %s (has a message waiting)
                 %s (its mail server takes TLS)
+    Staff and admins set up an authenticator app at their first sign-in:
+    any phone app, or `+"`oathtool --totp -b KEY`"+` with the key the page
+    shows (PORTAL_MFA_STAFF=optional make run skips that step).
 
 %s
     Or make a provider account waiting for registration, from another

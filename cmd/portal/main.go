@@ -44,6 +44,7 @@ Commands:
   audit     verify the audit log's hash chain: portal audit verify
   user      create an account: portal user create --email E --name N --role staff|admin|provider [--password-stdin]
             send a password reset link (ends every session): portal user reset --email E
+            remove the authenticator app (a lost phone): portal user reset-mfa --email E
   delivery  check how mail to a domain would be delivered: portal delivery check DOMAIN
   version   print the version
   help      print this help

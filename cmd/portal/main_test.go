@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/healthnet/secureportal/app"
+	"github.com/healthnet/secureportal/internal/accounts"
 	"github.com/healthnet/secureportal/internal/config"
 	"github.com/healthnet/secureportal/internal/pgtest"
 	"github.com/healthnet/secureportal/internal/testlog"
@@ -255,15 +256,23 @@ func TestAuditVerifyDetectsTampering(t *testing.T) {
 	}
 }
 
-func TestUserResetUnlocksAndQueuesALink(t *testing.T) {
-	dbURL := pgtest.New(t)
+// cliAdmin makes a database and keyring with one active admin,
+// root@plan.example, created with `portal user create`.
+func cliAdmin(t *testing.T) (dbURL string, getenv func(string) string) {
+	t.Helper()
+	dbURL = pgtest.New(t)
 	env := map[string]string{"PORTAL_DATABASE_URL": dbURL}
-	getenv := func(k string) string { return env[k] }
+	getenv = func(k string) string { return env[k] }
 	addKeyring(t, env)
 	typedOnStdin(t, "granite meadow lighthouse echoes\n")
 	if err := run(context.Background(), []string{"user", "create", "--email", "root@plan.example", "--role", "admin", "--password-stdin"}, getenv, io.Discard, io.Discard); err != nil {
 		t.Fatal(err)
 	}
+	return dbURL, getenv
+}
+
+func TestUserResetUnlocksAndQueuesALink(t *testing.T) {
+	dbURL, getenv := cliAdmin(t)
 	pool := pgtest.NewPoolFor(t, dbURL)
 	ctx := context.Background()
 	pool.Exec(ctx, `UPDATE users SET status = 'locked'`)
@@ -297,4 +306,47 @@ func addKeyring(t *testing.T, env map[string]string) {
 func typedOnStdin(t *testing.T, input string) {
 	stdinOf = func() io.Reader { return strings.NewReader(input) }
 	t.Cleanup(func() { stdinOf = func() io.Reader { return os.Stdin } })
+}
+
+func TestUserResetMFARemovesTheAppAndEndsSessions(t *testing.T) {
+	_, getenv := cliAdmin(t)
+	ctx := context.Background()
+	// The admin sets up an app, as the set-up page would.
+	a, err := openApp(ctx, getenv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Pool.Close()
+	u, err := a.Accounts.UserByEmail(ctx, "root@plan.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := a.Accounts.NewTOTPKey(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _ := accounts.TOTPCode(key.Secret, time.Now())
+	if _, err := a.Accounts.ConfirmTOTP(ctx, u, key.Secret, code, "127.0.0.1"); err != nil {
+		t.Fatal(err)
+	}
+
+	var out bytes.Buffer
+	if err := run(ctx, []string{"user", "reset-mfa", "--email", "ROOT@plan.example"}, getenv, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var secrets, codes, epoch, audited, notices int
+	a.Pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM totp_secrets), (SELECT count(*) FROM recovery_codes), (SELECT auth_epoch FROM users),
+		(SELECT count(*) FROM audit_events WHERE action = 'admin.reset_mfa'),
+		(SELECT count(*) FROM river_job WHERE kind = 'security_notice_email' AND args->>'change' = 'second_factor_reset_by_admin')`).
+		Scan(&secrets, &codes, &epoch, &audited, &notices)
+	if secrets != 0 || codes != 0 || epoch != 2 || audited != 1 || notices != 1 || !strings.Contains(out.String(), "signed out everywhere") {
+		t.Errorf("secrets %d codes %d epoch %d audited %d notices %d out %q", secrets, codes, epoch, audited, notices, out.String())
+	}
+	err = run(ctx, []string{"user", "reset-mfa", "--email", "root@plan.example"}, getenv, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "no authenticator app") {
+		t.Errorf("second reset: %v", err)
+	}
+	if err := run(ctx, []string{"user", "reset-mfa"}, getenv, io.Discard, io.Discard); err == nil {
+		t.Error("reset-mfa without --email succeeded")
+	}
 }

@@ -10,11 +10,13 @@ import (
 	"os"
 	"strings"
 
+	"github.com/healthnet/secureportal/app"
 	"github.com/healthnet/secureportal/internal/accounts"
 )
 
 const userUsage = `Usage: portal user create --email E --name N --role staff|admin|provider [--password-stdin]
        portal user reset --email E
+       portal user reset-mfa --email E
 
   With --password-stdin the account is active at once (the password is read
   from the first line of standard input, never from a flag, so it stays out of
@@ -24,11 +26,19 @@ const userUsage = `Usage: portal user create --email E --name N --role staff|adm
   reset is the command-line twin of the console's "send a password-reset
   link", for an admin locked out of the console: it unlocks the account, ends
   its sessions and emails a reset link (a pending account gets a fresh
-  registration link).`
+  registration link).
+
+  reset-mfa removes the account's authenticator app and recovery codes (a
+  lost phone) and ends its sessions; where a second factor is required, the
+  user sets up a new app at their next sign-in. It is for the last admin, who
+  cannot reach the console that would do it; an email tells the user.`
 
 func cmdUser(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "reset" {
 		return cmdUserReset(ctx, args[1:], getenv, stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "reset-mfa" {
+		return cmdUserResetMFA(ctx, args[1:], getenv, stdout, stderr)
 	}
 	if len(args) == 0 || args[0] != "create" {
 		return usageError{userUsage}
@@ -86,28 +96,53 @@ func cmdUser(ctx context.Context, args []string, getenv func(string) string, std
 }
 
 func cmdUserReset(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("portal user reset", flag.ContinueOnError)
+	return forAccount(ctx, "reset", args, getenv, stderr, func(a *app.App, email string) error {
+		u, err := a.Accounts.ResetByEmail(ctx, email)
+		if errors.Is(err, accounts.ErrActionNotApplicable) {
+			return fmt.Errorf("account %s is disabled; enable it first", email)
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "account %s (%s): signed out everywhere; the running portal emails the link\n", u.Email, u.Status)
+		return nil
+	})
+}
+
+func cmdUserResetMFA(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	return forAccount(ctx, "reset-mfa", args, getenv, stderr, func(a *app.App, email string) error {
+		u, err := a.Accounts.ResetSecondFactorByEmail(ctx, email)
+		if errors.Is(err, accounts.ErrActionNotApplicable) {
+			return fmt.Errorf("account %s has no authenticator app to reset", email)
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "account %s: authenticator app and recovery codes removed, signed out everywhere; the running portal emails the user\n", u.Email)
+		return nil
+	})
+}
+
+// forAccount runs `portal user NAME --email E`: it opens the portal's
+// database and runs do for E, saying so plainly when there is no such
+// account.
+func forAccount(ctx context.Context, name string, args []string, getenv func(string) string, stderr io.Writer, do func(a *app.App, email string) error) error {
+	fs := flag.NewFlagSet("portal user "+name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	email := fs.String("email", "", "email address of the account")
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 || *email == "" {
-		return usageError{"portal user reset: --email is required\n\n" + userUsage}
+		return usageError{"portal user " + name + ": --email is required\n\n" + userUsage}
 	}
-	app, err := openApp(ctx, getenv, stderr)
+	a, err := openApp(ctx, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	defer app.Pool.Close()
-	u, err := app.Accounts.ResetByEmail(ctx, *email)
-	switch {
-	case errors.Is(err, accounts.ErrNotFound):
+	defer a.Pool.Close()
+	err = do(a, *email)
+	if errors.Is(err, accounts.ErrNotFound) {
 		return fmt.Errorf("no account with email %s", *email)
-	case errors.Is(err, accounts.ErrActionNotApplicable):
-		return fmt.Errorf("account %s is disabled; enable it first", *email)
-	case err != nil:
-		return err
 	}
-	fmt.Fprintf(stdout, "account %s (%s): signed out everywhere; the running portal emails the link\n", u.Email, u.Status)
-	return nil
+	return err
 }
 
 // stdinOf lets tests give run a standard input; main uses os.Stdin.

@@ -61,6 +61,7 @@ type User struct {
 	LockedUntil  time.Time // zero when not temporarily locked
 	CreatedAt    time.Time
 	LastLoginAt  time.Time // zero before the first sign-in
+	HasTOTP      bool      // an authenticator app is set up
 }
 
 // TemporarilyLocked reports whether too many failed sign-ins locked the
@@ -133,6 +134,7 @@ type NewUser struct {
 // implements it; each method is one transaction, and the audit events and
 // jobs passed in are written in that same transaction.
 type Store interface {
+	MFAStore
 	UserByEmail(ctx context.Context, email string) (User, error)
 	UserByID(ctx context.Context, id int64) (User, error)
 	// CreateUser inserts the account (ErrEmailTaken if the email exists),
@@ -145,6 +147,9 @@ type Store interface {
 	// RecordLoginSuccess clears the failure count and stamps the sign-in;
 	// a non-empty newHash replaces the password hash (parameter upgrade).
 	RecordLoginSuccess(ctx context.Context, userID int64, newHash string, ev audit.Event) error
+	// Rehash replaces the password hash with one of the same password
+	// under newer parameters.
+	Rehash(ctx context.Context, userID int64, newHash string) error
 	// InsertToken stores a link token's hash and voids the user's older
 	// unused tokens of the same purpose (newest only).
 	InsertToken(ctx context.Context, t Token, sha256 []byte) error
@@ -186,4 +191,13 @@ type SignInHistory struct {
 	// FailedSince counts failed attempts on the account's password since
 	// the previous sign-in (since the account began, when there is none).
 	FailedSince int
+	// Recent are the latest sign-ins, newest first, with how each was proven.
+	Recent []SignIn
+}
+
+// SignIn is one successful sign-in.
+type SignIn struct {
+	At     time.Time
+	IP     string
+	Factor Factor
 }

@@ -22,6 +22,7 @@ const (
 	ActionEnable             AdminAction = "enable"              // switch it back on
 	ActionResendRegistration AdminAction = "resend_registration" // email a fresh registration link
 	ActionEndSessions        AdminAction = "end_sessions"        // sign the user out everywhere
+	ActionResetMFA           AdminAction = "reset_mfa"           // remove the authenticator app and recovery codes; end sessions
 )
 
 // AdminActions lists every action with what it means, in the order the
@@ -38,6 +39,7 @@ var AdminActions = []struct {
 	{ActionEnable, "Enable", "Switches a disabled account back on."},
 	{ActionResendRegistration, "Resend the registration link", "Emails a fresh registration link; older links stop working."},
 	{ActionEndSessions, "End all sessions", "Signs the user out on every computer at once."},
+	{ActionResetMFA, "Reset the second factor", "Removes the user's authenticator app and recovery codes (a lost phone) and signs them out everywhere; where a second factor is required they set up a new one at their next sign-in. We email them about it."},
 }
 
 // ParseAdminAction accepts only the actions above.
@@ -77,6 +79,8 @@ func Applies(action AdminAction, u User, now time.Time) bool {
 		return u.Status == StatusDisabled
 	case ActionResendRegistration:
 		return u.Status == StatusPending
+	case ActionResetMFA:
+		return u.HasTOTP
 	}
 	return false
 }
@@ -111,7 +115,11 @@ func (s *Service) Administer(ctx context.Context, admin User, targetID int64, ac
 	case ActionForceReregister, ActionResendRegistration:
 		jobs = append(jobs, LinkEmail{UserID: u.ID, Purpose: PurposeRegister})
 	}
-	u, err = s.store.Administer(ctx, u.ID, action, ev, jobs...)
+	if action == ActionResetMFA {
+		u, err = s.store.RemoveSecondFactors(ctx, u.ID, ev, SecurityNotice{UserID: u.ID, Change: ChangeSecondFactorsReset})
+	} else {
+		u, err = s.store.Administer(ctx, u.ID, action, ev, jobs...)
+	}
 	if errors.Is(err, ErrNotFound) {
 		return User{}, ErrActionNotApplicable // the account changed under us
 	}

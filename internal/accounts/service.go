@@ -24,6 +24,7 @@ type Settings struct {
 	ResetTTL         time.Duration
 	LockoutThreshold int
 	LockoutDuration  time.Duration
+	MFA              MFAPolicy
 }
 
 // Service carries out account operations over a Store.
@@ -52,7 +53,9 @@ type FieldErrors map[string]string
 
 func (f FieldErrors) Error() string { return "accounts: invalid input" }
 
-// Login checks an email and password. Unknown user, wrong password, pending,
+// Login checks an email and password. When the account needs a second
+// factor, a right password returns the user with ErrSecondFactorRequired or
+// ErrEnrolmentRequired and signs nobody in yet. Unknown user, wrong password, pending,
 // locked and disabled accounts all return ErrInvalidCredentials after the same
 // work (one argon2id verification), so neither the answer nor its timing
 // tells an attacker which accounts exist (DESIGN.md §6).
@@ -118,7 +121,19 @@ func (s *Service) Login(ctx context.Context, rawEmail, pw, ip string) (User, err
 			return User{}, fmt.Errorf("accounts: rehash: %w", err)
 		}
 	}
-	ev := audit.Event{ActorID: u.ID, Action: audit.LoginSucceeded, TargetType: "user", TargetID: fmt.Sprint(u.ID), IP: ip}
+	if step := s.secondStep(u); step != nil {
+		// Not signed in yet: the sign-in is recorded once the second
+		// factor is given (CompleteSignIn), and the failure count stays
+		// until then, so wrong codes add to it.
+		if newHash != "" {
+			if err := s.store.Rehash(ctx, u.ID, newHash); err != nil {
+				return User{}, fmt.Errorf("accounts: rehash: %w", err)
+			}
+		}
+		return u, step
+	}
+	ev := audit.Event{ActorID: u.ID, Action: audit.LoginSucceeded, TargetType: "user", TargetID: fmt.Sprint(u.ID), IP: ip,
+		Detail: map[string]any{"factor": string(FactorPassword)}}
 	if err := s.store.RecordLoginSuccess(ctx, u.ID, newHash, ev); err != nil {
 		return User{}, fmt.Errorf("accounts: record login: %w", err)
 	}

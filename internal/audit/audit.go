@@ -30,6 +30,11 @@ const (
 	RoleChanged        Action = "admin.role_changed"
 	KeysRotated        Action = "admin.keys_rotated"
 	AuditExported      Action = "admin.audit_exported"
+	// Second factor (the admin's reset is "admin.reset_mfa").
+	TOTPEnrolled          Action = "mfa.totp_enrolled"
+	RecoveryCodeUsed      Action = "mfa.recovery_code_used"
+	RecoveryCodesReplaced Action = "mfa.recovery_codes_replaced"
+	SecondFactorRemoved   Action = "mfa.removed"
 )
 
 // Event is one audit record. Detail must never hold PHI, passwords or tokens:

@@ -91,6 +91,10 @@ type Accounts struct {
 	// AdminReauth is how long admin pages stay usable without admin
 	// activity before the password is asked for again.
 	AdminReauth time.Duration
+	// MFAStaff ("required" or "optional") and MFAProvider ("off",
+	// "optional" or "required") rule the second factor; admins follow staff.
+	MFAStaff    string
+	MFAProvider string
 	// RatePerMinute is how many login, forgot-password and link requests one
 	// client IP may make per minute before getting 429.
 	RatePerMinute int
@@ -155,6 +159,8 @@ func Load(getenv Getenv) (*Config, error) {
 			MaxHashes:        l.count("PORTAL_MAX_CONCURRENT_HASHES", 4),
 			RatePerMinute:    l.count("PORTAL_RATE_LIMIT_PER_MINUTE", 20),
 			AdminReauth:      l.duration("PORTAL_ADMIN_REAUTH", 10*time.Minute),
+			MFAStaff:         l.oneOf("PORTAL_MFA_STAFF", "required", "required", "optional"),
+			MFAProvider:      l.oneOf("PORTAL_MFA_PROVIDER", "optional", "off", "optional", "required"),
 		},
 		Uploads: Uploads{
 			MaxFileBytes:    l.bytes("PORTAL_MAX_FILE_BYTES", 25<<20),

@@ -11,6 +11,7 @@ import (
 
 	"github.com/a-h/templ"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/healthnet/secureportal/internal/accounts"
 	"github.com/healthnet/secureportal/internal/delivery"
@@ -35,6 +36,23 @@ type MailSite struct {
 
 func (s MailSite) link(path string) string { return s.BaseURL.String() + path }
 
+// AccountMail is what every account email worker needs.
+type AccountMail struct {
+	Accounts *accounts.Service
+	Mailer   Mailer
+	Site     MailSite
+	// Sent remembers accepted emails (nil: not remembered, tests only).
+	Sent   SentMail
+	Limits Limits
+	Log    *slog.Logger
+}
+
+// notice sends an account notice of kind (no link token, no PHI) to a
+// user once.
+func (m AccountMail) notice(kind string) notice {
+	return notice{accounts: m.Accounts, mailer: m.Mailer, sent: m.Sent, log: m.Log, kind: kind}
+}
+
 // LinkEmailWorker mints a registration or reset link and emails it. Minting
 // here, right before sending, keeps raw tokens out of the job table; a retry
 // mints a fresh token, which voids the one a failed attempt made. A job run
@@ -43,13 +61,7 @@ func (s MailSite) link(path string) string { return s.BaseURL.String() + path }
 // one the person already has.
 type LinkEmailWorker struct {
 	river.WorkerDefaults[accounts.LinkEmail]
-	Accounts *accounts.Service
-	Mailer   Mailer
-	Site     MailSite
-	// Sent remembers accepted emails (nil: not remembered, tests only).
-	Sent   SentMail
-	Limits Limits
-	Log    *slog.Logger
+	AccountMail
 }
 
 // Timeout is the job's time limit, shorter than River's rescue delay.
@@ -103,13 +115,7 @@ func (w *LinkEmailWorker) Work(ctx context.Context, job *river.Job[accounts.Link
 // PasswordChangedWorker sends the "your password was changed" notice, once.
 type PasswordChangedWorker struct {
 	river.WorkerDefaults[accounts.PasswordChangedEmail]
-	Accounts *accounts.Service
-	Mailer   Mailer
-	Site     MailSite
-	// Sent remembers accepted emails (nil: not remembered, tests only).
-	Sent   SentMail
-	Limits Limits
-	Log    *slog.Logger
+	AccountMail
 }
 
 // Timeout is the job's time limit, shorter than River's rescue delay.
@@ -118,27 +124,60 @@ func (w *PasswordChangedWorker) Timeout(*river.Job[accounts.PasswordChangedEmail
 }
 
 func (w *PasswordChangedWorker) Work(ctx context.Context, job *river.Job[accounts.PasswordChangedEmail]) error {
-	if _, sent, err := sentBefore(ctx, w.Sent, job.ID); err != nil || sent {
+	v := mail.PasswordChangedView{OrgName: w.Site.OrgName, ForgotURL: w.Site.link("/forgot-password"), HelpURL: w.Site.link("/help"), Contacts: w.Site.Contacts}
+	return w.notice(sentPasswordChanged).send(ctx, job.JobRow, job.Args.UserID, v.Subject(), v.Text(), mail.PasswordChangedHTML(v))
+}
+
+// SecurityNoticeWorker tells a user that their sign-in factors changed
+// (an authenticator app set up or removed, recovery codes used or
+// replaced), once.
+type SecurityNoticeWorker struct {
+	river.WorkerDefaults[accounts.SecurityNotice]
+	AccountMail
+}
+
+// Timeout is the job's time limit, shorter than River's rescue delay.
+func (w *SecurityNoticeWorker) Timeout(*river.Job[accounts.SecurityNotice]) time.Duration {
+	return w.Limits.orDefault().Mail
+}
+
+func (w *SecurityNoticeWorker) Work(ctx context.Context, job *river.Job[accounts.SecurityNotice]) error {
+	v := mail.SecurityNoticeView{OrgName: w.Site.OrgName, Change: string(job.Args.Change), AccountURL: w.Site.link("/account"),
+		ForgotURL: w.Site.link("/forgot-password"), HelpURL: w.Site.link("/help"), Contacts: w.Site.Contacts}
+	return w.notice(sentSecurityNotice).send(ctx, job.JobRow, job.Args.UserID, v.Subject(), v.Text(), mail.SecurityNoticeHTML(v))
+}
+
+// notice sends an account notice (no link token, no PHI) to a user once:
+// an attempt after one whose email was accepted sends nothing.
+type notice struct {
+	accounts *accounts.Service
+	mailer   Mailer
+	sent     SentMail
+	log      *slog.Logger
+	kind     string // mail_sent.kind
+}
+
+func (n notice) send(ctx context.Context, job *rivertype.JobRow, userID int64, subject, text string, body templ.Component) error {
+	if _, sent, err := sentBefore(ctx, n.sent, job.ID); err != nil || sent {
 		if sent {
-			w.Log.InfoContext(ctx, "password-changed notice already sent by an earlier attempt", "user_id", job.Args.UserID, "attempt", job.Attempt)
+			n.log.InfoContext(ctx, "notice already sent by an earlier attempt", "kind", n.kind, "user_id", userID, "attempt", job.Attempt)
 		}
 		return err
 	}
-	u, err := w.Accounts.User(ctx, job.Args.UserID)
+	u, err := n.accounts.User(ctx, userID)
 	if errors.Is(err, accounts.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	v := mail.PasswordChangedView{OrgName: w.Site.OrgName, ForgotURL: w.Site.link("/forgot-password"), HelpURL: w.Site.link("/help"), Contacts: w.Site.Contacts}
-	html, err := render(ctx, mail.PasswordChangedHTML(v))
+	html, err := render(ctx, body)
 	if err != nil {
 		return err
 	}
-	return w.Mailer.Send(ctx, delivery.Email{To: u.Email, Subject: v.Subject(), Text: v.Text(), HTML: html,
-		Key:      mailKey(sentPasswordChanged, job.ID, job.Attempt, false),
-		Accepted: func() error { return markSent(ctx, w.Sent, w.Log, job.ID, sentPasswordChanged) }})
+	return n.mailer.Send(ctx, delivery.Email{To: u.Email, Subject: subject, Text: text, HTML: html,
+		Key:      mailKey(n.kind, job.ID, job.Attempt, false),
+		Accepted: func() error { return markSent(ctx, n.sent, n.log, job.ID, n.kind) }})
 }
 
 func render(ctx context.Context, c templ.Component) (string, error) {

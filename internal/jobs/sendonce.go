@@ -34,6 +34,7 @@ const (
 	sentTLSDelivery     = "tls_delivery"
 	sentLink            = "link"
 	sentPasswordChanged = "password_changed"
+	sentSecurityNotice  = "security_notice"
 )
 
 // Limits are the jobs' time limits. Each is shorter than RescueAfter, so

@@ -64,7 +64,7 @@ func newMailWorld(t *testing.T) *mailWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := postgres.NewAccountStore(pool, client)
+	store := postgres.NewAccountStore(pool, client, nil)
 	base, _ := url.Parse("https://portal.example")
 	return &mailWorld{
 		t: t, ctx: context.Background(), pool: pool, store: store,
@@ -210,7 +210,7 @@ func TestLinkEmailRunAgainAfterItsEmailWasAcceptedMintsNoSecondLink(t *testing.T
 	w := newMailWorld(t)
 	u := w.user("invitee@clinic.example", accounts.RoleProvider, true)
 	mailer := &fakeMailer{dieAfterAccept: true}
-	worker := &jobs.LinkEmailWorker{Accounts: w.accounts, Mailer: mailer, Site: w.site, Sent: w.sent, Log: w.log}
+	worker := &jobs.LinkEmailWorker{AccountMail: jobs.AccountMail{Accounts: w.accounts, Mailer: mailer, Site: w.site, Sent: w.sent, Log: w.log}}
 	if err := worker.Work(w.ctx, job[accounts.LinkEmail](w, 1)); !errors.Is(err, errKilled) {
 		t.Fatalf("first attempt: %v", err)
 	}
@@ -249,7 +249,7 @@ func TestMessageIDFollowsTheJobAndTheMarkStopsASecondSend(t *testing.T) {
 	if _, err := w.river.Insert(w.ctx, accounts.PasswordChangedEmail{UserID: u.ID}, nil); err != nil {
 		t.Fatal(err)
 	}
-	unmarked := &jobs.PasswordChangedWorker{Accounts: w.accounts, Mailer: mailer, Site: w.site, Log: w.log}
+	unmarked := &jobs.PasswordChangedWorker{AccountMail: jobs.AccountMail{Accounts: w.accounts, Mailer: mailer, Site: w.site, Log: w.log}}
 	for attempt := 1; attempt <= 2; attempt++ {
 		if err := unmarked.Work(w.ctx, job[accounts.PasswordChangedEmail](w, attempt)); err != nil {
 			t.Fatal(err)
@@ -270,7 +270,7 @@ func TestMessageIDFollowsTheJobAndTheMarkStopsASecondSend(t *testing.T) {
 		t.Errorf("Message-ID %q: want a hash at the portal's domain", want)
 	}
 
-	marked := &jobs.PasswordChangedWorker{Accounts: w.accounts, Mailer: mailer, Site: w.site, Sent: w.sent, Log: w.log}
+	marked := &jobs.PasswordChangedWorker{AccountMail: jobs.AccountMail{Accounts: w.accounts, Mailer: mailer, Site: w.site, Sent: w.sent, Log: w.log}}
 	for attempt := 3; attempt <= 4; attempt++ {
 		if err := marked.Work(w.ctx, job[accounts.PasswordChangedEmail](w, attempt)); err != nil {
 			t.Fatal(err)
@@ -283,7 +283,7 @@ func TestMessageIDFollowsTheJobAndTheMarkStopsASecondSend(t *testing.T) {
 	// A link email's copies differ (each has a new link): new Message-IDs.
 	catcher.Reset()
 	w.user("new@clinic.example", accounts.RoleProvider, true)
-	links := &jobs.LinkEmailWorker{Accounts: w.accounts, Mailer: mailer, Site: w.site, Log: w.log}
+	links := &jobs.LinkEmailWorker{AccountMail: jobs.AccountMail{Accounts: w.accounts, Mailer: mailer, Site: w.site, Log: w.log}}
 	for attempt := 1; attempt <= 2; attempt++ {
 		if err := links.Work(w.ctx, job[accounts.LinkEmail](w, attempt)); err != nil {
 			t.Fatal(err)
@@ -324,7 +324,7 @@ func TestUnrecordedSendFailsTheJobSayingTheMailWentOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	mailer := &fakeMailer{}
-	worker := &jobs.PasswordChangedWorker{Accounts: w.accounts, Mailer: mailer, Site: w.site, Sent: failingMarks{}, Log: w.log}
+	worker := &jobs.PasswordChangedWorker{AccountMail: jobs.AccountMail{Accounts: w.accounts, Mailer: mailer, Site: w.site, Sent: failingMarks{}, Log: w.log}}
 	err := worker.Work(w.ctx, job[accounts.PasswordChangedEmail](w, 1))
 	if err == nil || !strings.Contains(err.Error(), "was sent but could not be recorded") {
 		t.Errorf("err = %v", err)

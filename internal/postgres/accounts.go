@@ -28,22 +28,25 @@ type JobInserter interface {
 type AccountStore struct {
 	pool *pgxpool.Pool
 	jobs JobInserter
+	keys *DataKeys // seals authenticator secrets
 }
 
-// NewAccountStore returns a store over pool that enqueues jobs with jobs.
-func NewAccountStore(pool *pgxpool.Pool, jobs JobInserter) *AccountStore {
-	return &AccountStore{pool: pool, jobs: jobs}
+// NewAccountStore returns a store over pool that enqueues jobs with jobs
+// and seals authenticator secrets with keys.
+func NewAccountStore(pool *pgxpool.Pool, jobs JobInserter, keys *DataKeys) *AccountStore {
+	return &AccountStore{pool: pool, jobs: jobs, keys: keys}
 }
 
 var _ accounts.Store = (*AccountStore)(nil)
 
 const userColumns = `id, email::text, display_name, role, status, coalesce(password_hash, ''), auth_epoch,
-	failed_logins, coalesce(locked_until, 'epoch'), created_at, coalesce(last_login_at, 'epoch')`
+	failed_logins, coalesce(locked_until, 'epoch'), created_at, coalesce(last_login_at, 'epoch'),
+	EXISTS (SELECT 1 FROM totp_secrets t WHERE t.user_id = users.id)`
 
 func scanUser(row pgx.Row) (accounts.User, error) {
 	var u accounts.User
 	err := row.Scan(&u.ID, &u.Email, &u.DisplayName, &u.Role, &u.Status, &u.PasswordHash, &u.AuthEpoch,
-		&u.FailedLogins, &u.LockedUntil, &u.CreatedAt, &u.LastLoginAt)
+		&u.FailedLogins, &u.LockedUntil, &u.CreatedAt, &u.LastLoginAt, &u.HasTOTP)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return u, accounts.ErrNotFound
 	}
@@ -129,6 +132,20 @@ func (s *AccountStore) SignInHistory(ctx context.Context, userID int64) (account
 	err = s.pool.QueryRow(ctx, `SELECT count(*) FROM audit_events
 		WHERE target_type = 'user' AND target_id = $1 AND action = $2 AND at > $3`,
 		strconv.FormatInt(userID, 10), audit.LoginFailed, h.Previous).Scan(&h.FailedSince)
+	if err != nil {
+		return h, wrap("sign-in history", err)
+	}
+	// Sign-ins from before the second factor existed carry no factor: the
+	// password was all there was.
+	rows, err := s.pool.Query(ctx, `SELECT at, ip, coalesce(detail->>'factor', 'password') FROM audit_events
+		WHERE actor_id = $1 AND action = $2 ORDER BY at DESC LIMIT 5`, userID, audit.LoginSucceeded)
+	if err != nil {
+		return h, wrap("sign-in history", err)
+	}
+	h.Recent, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (accounts.SignIn, error) {
+		var si accounts.SignIn
+		return si, r.Scan(&si.At, &si.IP, &si.Factor)
+	})
 	return h, wrap("sign-in history", err)
 }
 

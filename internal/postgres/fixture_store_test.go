@@ -43,7 +43,7 @@ func newStoreFixture(t *testing.T) *storeFixture {
 	keys := postgres.NewDataKeys(pool, newKeyring(t), 64, slog.New(slog.DiscardHandler))
 	return &storeFixture{
 		t: t, ctx: context.Background(), pool: pool,
-		accounts: postgres.NewAccountStore(pool, jobs),
+		accounts: postgres.NewAccountStore(pool, jobs, keys),
 		messages: postgres.NewMessagingStore(pool, keys, jobs, postgres.MessagingLimits{MaxFileBytes: 1 << 20, MaxFiles: 3}),
 		seq:      new(int),
 	}

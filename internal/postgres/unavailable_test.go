@@ -17,7 +17,7 @@ import (
 // with Retry-After); an ordinary failure of the request is not.
 func TestUnreachableDatabaseErrorsAreMarkedUnavailable(t *testing.T) {
 	pool := pgtest.NewPool(t)
-	store := postgres.NewAccountStore(pool, nil)
+	store := postgres.NewAccountStore(pool, nil, nil)
 	ctx := context.Background()
 	var u interface{ Unavailable() bool }
 	if _, err := store.UserByEmail(ctx, "nobody@clinic.example"); errors.As(err, &u) {

@@ -63,6 +63,47 @@ func (v PasswordChangedView) Text() string {
 	return b.String()
 }
 
+// SecurityNoticeView feeds the notice sent when a user's sign-in factors
+// change. Change is an accounts.Change value.
+type SecurityNoticeView struct {
+	OrgName    string
+	Change     string
+	AccountURL string
+	ForgotURL  string
+	HelpURL    string
+	Contacts   []string
+}
+
+func (v SecurityNoticeView) Subject() string {
+	return "Your " + v.OrgName + " Secure Messaging sign-in settings changed"
+}
+
+// What says in one sentence what changed.
+func (v SecurityNoticeView) What() string {
+	switch v.Change {
+	case "totp_enrolled":
+		return "An authenticator app was set up for signing in to your account. From now on, signing in asks for a code from it."
+	case "recovery_codes_replaced":
+		return "New recovery codes were made for your account. The old ones no longer work."
+	case "recovery_code_used":
+		return "One of your recovery codes was just used to sign in to your account, in place of a code from your authenticator app."
+	case "second_factor_removed":
+		return "The authenticator app and recovery codes of your account were turned off, and every signed-in session was signed out."
+	case "second_factor_reset_by_admin":
+		return "An administrator removed the authenticator app and recovery codes of your account (for example, after a lost phone), and every signed-in session was signed out. If a second step is required, you will set up a new app at your next sign-in."
+	}
+	return "The sign-in settings of your account changed."
+}
+
+func (v SecurityNoticeView) Text() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\n\n", v.What())
+	fmt.Fprintf(&b, "If this was you, there is nothing to do. You can see your sign-in settings at %s.\n\n", v.AccountURL)
+	fmt.Fprintf(&b, "If it was not, reset your password now at %s and call us.\n\n", v.ForgotURL)
+	writeFooter(&b, v.OrgName, v.HelpURL, v.Contacts)
+	return b.String()
+}
+
 func writeFooter(b *strings.Builder, org, help string, contacts []string) {
 	fmt.Fprintf(b, "Questions? Contact the %s representative you work with", org)
 	if len(contacts) > 0 {

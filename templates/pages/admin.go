@@ -18,6 +18,8 @@ type AdminUsersView struct {
 // AdminUserRow is one line of the user list.
 type AdminUserRow struct {
 	URL, Email, Name, Role, Status, LastLogin string
+	// Factor says what the user signs in with beyond the password.
+	Factor string
 }
 
 // AdminUserView is one account with what an admin can do to it.
@@ -27,6 +29,7 @@ type AdminUserView struct {
 	Name      string
 	Role      string
 	Status    string
+	Factor    string
 	LockNote  string
 	LastLogin string
 	Created   string
@@ -124,9 +127,11 @@ type KeyRow struct {
 
 // ReauthView asks an admin for their password again.
 type ReauthView struct {
-	Chrome  layout.Chrome
-	Email   string
-	Pass    Field
+	Chrome layout.Chrome
+	Email  string
+	Pass   Field
+	// Code is asked for too when the admin has an authenticator app.
+	Code    *Field
 	Next    string
 	Failure string
 }

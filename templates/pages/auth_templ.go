@@ -614,7 +614,15 @@ func Account(v AccountView) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 42, "<p><a class=\"button button-secondary\" href=\"/account/password\">Change your password</a></p><form method=\"post\" action=\"/account/sessions/end-others\"><p><button type=\"submit\" class=\"button button-secondary\">Sign out everywhere else</button></p><p class=\"hint\">Signed in on a shared or lost computer? This signs you out there; you stay signed in here.</p></form><p class=\"hint\">Forgot it? <a href=\"/forgot-password\">Ask for a reset link</a>: we email it to the address above.</p></section>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 42, "<p><a class=\"button button-secondary\" href=\"/account/password\">Change your password</a></p>")
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			templ_7745c5c3_Err = accountFactors(v.Factors).Render(ctx, templ_7745c5c3_Buffer)
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 43, "<form method=\"post\" action=\"/account/sessions/end-others\"><p><button type=\"submit\" class=\"button button-secondary\">Sign out everywhere else</button></p><p class=\"hint\">Signed in on a shared or lost computer? This signs you out there; you stay signed in here.</p></form><p class=\"hint\">Forgot it? <a href=\"/forgot-password\">Ask for a reset link</a>: we email it to the address above.</p></section>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -657,7 +665,7 @@ func ChangePassword(v ChangePasswordView) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 43, "<section class=\"panel form\" aria-labelledby=\"change-password-title\" data-testid=\"change-password-page\"><h1 id=\"change-password-title\">Change your password</h1><p>You stay signed in here. Everywhere else you are signed out, and we email you to say the password changed.</p>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 44, "<section class=\"panel form\" aria-labelledby=\"change-password-title\" data-testid=\"change-password-page\"><h1 id=\"change-password-title\">Change your password</h1><p>You stay signed in here. Everywhere else you are signed out, and we email you to say the password changed.</p>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -665,20 +673,20 @@ func ChangePassword(v ChangePasswordView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 44, "<form method=\"post\" action=\"/account/password\" novalidate><input type=\"text\" name=\"username\" value=\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 45, "<form method=\"post\" action=\"/account/password\" novalidate><input type=\"text\" name=\"username\" value=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var30 string
 			templ_7745c5c3_Var30, templ_7745c5c3_Err = templruntime.NewAttributeExpression(v.Email).Resolve(ctx)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/pages/auth.templ`, Line: 160, Col: 54}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/pages/auth.templ`, Line: 161, Col: 54}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var30)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 45, "\" autocomplete=\"username\" hidden>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 46, "\" autocomplete=\"username\" hidden>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -694,7 +702,7 @@ func ChangePassword(v ChangePasswordView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 46, "<div class=\"actions\"><button type=\"submit\" class=\"button\">Change password</button> <a href=\"/account\">Cancel</a></div></form><p class=\"hint\">Forgot your current password? <a href=\"/forgot-password\">Get a reset link by email</a>.</p></section>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 47, "<div class=\"actions\"><button type=\"submit\" class=\"button\">Change password</button> <a href=\"/account\">Cancel</a></div></form><p class=\"hint\">Forgot your current password? <a href=\"/forgot-password\">Get a reset link by email</a>.</p></section>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -17,6 +17,8 @@ type Field struct {
 	// MinLength, for a new password, turns on the live length count of
 	// static/js/password.js.
 	MinLength int
+	// InputMode picks the phone keyboard ("numeric" for a code).
+	InputMode string
 }
 
 // ID is the element id, also the target of the error summary's links.

@@ -97,7 +97,8 @@ type AccountView struct {
 	// FailedAttempts warns of failed sign-ins since the previous one ("" when none).
 	FailedAttempts string
 	// Notice confirms what the user just did (e.g. changed the password).
-	Notice string
+	Notice  string
+	Factors AccountFactors
 }
 
 // ChangePasswordView feeds the signed-in change-password page.
