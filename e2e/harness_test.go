@@ -78,6 +78,10 @@ func sharedBrowser() (context.Context, error) {
 			chromedp.Flag("disable-component-update", true),
 			chromedp.Flag("disable-sync", true),
 			chromedp.Flag("disable-dev-shm-usage", true),
+			// The pages are at http://localhost:PORT (passkeys need a
+			// domain name, and the session cookie is host-only); localhost
+			// is 127.0.0.1, never ::1, so the browser stays on 127.0.0.0/8.
+			chromedp.Flag("host-resolver-rules", "MAP localhost 127.0.0.1"),
 			chromedp.WindowSize(desktopWidth, desktopHeight),
 		)
 		allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)

@@ -1,10 +1,14 @@
 package e2e
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
+	cdpwebauthn "github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 
 	"github.com/healthnet/secureportal/internal/accounts"
@@ -122,4 +126,116 @@ func TestJourneyStaffSecondFactor(t *testing.T) {
 		t.Errorf("account page: recovery codes %q, want 9 unused", got)
 	}
 	j.checkPage("account with second factor")
+}
+
+// addAuthenticator gives the tab a platform authenticator that holds
+// passkeys and verifies its user (a fingerprint reader), answering every
+// prompt by itself.
+func (tb *tab) addAuthenticator() cdpwebauthn.AuthenticatorID {
+	tb.t.Helper()
+	var id cdpwebauthn.AuthenticatorID
+	err := chromedp.Do(tb.ctx, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		off := false
+		if _, err := cdp.Call(ctx, t, cdpwebauthn.Enable, cdpwebauthn.EnableParams{EnableUI: &off}); err != nil {
+			return err
+		}
+		res, err := cdp.Call(ctx, t, cdpwebauthn.AddVirtualAuthenticator, cdpwebauthn.AddVirtualAuthenticatorParams{
+			Options: &cdpwebauthn.VirtualAuthenticatorOptions{
+				Protocol: cdpwebauthn.AuthenticatorProtocolCtap2, Ctap2version: cdpwebauthn.Ctap2versionCtap21,
+				Transport: cdpwebauthn.AuthenticatorTransportInternal, HasResidentKey: true,
+				HasUserVerification: true, IsUserVerified: true,
+				// Sent whatever its value: false would leave every prompt waiting.
+				AutomaticPresenceSimulation: true,
+			}})
+		if err != nil {
+			return err
+		}
+		id = res.AuthenticatorID
+		return nil
+	}))
+	if err != nil {
+		tb.t.Fatalf("virtual authenticator: %v", err)
+	}
+	return id
+}
+
+// passkeysOn lists the passkeys the tab's authenticator holds.
+func (tb *tab) passkeysOn(id cdpwebauthn.AuthenticatorID) []*cdpwebauthn.Credential {
+	tb.t.Helper()
+	res, err := chromedp.Call(tb.ctx, cdpwebauthn.GetCredentials, cdpwebauthn.GetCredentialsParams{AuthenticatorID: id})
+	if err != nil {
+		tb.t.Fatalf("authenticator's credentials: %v", err)
+	}
+	return res.Credentials
+}
+
+// Issue 16: a provider adds a passkey on the account side, then signs in
+// with it alone: no password, no code.
+func TestJourneyPasskey(t *testing.T) {
+	j := startJourney(t, "J16 passkey", nil)
+	const email = "dr.shah@valleycardio.example"
+	j.site.createProvider(email, "Dr. Priya Shah", goodPassword)
+	authenticator := j.addAuthenticator()
+	j.signIn(email, "Dr. Priya Shah", testid("inbox-page"))
+
+	j.navigate("/account/passkeys")
+	j.waitFor(testid("passkeys-page"))
+	j.checkPage("passkeys")
+	j.typeInto("name", "Front desk computer")
+	j.click(button("Add a passkey"))
+	j.waitFor(testid("passkey-list"))
+	j.expectNotice("Your passkey was added. Next time, choose “Sign in with a passkey”. We emailed you about the change.")
+	if got := j.texts(`[data-testid="passkey-row"] td:first-child`); len(got) != 1 || got[0] != "Front desk computer" {
+		t.Errorf("passkeys listed: %q", got)
+	}
+	held := j.passkeysOn(authenticator)
+	if len(held) != 1 || !held[0].IsResidentCredential || held[0].RpID != "localhost" {
+		t.Fatalf("the authenticator holds %d passkeys: %+v", len(held), held)
+	}
+	j.checkPage("passkeys-with-one")
+
+	// The browser offers the passkey in the email field's suggestions; an
+	// authenticator that answers by itself takes the offer at once.
+	j.click(button("Sign out"))
+	j.navigate("/login")
+	j.expectSignedInAt(testid("inbox-page"), "Dr. Priya Shah")
+	j.expectPasskeySignIns(1)
+
+	// A browser without those suggestions: the button.
+	j.withoutPasskeyAutofill()
+	j.click(button("Sign out"))
+	j.navigate("/login")
+	j.waitFor(testid("passkey-sign-in"))
+	j.checkPage("sign-in with passkeys")
+	j.click(button("Sign in with a passkey"))
+	j.expectSignedInAt(testid("inbox-page"), "Dr. Priya Shah")
+	j.expectPasskeySignIns(2)
+	j.navigate("/account/passkeys")
+	if got := j.texts(`[data-testid="passkey-row"] td:nth-child(3)`); len(got) != 1 || got[0] == "Not used yet" {
+		t.Errorf("last used: %q", got)
+	}
+}
+
+// expectPasskeySignIns checks how many sign-ins by passkey are audited.
+func (j *journey) expectPasskeySignIns(want int) {
+	j.t.Helper()
+	var n int
+	j.site.App.Pool.QueryRow(context.Background(), `SELECT count(*) FROM audit_events WHERE action = 'login.succeeded' AND detail->>'factor' = 'passkey'`).Scan(&n)
+	if n != want {
+		j.t.Errorf("%d sign-ins by passkey audited, want %d", n, want)
+	}
+}
+
+// withoutPasskeyAutofill makes the tab's pages see a browser that offers no
+// passkeys in form suggestions (as many still do not).
+func (tb *tab) withoutPasskeyAutofill() {
+	tb.t.Helper()
+	err := chromedp.Do(tb.ctx, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+			Source: `PublicKeyCredential.isConditionalMediationAvailable = () => Promise.resolve(false);`})
+		return err
+	}))
+	if err != nil {
+		tb.t.Fatalf("turn off passkey autofill: %v", err)
+	}
 }

@@ -35,13 +35,20 @@ func (s *Server) requireRecentAdmin(next http.Handler) http.Handler {
 
 func (s *Server) reauthView(r *http.Request, next, failure string) pages.ReauthView {
 	u, _ := currentUser(r.Context())
-	v := pages.ReauthView{Chrome: s.chrome(r), Email: u.Email, Next: accounts.SafeNext(next), Failure: failure,
-		Pass: pages.Field{Name: "password", Label: "Your password", Type: "password", Autocomplete: "current-password", Required: true}}
-	if u.HasTOTP {
-		code := codeField("Code from your authenticator app", "", true)
-		v.Code = &code
-	}
+	v := pages.ReauthView{Chrome: s.chrome(r), Email: u.Email, Next: accounts.SafeNext(next), Failure: failure}
+	v.Pass, v.Code = proofFields(u)
 	return v
+}
+
+// proofFields ask a signed-in user to prove themselves again as at sign-in:
+// the password, and the app's code when they have an app (else nil).
+func proofFields(u accounts.User) (pages.Field, *pages.Field) {
+	pass := pages.Field{Name: "password", Label: "Your password", Type: "password", Autocomplete: "current-password", Required: true}
+	if !u.HasTOTP {
+		return pass, nil
+	}
+	code := codeField("Code from your authenticator app", "", true)
+	return pass, &code
 }
 
 func (s *Server) reauthForm(w http.ResponseWriter, r *http.Request) {
@@ -69,7 +76,7 @@ func (s *Server) reauth(w http.ResponseWriter, r *http.Request) {
 	// The same path as signing in: failures count toward the lockout and
 	// are audited.
 	err := s.accounts.Reauthenticate(r.Context(), u, f.Get("password"), f.Get("code"), ClientIP(r.Context()).String())
-	if errors.Is(err, accounts.ErrEnrolmentRequired) {
+	if errors.Is(err, accounts.ErrEnrolmentRequired) || errors.Is(err, accounts.ErrPasskeyRequired) {
 		// Signed in before the policy required a second factor: set one
 		// up before the admin pages open again.
 		http.Redirect(w, r, "/account/mfa/totp", http.StatusSeeOther)

@@ -29,12 +29,19 @@ func emailField(value, errMsg string) pages.Field {
 }
 
 func (s *Server) loginView(r *http.Request, email, next string) pages.LoginView {
-	return pages.LoginView{
+	v := pages.LoginView{
 		Chrome: s.chrome(r),
 		Email:  emailField(email, ""),
 		Pass:   pages.Field{Name: "password", Label: "Password", Type: "password", Autocomplete: "current-password", Required: true},
 		Next:   accounts.SafeNext(next),
 	}
+	if s.passkeys != nil {
+		// The browser may offer the passkeys it holds in the email
+		// field's suggestions.
+		v.Chrome, v.Passkeys = s.chromeWithScript(r, "js/passkeys.js"), true
+		v.Email.Autocomplete = "username webauthn"
+	}
+	return v
 }
 
 func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
@@ -73,6 +80,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		v := s.loginView(r, email, next)
 		v.Email.Error, v.Pass.Error = fe["email"], fe["password"]
 		s.render(w, r, http.StatusUnprocessableEntity, pages.Login(v))
+		return
+	case errors.Is(err, accounts.ErrPasskeyRequired):
+		v := s.loginView(r, email, next)
+		v.Failure = "Your password is right, but your account's second step is a passkey: choose “Sign in with a passkey”."
+		s.render(w, r, http.StatusUnauthorized, pages.Login(v))
 		return
 	case errors.Is(err, accounts.ErrSecondFactorRequired), errors.Is(err, accounts.ErrEnrolmentRequired):
 		s.startSecondStep(w, r, u, accounts.SafeNext(next), errors.Is(err, accounts.ErrEnrolmentRequired))

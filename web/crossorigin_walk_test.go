@@ -33,7 +33,7 @@ import (
 func TestEveryUnsafeRouteRefusesCrossOriginRequestsAndStoresNothing(t *testing.T) {
 	// Many sign-ins below go through the doors' per-IP rate limit; the
 	// limit sits behind the cross-origin check and is not what is tested.
-	s := newSite(t, map[string]string{"PORTAL_RATE_LIMIT_PER_MINUTE": "100000"})
+	s := newSite(t, map[string]string{"PORTAL_RATE_LIMIT_PER_MINUTE": "100000", "PORTAL_BASE_URL": siteOnLocalhost})
 	ctx := context.Background()
 
 	const (
@@ -104,6 +104,32 @@ func TestEveryUnsafeRouteRefusesCrossOriginRequestsAndStoresNothing(t *testing.T
 			b := as("turns.off@clinic.example")()
 			b.setUpApp("turns.off@clinic.example")
 			return xoRequest{b: b, path: "/account/mfa/off", form: url.Values{"code": {s.freshCode("turns.off@clinic.example")}}}
+		},
+		"POST /account/passkeys/{id}/remove": func() xoRequest {
+			u := createUser("passkey.owner@clinic.example", accounts.RoleProvider)
+			var id string
+			if err := s.app.Pool.QueryRow(ctx, `INSERT INTO passkeys (user_id, credential_id, name, record) VALUES ($1, '\x0a0b', 'Laptop', '{}')
+				RETURNING id::text`, u.ID).Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			return xoRequest{b: as("passkey.owner@clinic.example")(), path: "/account/passkeys/" + id + "/remove", form: url.Values{"password": {goodPassword}}}
+		},
+		// The passkey ceremonies: begin answers options (the session keeps
+		// the challenge; the first registration makes the user's handle);
+		// finish, sent no ceremony's answer, is refused by the handler (400),
+		// which the control shows it reached.
+		"POST /webauthn/login/begin": func() xoRequest {
+			return xoRequest{b: anonymous(), path: "/webauthn/login/begin", form: url.Values{}, want: http.StatusOK, storesNothing: true}
+		},
+		"POST /webauthn/login/finish": func() xoRequest {
+			return xoRequest{b: anonymous(), path: "/webauthn/login/finish", form: url.Values{}, want: http.StatusBadRequest, storesNothing: true}
+		},
+		"POST /webauthn/register/begin": func() xoRequest {
+			createUser("first.passkey@clinic.example", accounts.RoleProvider)
+			return xoRequest{b: as("first.passkey@clinic.example")(), path: "/webauthn/register/begin", form: url.Values{}, want: http.StatusOK}
+		},
+		"POST /webauthn/register/finish": func() xoRequest {
+			return xoRequest{b: as(drEmail)(), path: "/webauthn/register/finish", form: url.Values{}, want: http.StatusBadRequest, storesNothing: true}
 		},
 		"POST /logout": func() xoRequest {
 			return xoRequest{b: as(drEmail)(), path: "/logout", form: url.Values{}}

@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -425,10 +426,20 @@ func (s *Server) turnOff(w http.ResponseWriter, r *http.Request) {
 
 // factorLabel says in a word what a user signs in with beyond the password.
 func factorLabel(u accounts.User) string {
+	var parts []string
 	if u.HasTOTP {
-		return "Authenticator app"
+		parts = append(parts, "Authenticator app")
 	}
-	return "None"
+	switch {
+	case u.Passkeys == 1:
+		parts = append(parts, "1 passkey")
+	case u.Passkeys > 1:
+		parts = append(parts, strconv.Itoa(u.Passkeys)+" passkeys")
+	}
+	if len(parts) == 0 {
+		return "None"
+	}
+	return strings.Join(parts, ", ")
 }
 
 // factorWords names how a sign-in was proven, for the account page.
@@ -436,4 +447,5 @@ var factorWords = map[string]string{
 	string(accounts.FactorPassword):     "Password",
 	string(accounts.FactorTOTP):         "Password and app code",
 	string(accounts.FactorRecoveryCode): "Password and recovery code",
+	string(accounts.FactorPasskey):      "Passkey",
 }

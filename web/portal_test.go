@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -39,6 +40,10 @@ func (c *clock) Advance(d time.Duration) {
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
 }
+
+// siteOnLocalhost, as PORTAL_BASE_URL in newSite's extra, names the site
+// http://localhost:PORT (passkeys need a domain name).
+const siteOnLocalhost = "http://localhost"
 
 // site is the whole portal over a real database, with a real SMTP sink and
 // job workers running.
@@ -81,7 +86,15 @@ func newSiteOn(t testing.TB, dbURL string, extra map[string]string) *site {
 		vars[k] = v
 	}
 	ts := httptest.NewUnstartedServer(nil)
-	vars["PORTAL_BASE_URL"] = "http://" + ts.Listener.Addr().String()
+	// The portal's own address is its listener's, unless the test asks for
+	// siteOnLocalhost: the same listener named by a domain name, which
+	// passkeys need (tests still reach it at 127.0.0.1).
+	base := "http://" + ts.Listener.Addr().String()
+	if extra["PORTAL_BASE_URL"] == siteOnLocalhost {
+		_, port, _ := net.SplitHostPort(ts.Listener.Addr().String())
+		base = "http://localhost:" + port
+	}
+	vars["PORTAL_BASE_URL"] = base
 	cfg, err := config.Load(func(k string) string { return vars[k] })
 	if err != nil {
 		t.Fatal(err)

@@ -66,6 +66,9 @@ func (s *Server) Handler() http.Handler {
 			r.With(s.limitDoors).Post("/login/second-factor", s.secondFactor)
 			r.Get("/account/mfa/totp", s.totpSetupForm)
 			r.With(s.limitDoors).Post("/account/mfa/totp", s.totpSetup)
+			// Passkey sign-in (JSON, for static/js/passkeys.js).
+			r.With(s.limitDoors).Post("/webauthn/login/begin", s.passkeyLoginBegin)
+			r.With(s.limitDoors).Post("/webauthn/login/finish", s.passkeyLoginFinish)
 			r.Get("/forgot-password", s.forgotForm)
 			r.With(s.limitDoors).Post("/forgot-password", s.forgot)
 			r.Group(func(r chi.Router) {
@@ -88,6 +91,11 @@ func (s *Server) Handler() http.Handler {
 				r.With(s.limitDoors).Post("/account/mfa/recovery-codes", s.newRecoveryCodes)
 				r.Get("/account/mfa/off", s.turnOffForm)
 				r.With(s.limitDoors).Post("/account/mfa/off", s.turnOff)
+				r.Get("/account/passkeys", s.passkeysPage)
+				r.Get("/account/passkeys/{id}/remove", s.removePasskeyForm)
+				r.With(s.limitDoors).Post("/account/passkeys/{id}/remove", s.removePasskey)
+				r.Post("/webauthn/register/begin", s.passkeyRegisterBegin)
+				r.Post("/webauthn/register/finish", s.passkeyRegisterFinish)
 				r.Get("/attachments/{id}", s.downloadAttachment) // scoped by viewer: provider, staff, or an admin's emergency grant
 				r.With(asProvider...).Get("/inbox", s.inbox)
 				r.With(asProvider...).Get("/threads/{id}", s.thread)

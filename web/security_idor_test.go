@@ -96,6 +96,14 @@ func TestSecurityIDOROnEveryIDRouteForEveryRolePair(t *testing.T) {
 			{actor: secStaffX, real: user(w.admin.ID, ""), missing: "/admin/users/" + missingNum},
 			{actor: secProvA, real: user(w.provA.ID, ""), missing: "/admin/users/" + missingNum}, // their own account
 		},
+		"GET /account/passkeys/{id}/remove": {
+			{actor: secProvB, real: "/account/passkeys/" + w.passkeyA + "/remove", missing: "/account/passkeys/" + missingNum + "/remove"},
+			{actor: secAdmin, real: "/account/passkeys/" + w.passkeyA + "/remove", missing: "/account/passkeys/" + missingNum + "/remove"},
+		},
+		"POST /account/passkeys/{id}/remove": {
+			{actor: secProvB, real: "/account/passkeys/" + w.passkeyA + "/remove", missing: "/account/passkeys/" + missingNum + "/remove",
+				form: url.Values{"password": {goodPassword}}},
+		},
 		"GET /admin/users/{id}/confirm": {
 			{actor: secStaffX, real: user(w.provA.ID, "/confirm?action=disable"), missing: "/admin/users/" + missingNum + "/confirm?action=disable"},
 			{actor: secProvA, real: user(w.staffX.ID, "/confirm?action=disable"), missing: "/admin/users/" + missingNum + "/confirm?action=disable"},

@@ -54,6 +54,9 @@ type secWorld struct {
 	// portalDomain has the "portal" delivery policy: checking it needs no
 	// network.
 	portalDomain string
+	// passkeyA is provider A's passkey (a stored record: the pages that
+	// list and remove it never run a ceremony on it).
+	passkeyA string
 
 	as map[string]*browser // signed-in browsers by actor name
 }
@@ -78,7 +81,7 @@ const (
 // the way: the suite signs in often from one address).
 func newSecWorld(t *testing.T) *secWorld {
 	t.Helper()
-	s := newSite(t, map[string]string{"PORTAL_RATE_LIMIT_PER_MINUTE": "100000"})
+	s := newSite(t, map[string]string{"PORTAL_RATE_LIMIT_PER_MINUTE": "100000", "PORTAL_BASE_URL": siteOnLocalhost})
 	ctx := context.Background()
 	w := &secWorld{site: s, t: t, as: map[string]*browser{}, portalDomain: "webmail.example"}
 	// The first account is made as the console makes them; the others get
@@ -143,6 +146,10 @@ func newSecWorld(t *testing.T) *secWorld {
 	w.as[secNobody] = s.browser()
 	// A provider who chose the code step (the pages to turn it off).
 	w.as[secInputs].setUpApp(secInputsEmail)
+	if err := s.app.Pool.QueryRow(ctx, `INSERT INTO passkeys (user_id, credential_id, name, record) VALUES ($1, '\x0102', 'Office computer', '{}')
+		RETURNING id::text`, w.provA.ID).Scan(&w.passkeyA); err != nil {
+		t.Fatal(err)
+	}
 
 	p := w.as[secStaffX].postMessage("/staff/compose", url.Values{"to": {"dr.a@clinic-a.example"}, "subject": {"Prior authorization A"},
 		"body": {"Approved for A."}}, file{"auth-a.pdf", []byte("%PDF-1.7 for A")})

@@ -18,6 +18,7 @@ import (
 	"github.com/healthnet/secureportal/internal/audit"
 	"github.com/healthnet/secureportal/internal/config"
 	"github.com/healthnet/secureportal/internal/messaging"
+	"github.com/healthnet/secureportal/internal/passkeys"
 	"github.com/healthnet/secureportal/static"
 )
 
@@ -37,6 +38,9 @@ type Server struct {
 	rateLimits RateLimiter
 	readiness  Readiness
 	delivery   DeliveryAdmin
+	// passkeys runs the WebAuthn ceremonies; nil when PORTAL_BASE_URL's
+	// host is an IP address, which cannot be a relying party.
+	passkeys *passkeys.Relier
 }
 
 // Services are what the handlers call: the domain services, and the few
@@ -107,6 +111,11 @@ func New(cfg *config.Config, log *slog.Logger, metrics *Metrics, svc Services) *
 		delivery:   svc.Delivery,
 	}
 	s.sessions = newSessionManager(cfg, svc.Sessions, s.sessionStoreFailed)
+	if rp, err := passkeys.New(cfg.BaseURL, cfg.Org.Name+" Secure Messaging"); err != nil {
+		log.Warn("passkeys are off: PORTAL_BASE_URL must name the portal by a domain name, not an IP address", "base_url", cfg.BaseURL.String())
+	} else {
+		s.passkeys = rp
+	}
 	return s
 }
 

@@ -62,7 +62,11 @@ type User struct {
 	CreatedAt    time.Time
 	LastLoginAt  time.Time // zero before the first sign-in
 	HasTOTP      bool      // an authenticator app is set up
+	Passkeys     int       // how many passkeys the account has
 }
+
+// HasSecondFactor reports whether u has anything beyond the password.
+func (u User) HasSecondFactor() bool { return u.HasTOTP || u.Passkeys > 0 }
 
 // TemporarilyLocked reports whether too many failed sign-ins locked the
 // account at now.
@@ -135,6 +139,7 @@ type NewUser struct {
 // jobs passed in are written in that same transaction.
 type Store interface {
 	MFAStore
+	PasskeyStore
 	UserByEmail(ctx context.Context, email string) (User, error)
 	UserByID(ctx context.Context, id int64) (User, error)
 	// CreateUser inserts the account (ErrEmailTaken if the email exists),

@@ -39,7 +39,7 @@ var AdminActions = []struct {
 	{ActionEnable, "Enable", "Switches a disabled account back on."},
 	{ActionResendRegistration, "Resend the registration link", "Emails a fresh registration link; older links stop working."},
 	{ActionEndSessions, "End all sessions", "Signs the user out on every computer at once."},
-	{ActionResetMFA, "Reset the second factor", "Removes the user's authenticator app and recovery codes (a lost phone) and signs them out everywhere; where a second factor is required they set up a new one at their next sign-in. We email them about it."},
+	{ActionResetMFA, "Reset the second factor", "Removes the user's authenticator app, recovery codes and passkeys (a lost phone) and signs them out everywhere; where a second factor is required they set up a new one at their next sign-in. We email them about it."},
 }
 
 // ParseAdminAction accepts only the actions above.
@@ -80,7 +80,7 @@ func Applies(action AdminAction, u User, now time.Time) bool {
 	case ActionResendRegistration:
 		return u.Status == StatusPending
 	case ActionResetMFA:
-		return u.HasTOTP
+		return u.HasSecondFactor()
 	}
 	return false
 }

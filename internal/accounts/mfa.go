@@ -113,7 +113,8 @@ type MFAStore interface {
 	UseRecoveryCode(ctx context.Context, userID int64, hash []byte, ev audit.Event, jobs ...Job) (bool, error)
 	// ReplaceRecoveryCodes voids userID's codes and stores new ones.
 	ReplaceRecoveryCodes(ctx context.Context, userID int64, hashes [][]byte, ev audit.Event, jobs ...Job) error
-	// RemoveSecondFactors deletes (and shreds) every factor of userID and
+	// RemoveSecondFactors deletes (and shreds) every factor of userID
+	// (app, recovery codes, passkeys) and
 	// bumps the auth epoch, ending every session.
 	RemoveSecondFactors(ctx context.Context, userID int64, ev audit.Event, jobs ...Job) (User, error)
 	// Factors summarises what userID has set up.
@@ -131,6 +132,8 @@ func (s *Service) secondStep(u User) error {
 		return nil
 	case u.HasTOTP:
 		return ErrSecondFactorRequired
+	case req == MFARequired && u.Passkeys > 0:
+		return ErrPasskeyRequired
 	case req == MFARequired:
 		return ErrEnrolmentRequired
 	}
@@ -389,7 +392,7 @@ func (s *Service) ResetSecondFactorByEmail(ctx context.Context, email string) (U
 	if err != nil {
 		return User{}, err
 	}
-	if !u.HasTOTP {
+	if !u.HasSecondFactor() {
 		return User{}, ErrActionNotApplicable
 	}
 	ev := audit.Event{Action: audit.Action("admin." + string(ActionResetMFA)), TargetType: "user", TargetID: fmt.Sprint(u.ID),

@@ -35,6 +35,8 @@ const (
 	RecoveryCodeUsed      Action = "mfa.recovery_code_used"
 	RecoveryCodesReplaced Action = "mfa.recovery_codes_replaced"
 	SecondFactorRemoved   Action = "mfa.removed"
+	PasskeyAdded          Action = "mfa.passkey_added"
+	PasskeyRemoved        Action = "mfa.passkey_removed"
 )
 
 // Event is one audit record. Detail must never hold PHI, passwords or tokens:

@@ -41,12 +41,13 @@ var _ accounts.Store = (*AccountStore)(nil)
 
 const userColumns = `id, email::text, display_name, role, status, coalesce(password_hash, ''), auth_epoch,
 	failed_logins, coalesce(locked_until, 'epoch'), created_at, coalesce(last_login_at, 'epoch'),
-	EXISTS (SELECT 1 FROM totp_secrets t WHERE t.user_id = users.id)`
+	EXISTS (SELECT 1 FROM totp_secrets t WHERE t.user_id = users.id),
+	(SELECT count(*) FROM passkeys p WHERE p.user_id = users.id)`
 
 func scanUser(row pgx.Row) (accounts.User, error) {
 	var u accounts.User
 	err := row.Scan(&u.ID, &u.Email, &u.DisplayName, &u.Role, &u.Status, &u.PasswordHash, &u.AuthEpoch,
-		&u.FailedLogins, &u.LockedUntil, &u.CreatedAt, &u.LastLoginAt, &u.HasTOTP)
+		&u.FailedLogins, &u.LockedUntil, &u.CreatedAt, &u.LastLoginAt, &u.HasTOTP, &u.Passkeys)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return u, accounts.ErrNotFound
 	}

@@ -150,7 +150,10 @@ func (s *AccountStore) RemoveSecondFactors(ctx context.Context, userID int64, ev
 		if _, err := tx.Exec(ctx, `DELETE FROM recovery_codes WHERE user_id = $1`, userID); err != nil {
 			return err
 		}
-		u.HasTOTP = false
+		if _, err := tx.Exec(ctx, `DELETE FROM passkeys WHERE user_id = $1`, userID); err != nil {
+			return err
+		}
+		u.HasTOTP, u.Passkeys = false, 0
 		return s.record(ctx, tx, ev, jobs...)
 	})
 	return u, wrap("remove second factors", err)

@@ -89,8 +89,12 @@ func (v SecurityNoticeView) What() string {
 		return "One of your recovery codes was just used to sign in to your account, in place of a code from your authenticator app."
 	case "second_factor_removed":
 		return "The authenticator app and recovery codes of your account were turned off, and every signed-in session was signed out."
+	case "passkey_added":
+		return "A passkey was added to your account: it can now sign you in on the device that holds it."
+	case "passkey_removed":
+		return "A passkey was removed from your account: it no longer signs you in."
 	case "second_factor_reset_by_admin":
-		return "An administrator removed the authenticator app and recovery codes of your account (for example, after a lost phone), and every signed-in session was signed out. If a second step is required, you will set up a new app at your next sign-in."
+		return "An administrator removed the authenticator app, recovery codes and passkeys of your account (for example, after a lost phone), and every signed-in session was signed out. If a second step is required, you will set up a new app at your next sign-in."
 	}
 	return "The sign-in settings of your account changed."
 }

@@ -72,4 +72,32 @@ type AccountFactors struct {
 	RecoveryCodes int
 	Required      bool
 	Recent        []SignInRow
+	// Passkeys is how many the user has; -1 when the portal cannot offer
+	// them (its address is not a domain name).
+	Passkeys int
+}
+
+// PasskeysView is the account's passkeys, and adding one.
+type PasskeysView struct {
+	Chrome   layout.Chrome
+	Notice   string
+	Passkeys []PasskeyRow
+	// Name names the passkey about to be added.
+	Name Field
+}
+
+// PasskeyRow is one passkey in the list.
+type PasskeyRow struct {
+	Name, Added, LastUsed, RemoveURL string
+}
+
+// RemovePasskeyView confirms removing a passkey with the password (and the
+// app's code, when the user has one).
+type RemovePasskeyView struct {
+	Chrome  layout.Chrome
+	Name    string
+	Action  string
+	Pass    Field
+	Code    *Field
+	Failure string
 }

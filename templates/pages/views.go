@@ -45,6 +45,9 @@ type LoginView struct {
 	// password changed...). Failure is the uniform "not right" message.
 	Notice  string
 	Failure string
+	// Passkeys offers "Sign in with a passkey" (and the email field's
+	// autofill of passkeys).
+	Passkeys bool
 }
 
 // RegisterView feeds first-time registration.
