@@ -637,7 +637,7 @@ func Account(v AccountView) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 45, "<p><a class=\"button button-secondary\" href=\"/account/password\">Change your password</a></p>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 45, "<p><a class=\"button button-secondary\" href=\"/account/password\">Change your password</a></p><form method=\"post\" action=\"/account/sessions/end-others\"><p><button type=\"submit\" class=\"button button-secondary\">Sign out everywhere else</button></p><p class=\"hint\">Signed in on a shared or lost computer? This signs you out there; you stay signed in here.</p></form><p class=\"hint\">Forgot it? <a href=\"/forgot-password\">Ask for a reset link</a>: we email it to the address above.</p>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -645,7 +645,7 @@ func Account(v AccountView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 46, "<form method=\"post\" action=\"/account/sessions/end-others\"><p><button type=\"submit\" class=\"button button-secondary\">Sign out everywhere else</button></p><p class=\"hint\">Signed in on a shared or lost computer? This signs you out there; you stay signed in here.</p></form><p class=\"hint\">Forgot it? <a href=\"/forgot-password\">Ask for a reset link</a>: we email it to the address above.</p></section>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 46, "</section>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
