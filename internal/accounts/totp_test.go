@@ -75,3 +75,26 @@ func TestCodesAreReadAsPeopleTypeThem(t *testing.T) {
 		t.Error("wellFormedSecret accepts or refuses the wrong keys")
 	}
 }
+
+// Whatever is typed in the code field is read without panicking, and only
+// a code of the right shape goes on to be checked.
+func FuzzCodesTyped(f *testing.F) {
+	for _, s := range []string{"123456", " 123 456 ", "abcd-efgh-ijkl-mnop", "ABCD EFGH IJKL MNOP", "", "٣٣٣٣٣٣", "12345６", "\x00\xff"} {
+		f.Add(s)
+	}
+	now := time.Unix(1111111109, 0)
+	f.Fuzz(func(t *testing.T, typed string) {
+		code, kind := normaliseCode(typed)
+		switch kind {
+		case codeTOTP:
+			if len(code) != 6 || strings.Trim(code, "0123456789") != "" {
+				t.Fatalf("%q read as the app code %q", typed, code)
+			}
+			matchTOTP(rfcSecret, code, now)
+		case codeRecovery:
+			if _, err := recoveryEncoding.DecodeString(code); err != nil || len(code) != recoveryCodeLen {
+				t.Fatalf("%q read as the recovery code %q", typed, code)
+			}
+		}
+	})
+}
