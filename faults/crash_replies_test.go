@@ -534,6 +534,7 @@ func stormCheckStored(t *testing.T, pool *pgxpool.Pool) stormStored {
 			WHEN 'message-body' THEN EXISTS (SELECT 1 FROM messages m WHERE m.body_key = k.id AND m.id::text = k.owner_id)
 			WHEN 'attachment-name' THEN EXISTS (SELECT 1 FROM attachments a WHERE a.name_key = k.id AND a.id::text = k.owner_id)
 			WHEN 'attachment-data' THEN EXISTS (SELECT 1 FROM attachments a WHERE a.data_key = k.id AND a.id::text = k.owner_id)
+			WHEN 'thread-note' THEN EXISTS (SELECT 1 FROM thread_notes n WHERE n.body_key = k.id AND n.id::text = k.owner_id)
 			WHEN 'totp-secret' THEN EXISTS (SELECT 1 FROM totp_secrets s WHERE s.data_key_id = k.id AND s.id::text = k.owner_id)
 			ELSE false END`)
 	list("record whose data key is missing (record, id)", `

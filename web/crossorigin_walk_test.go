@@ -162,6 +162,9 @@ func TestEveryUnsafeRouteRefusesCrossOriginRequestsAndStoresNothing(t *testing.T
 			s.signedIn(drEmail) // the other session it would end
 			return xoRequest{b: as(drEmail)(), path: "/account/sessions/end-others", form: url.Values{}}
 		},
+		"POST /staff/threads/{id}/notes": func() xoRequest {
+			return xoRequest{b: as(repEmail)(), path: "/staff/threads/" + tid + "/notes", form: url.Values{"note": {"Called the office."}}}
+		},
 		"POST /staff/messages/{id}/recall": func() xoRequest {
 			return xoRequest{b: as(repEmail)(), path: "/staff/messages/" + newStaffMessage() + "/recall", form: url.Values{}}
 		},

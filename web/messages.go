@@ -107,6 +107,12 @@ func (s *Server) thread(w http.ResponseWriter, r *http.Request) {
 // showThread renders thread id, with the reply form holding body and its
 // problems fe (a reply that was refused).
 func (s *Server) showThread(w http.ResponseWriter, r *http.Request, id string, status int, fe messaging.FieldErrors, body string) {
+	s.showThreadWith(w, r, id, status, fe, body, "")
+}
+
+// showThreadWith is showThread with the note form holding noteText (a
+// note that was refused).
+func (s *Server) showThreadWith(w http.ResponseWriter, r *http.Request, id string, status int, fe messaging.FieldErrors, body, noteText string) {
 	a := areaOf(r)
 	th, err := s.messages.Thread(r.Context(), s.viewer(r), id)
 	if errors.Is(err, messaging.ErrNotFound) {
@@ -170,7 +176,44 @@ func (s *Server) showThread(w http.ResponseWriter, r *http.Request, id string, s
 		}
 		v.Messages = append(v.Messages, mv)
 	}
+	if a.staff && !a.readOnly {
+		v.NoteAction = "/staff/threads/" + id + "/notes"
+		v.Note = pages.Field{Name: "note", Label: "New internal note", Value: noteText, Error: fe["note"]}
+		for _, n := range th.Notes {
+			nv := pages.NoteView{Author: n.AuthorName, Body: pages.Linkify(n.Body)}
+			nv.When, nv.WhenISO = s.formatTime(n.CreatedAt)
+			v.Notes = append(v.Notes, nv)
+		}
+		v.Problems = append(v.Problems, pages.Problems(v.Note)...)
+	}
 	s.render(w, r, status, pages.Thread(v))
+}
+
+// addNote leaves an internal note on a staff thread.
+func (s *Server) addNote(w http.ResponseWriter, r *http.Request) {
+	f, ok := s.postForm(w, r, "note")
+	if !ok {
+		return
+	}
+	id := chi.URLParam(r, "id")
+	note := f.Get("note")
+	err := f.textErr()
+	if err == nil {
+		err = s.messages.AddNote(r.Context(), s.viewer(r), id, note)
+	}
+	if fe, bad := fieldErrors(err); bad {
+		s.showThreadWith(w, r, id, http.StatusUnprocessableEntity, fe, "", note)
+		return
+	}
+	if errors.Is(err, messaging.ErrNotFound) {
+		s.notFound(w, r)
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/staff/threads/"+id+"#notes", http.StatusSeeOther)
 }
 
 // reply adds the viewer's message, with its attachments, to a thread.

@@ -48,6 +48,10 @@ func TestRetentionShredsWhatExpiredAndNothingElse(t *testing.T) {
 	p := staff.postMessage("/staff/compose", url.Values{"to": {"dr@clinic.example"}, "subject": {"x"}, "body": {"y"}, "expires_in": {"5"}})
 	must(t, "only listed expiry periods", p.Status == http.StatusUnprocessableEntity)
 
+	// Notes go with their thread; a note on a kept thread stays.
+	staff.post("/staff/threads/"+old+"/notes", url.Values{"note": {"Old note"}})
+	staff.post("/staff/threads/"+keep+"/notes", url.Values{"note": {"Kept note"}})
+
 	// Eight days on for the short-lived message; the old thread's last
 	// activity 31 days ago.
 	s.app.Pool.Exec(ctx, `UPDATE messages SET expires_at = now() - interval '1 day' WHERE thread_id = $1`, shortLived)
@@ -59,10 +63,15 @@ func TestRetentionShredsWhatExpiredAndNothingElse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	must(t, "report: "+r.String(), r.Messages == 1 && r.Threads == 1 && r.Keys == 3+2)
-	var keysAfter int
+	// Keys: the short-lived message's body, file name and data; the old
+	// thread's subject, message and note.
+	must(t, "report: "+r.String(), r.Messages == 1 && r.Threads == 1 && r.Keys == 3+3)
+	var keysAfter, notes int
 	s.app.Pool.QueryRow(ctx, `SELECT count(*) FROM data_keys`).Scan(&keysAfter)
-	must(t, "exactly the expired keys destroyed", keysBefore-keysAfter == 5)
+	must(t, "exactly the expired keys destroyed", keysBefore-keysAfter == 6)
+	s.app.Pool.QueryRow(ctx, `SELECT count(*) FROM thread_notes`).Scan(&notes)
+	must(t, "the old thread's note is gone, the kept one stays", notes == 1)
+	contains(t, "kept thread", staff.get("/staff/threads/"+keep).Body, "Kept note")
 
 	prov := s.signedIn("dr@clinic.example")
 	p = prov.get("/threads/" + shortLived)

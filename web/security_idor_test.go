@@ -69,6 +69,11 @@ func TestSecurityIDOROnEveryIDRouteForEveryRolePair(t *testing.T) {
 			{actor: secProvA, real: th("/staff/threads/", w.threadA) + "/reply", missing: th("/staff/threads/", missingUID) + "/reply", form: reply, multipart: true},
 			{actor: secAdmin, real: th("/staff/threads/", w.threadB) + "/reply", missing: th("/staff/threads/", missingUID) + "/reply", form: reply, multipart: true},
 		},
+		"POST /staff/threads/{id}/notes": {
+			{actor: secStaffY, real: "/staff/threads/" + w.threadA + "/notes", missing: "/staff/threads/" + missingUID + "/notes", form: url.Values{"note": {"intrusion"}}},
+			{actor: secProvA, real: "/staff/threads/" + w.threadA + "/notes", missing: "/staff/threads/" + missingUID + "/notes", form: url.Values{"note": {"intrusion"}}},
+			{actor: secAdmin, real: "/staff/threads/" + w.threadB + "/notes", missing: "/staff/threads/" + missingUID + "/notes", form: url.Values{"note": {"intrusion"}}},
+		},
 		"POST /staff/messages/{id}/recall": {
 			{actor: secStaffY, real: "/staff/messages/" + w.msgA + "/recall", missing: "/staff/messages/" + missingUID + "/recall", form: url.Values{}},
 			{actor: secMateX, real: "/staff/messages/" + w.msgA + "/recall", missing: "/staff/messages/" + missingUID + "/recall", form: url.Values{}}, // sees it, did not send it

@@ -102,6 +102,17 @@ type Thread struct {
 	StaffName     string
 	TeamName      string
 	Messages      []Message
+	// Notes are the staff's internal notes, oldest first; only ever
+	// loaded for staff.
+	Notes []Note
+}
+
+// Note is an internal note on a thread: staff only, never emailed, never
+// shown to the provider.
+type Note struct {
+	AuthorName string
+	Body       string
+	CreatedAt  time.Time
 }
 
 // Message is one message as its viewer may see it.
@@ -209,6 +220,9 @@ type Store interface {
 	Thread(ctx context.Context, v Viewer, threadID string) (Thread, error)
 	OpenAttachment(ctx context.Context, v Viewer, attachmentID string) (Attachment, io.ReadCloser, error)
 	Recall(ctx context.Context, staff Viewer, messageID string) (threadID string, err error)
+	// AddNote seals an internal note on a thread staff may see (audited);
+	// ErrNotFound otherwise.
+	AddNote(ctx context.Context, staff Viewer, threadID, body string) error
 	Recipients(ctx context.Context, provider Viewer) ([]Recipient, error)
 
 	// Teams, managed by admins (actor): every change is audited.

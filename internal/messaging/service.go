@@ -218,3 +218,21 @@ func (s *Service) GrantEmergency(ctx context.Context, admin Viewer, threadID, re
 func (s *Service) EmergencyGrants(ctx context.Context) ([]EmergencyGrant, error) {
 	return s.store.EmergencyGrants(ctx, 200)
 }
+
+const maxNoteRunes = 5000
+
+// AddNote leaves an internal note on a thread for the team: staff only,
+// sealed like a message, never emailed or shown to the provider.
+func (s *Service) AddNote(ctx context.Context, staff Viewer, threadID, note string) error {
+	if !staff.Staff || !ValidID(threadID) {
+		return ErrNotFound
+	}
+	note = strings.TrimSpace(strings.ReplaceAll(note, "\r\n", "\n"))
+	switch {
+	case note == "":
+		return FieldErrors{"note": "Write the note."}
+	case utf8.RuneCountInString(note) > maxNoteRunes:
+		return FieldErrors{"note": "Use at most 5,000 characters for a note."}
+	}
+	return s.store.AddNote(ctx, staff, threadID, note)
+}

@@ -51,6 +51,9 @@ func (s *MessagingStore) Thread(ctx context.Context, v messaging.Viewer, threadI
 			for i := range th.Messages {
 				th.Messages[i].Deliveries = deliveries[th.Messages[i].ID]
 			}
+			if th.Notes, err = s.threadNotes(ctx, tx, threadID); err != nil {
+				return err
+			}
 		}
 		if v.Emergency {
 			// An admin's emergency reading is not a recipient reading:

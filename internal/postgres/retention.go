@@ -93,6 +93,10 @@ func (s *MessagingStore) purgeBatch(ctx context.Context, tx pgx.Tx, retention ti
 			return r, err
 		}
 		r.Keys += n
+		if n, err = s.shredNotes(ctx, tx, t.id); err != nil {
+			return r, err
+		}
+		r.Keys += n
 		if _, err := tx.Exec(ctx, `UPDATE messages SET expires_at = least(coalesce(expires_at, $2), $2) WHERE thread_id = $1`, t.id, now); err != nil {
 			return r, err
 		}

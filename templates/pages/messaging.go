@@ -58,6 +58,19 @@ type ThreadView struct {
 	Notice   string
 	Limits   string
 	Problems []Problem
+	// Notes are the team's internal notes (staff only: nil for the
+	// provider); NoteAction is where a new one is posted ("" hides the form).
+	Notes      []NoteView
+	NoteAction string
+	Note       Field
+}
+
+// NoteView is one internal note, ready to show.
+type NoteView struct {
+	Author  string
+	When    string
+	WhenISO string
+	Body    []TextPart
 }
 
 // MessageView is one message of a thread, ready to show.

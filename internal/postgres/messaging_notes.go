@@ -1,0 +1,103 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/healthnet/secureportal/internal/audit"
+	"github.com/healthnet/secureportal/internal/envelope"
+	"github.com/healthnet/secureportal/internal/messaging"
+)
+
+const auditNoteAdded audit.Action = "thread.note_added"
+
+// noteSeal is where a note's body lives: its own data key, bound to the
+// note and its thread, so retention's shredding by thread reaches it.
+func noteSeal(threadID, noteID string) (Owner, envelope.Binding) {
+	return Owner{Kind: "thread-note", ID: noteID, ThreadID: threadID},
+		envelope.Binding{Purpose: "thread-note", Table: "thread_notes", Column: "body_ct", RowID: noteID, ThreadID: threadID}
+}
+
+func (s *MessagingStore) AddNote(ctx context.Context, staff messaging.Viewer, threadID, body string) error {
+	return wrap("add note", pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var ok bool
+		err := tx.QueryRow(ctx, `SELECT true FROM threads t WHERE `+threadScope(staff)+` AND t.id = $2 AND t.expired_at IS NULL`,
+			staff.UserID, threadID).Scan(&ok)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return messaging.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		id, err := newUUID()
+		if err != nil {
+			return err
+		}
+		owner, b := noteSeal(threadID, id)
+		keyID, ct, err := s.keys.SealRecord(ctx, tx, owner, b, []byte(body))
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO thread_notes (id, thread_id, author_id, body_key, body_ct) VALUES ($1, $2, $3, $4, $5)`,
+			id, threadID, staff.UserID, keyID, ct); err != nil {
+			return err
+		}
+		return AppendAudit(ctx, tx, audit.Event{ActorID: staff.UserID, Action: auditNoteAdded, TargetType: "thread", TargetID: threadID, IP: staff.IP,
+			Detail: map[string]any{"note_id": id}})
+	}))
+}
+
+// threadNotes opens a thread's notes for staff; a note whose key is gone
+// (retention) is left out.
+func (s *MessagingStore) threadNotes(ctx context.Context, tx pgx.Tx, threadID string) ([]messaging.Note, error) {
+	rows, err := tx.Query(ctx, `SELECT n.id::text, coalesce(nullif(u.display_name, ''), u.email::text), n.body_key::text, n.body_ct, n.created_at
+		FROM thread_notes n JOIN users u ON u.id = n.author_id WHERE n.thread_id = $1 ORDER BY n.created_at, n.id`, threadID)
+	if err != nil {
+		return nil, err
+	}
+	type row struct {
+		id, key string
+		ct      []byte
+		note    messaging.Note
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
+		var x row
+		return x, r.Scan(&x.id, &x.note.AuthorName, &x.key, &x.ct, &x.note.CreatedAt)
+	})
+	if err != nil {
+		return nil, err
+	}
+	var notes []messaging.Note
+	for _, x := range list {
+		owner, b := noteSeal(threadID, x.id)
+		body, ok, err := s.decryptOrWithdrawn(ctx, tx, x.key, owner, b, x.ct)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			x.note.Body = body
+			notes = append(notes, x.note)
+		}
+	}
+	return notes, nil
+}
+
+// shredNotes destroys a thread's notes (retention).
+func (s *MessagingStore) shredNotes(ctx context.Context, tx pgx.Tx, threadID string) (int, error) {
+	rows, err := tx.Query(ctx, `DELETE FROM thread_notes WHERE thread_id = $1 RETURNING body_key::text`, threadID)
+	if err != nil {
+		return 0, err
+	}
+	keys, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return 0, err
+	}
+	for _, k := range keys {
+		if err := s.keys.Shred(ctx, tx, k); err != nil {
+			return 0, err
+		}
+	}
+	return len(keys), nil
+}
