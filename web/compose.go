@@ -1,7 +1,6 @@
 package web
 
 import (
-	"errors"
 	"net/http"
 	"strconv"
 
@@ -94,12 +93,7 @@ func (s *Server) compose(w http.ResponseWriter, r *http.Request) {
 // recall destroys a message the representative sent (crypto-shredding).
 func (s *Server) recall(w http.ResponseWriter, r *http.Request) {
 	threadID, err := s.messages.Recall(r.Context(), s.viewer(r), chi.URLParam(r, "id"))
-	if errors.Is(err, messaging.ErrNotFound) {
-		s.notFound(w, r)
-		return
-	}
-	if err != nil {
-		s.serverError(w, r, err)
+	if s.failed(w, r, err) {
 		return
 	}
 	s.log.InfoContext(r.Context(), "message recalled", "request_id", RequestID(r.Context()), "thread_id", threadID)

@@ -13,6 +13,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/go-chi/chi/v5"
 
+	"github.com/healthnet/secureportal/internal/messaging"
 	"github.com/healthnet/secureportal/templates/pages"
 )
 
@@ -90,6 +91,21 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, status int)
 
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	s.renderError(w, r, http.StatusNotFound)
+}
+
+// failed answers a messaging error: 404 for something the viewer may not
+// see (or that does not exist: the same answer), the safe 500 otherwise.
+// It reports false, having written nothing, when err is nil.
+func (s *Server) failed(w http.ResponseWriter, r *http.Request, err error) bool {
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, messaging.ErrNotFound):
+		s.notFound(w, r)
+	default:
+		s.serverError(w, r, err)
+	}
+	return true
 }
 
 // methodNotAllowed answers a method the route does not have, saying in

@@ -115,12 +115,7 @@ func (s *Server) showThread(w http.ResponseWriter, r *http.Request, id string, s
 func (s *Server) showThreadWith(w http.ResponseWriter, r *http.Request, id string, status int, fe messaging.FieldErrors, body, noteText string) {
 	a := areaOf(r)
 	th, err := s.messages.Thread(r.Context(), s.viewer(r), id)
-	if errors.Is(err, messaging.ErrNotFound) {
-		s.notFound(w, r)
-		return
-	}
-	if err != nil {
-		s.serverError(w, r, err)
+	if s.failed(w, r, err) {
 		return
 	}
 	chrome := s.chromeWithUploads(r)
@@ -205,12 +200,7 @@ func (s *Server) addNote(w http.ResponseWriter, r *http.Request) {
 		s.showThreadWith(w, r, id, http.StatusUnprocessableEntity, fe, "", note)
 		return
 	}
-	if errors.Is(err, messaging.ErrNotFound) {
-		s.notFound(w, r)
-		return
-	}
-	if err != nil {
-		s.serverError(w, r, err)
+	if s.failed(w, r, err) {
 		return
 	}
 	http.Redirect(w, r, "/staff/threads/"+id+"#notes", http.StatusSeeOther)
