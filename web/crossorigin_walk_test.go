@@ -165,6 +165,9 @@ func TestEveryUnsafeRouteRefusesCrossOriginRequestsAndStoresNothing(t *testing.T
 		"POST /staff/threads/{id}/notes": func() xoRequest {
 			return xoRequest{b: as(repEmail)(), path: "/staff/threads/" + tid + "/notes", form: url.Values{"note": {"Called the office."}}}
 		},
+		"POST /staff/threads/{id}/status": func() xoRequest {
+			return xoRequest{b: as(repEmail)(), path: "/staff/threads/" + tid + "/status", form: url.Values{"status": {"done"}}}
+		},
 		"POST /staff/messages/{id}/recall": func() xoRequest {
 			return xoRequest{b: as(repEmail)(), path: "/staff/messages/" + newStaffMessage() + "/recall", form: url.Values{}}
 		},

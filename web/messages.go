@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -41,7 +42,7 @@ func (s *Server) inbox(w http.ResponseWriter, r *http.Request) {
 	a := areaOf(r)
 	q := r.URL.Query()
 	filter := messaging.Filter(q.Get("filter"))
-	if !a.staff || (filter != messaging.FilterUnread && filter != messaging.FilterAwaiting) {
+	if !a.staff || !slices.Contains([]messaging.Filter{messaging.FilterUnread, messaging.FilterAwaiting, messaging.FilterNotDone, messaging.FilterDone}, filter) {
 		filter = messaging.FilterAll
 	}
 	threads, next, err := s.messages.Inbox(r.Context(), s.viewer(r), messaging.Page{Filter: filter, Before: q.Get("before"), Limit: 25})
@@ -59,7 +60,8 @@ func (s *Server) inbox(w http.ResponseWriter, r *http.Request) {
 		for _, f := range []struct {
 			label string
 			f     messaging.Filter
-		}{{"All", messaging.FilterAll}, {"Unread", messaging.FilterUnread}, {"Awaiting reply", messaging.FilterAwaiting}} {
+		}{{"All", messaging.FilterAll}, {"Unread", messaging.FilterUnread}, {"Awaiting reply", messaging.FilterAwaiting},
+			{"Not done", messaging.FilterNotDone}, {"Done", messaging.FilterDone}} {
 			u := a.inboxURL
 			if f.f != "" {
 				u += "?filter=" + string(f.f)
@@ -74,7 +76,8 @@ func (s *Server) inbox(w http.ResponseWriter, r *http.Request) {
 		v.Notice = "Your message was sent securely."
 	}
 	for _, t := range threads {
-		row := pages.ThreadRow{URL: a.threadURL + t.ID, Subject: t.Subject, Counterpart: t.Counterpart, Unread: t.Unread, Awaiting: a.staff && t.AwaitingReply}
+		row := pages.ThreadRow{URL: a.threadURL + t.ID, Subject: t.Subject, Counterpart: t.Counterpart, Unread: t.Unread,
+			Awaiting: a.staff && t.AwaitingReply && t.Status != messaging.StatusDone, Done: a.staff && t.Status == messaging.StatusDone}
 		switch {
 		case t.Expired:
 			row.Subject = "(expired)"
@@ -141,8 +144,11 @@ func (s *Server) showThreadWith(w http.ResponseWriter, r *http.Request, id strin
 	default:
 		v.With = "With " + th.TeamName
 	}
-	if r.URL.Query().Get("sent") == "1" {
+	switch {
+	case r.URL.Query().Get("sent") == "1":
 		v.Notice = "Your message was sent securely."
+	case r.URL.Query().Get("status") == "changed" && a.staff:
+		v.Notice = "Status changed to “" + statusWords[th.Status] + "”."
 	}
 	v.Problems = pages.Problems(v.Reply)
 	for _, m := range th.Messages {
@@ -171,6 +177,14 @@ func (s *Server) showThreadWith(w http.ResponseWriter, r *http.Request, id strin
 		}
 		v.Messages = append(v.Messages, mv)
 	}
+	if a.staff && !a.readOnly && th.ExpiredAt.IsZero() {
+		v.Status, v.StatusAction = statusWords[th.Status], "/staff/threads/"+id+"/status"
+		v.StatusField = pages.Field{Name: "status", Label: "Change to", Error: fe["status"]}
+		for _, st := range []messaging.Status{messaging.StatusOpen, messaging.StatusWaiting, messaging.StatusDone} {
+			v.StatusOptions = append(v.StatusOptions, pages.Option{Value: string(st), Label: statusWords[st], Selected: st == th.Status})
+		}
+		v.Problems = append(v.Problems, pages.Problems(v.StatusField)...)
+	}
 	if a.staff && !a.readOnly {
 		v.NoteAction = "/staff/threads/" + id + "/notes"
 		v.Note = pages.Field{Name: "note", Label: "New internal note", Value: noteText, Error: fe["note"]}
@@ -182,6 +196,34 @@ func (s *Server) showThreadWith(w http.ResponseWriter, r *http.Request, id strin
 		v.Problems = append(v.Problems, pages.Problems(v.Note)...)
 	}
 	s.render(w, r, status, pages.Thread(v))
+}
+
+// statusWords name a thread's status on the staff pages.
+var statusWords = map[messaging.Status]string{
+	messaging.StatusOpen:    "Open",
+	messaging.StatusWaiting: "Waiting on the provider",
+	messaging.StatusDone:    "Done",
+}
+
+// setStatus marks a staff thread open, waiting or done.
+func (s *Server) setStatus(w http.ResponseWriter, r *http.Request) {
+	f, ok := s.postForm(w, r, "status")
+	if !ok {
+		return
+	}
+	id := chi.URLParam(r, "id")
+	err := f.textErr()
+	if err == nil {
+		err = s.messages.SetStatus(r.Context(), s.viewer(r), id, f.Get("status"))
+	}
+	if fe, bad := fieldErrors(err); bad {
+		s.showThreadWith(w, r, id, http.StatusUnprocessableEntity, fe, "", "")
+		return
+	}
+	if s.failed(w, r, err) {
+		return
+	}
+	http.Redirect(w, r, "/staff/threads/"+id+"?status=changed", http.StatusSeeOther)
 }
 
 // addNote leaves an internal note on a staff thread.

@@ -108,6 +108,7 @@ func (s *Server) Handler() http.Handler {
 					r.Get("/compose/delivery", s.deliveryHint) // which way a message would go (compose's script)
 					r.Post("/messages/{id}/recall", s.recall)
 					r.Post("/threads/{id}/notes", s.addNote)
+					r.Post("/threads/{id}/status", s.setStatus)
 				})
 				r.Route("/admin", func(r chi.Router) {
 					r.Use(s.requireRole(accounts.RoleAdmin))

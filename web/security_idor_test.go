@@ -74,6 +74,11 @@ func TestSecurityIDOROnEveryIDRouteForEveryRolePair(t *testing.T) {
 			{actor: secProvA, real: "/staff/threads/" + w.threadA + "/notes", missing: "/staff/threads/" + missingUID + "/notes", form: url.Values{"note": {"intrusion"}}},
 			{actor: secAdmin, real: "/staff/threads/" + w.threadB + "/notes", missing: "/staff/threads/" + missingUID + "/notes", form: url.Values{"note": {"intrusion"}}},
 		},
+		"POST /staff/threads/{id}/status": {
+			{actor: secStaffY, real: "/staff/threads/" + w.threadA + "/status", missing: "/staff/threads/" + missingUID + "/status", form: url.Values{"status": {"done"}}},
+			{actor: secProvA, real: "/staff/threads/" + w.threadA + "/status", missing: "/staff/threads/" + missingUID + "/status", form: url.Values{"status": {"done"}}},
+			{actor: secAdmin, real: "/staff/threads/" + w.threadB + "/status", missing: "/staff/threads/" + missingUID + "/status", form: url.Values{"status": {"done"}}},
+		},
 		"POST /staff/messages/{id}/recall": {
 			{actor: secStaffY, real: "/staff/messages/" + w.msgA + "/recall", missing: "/staff/messages/" + missingUID + "/recall", form: url.Values{}},
 			{actor: secMateX, real: "/staff/messages/" + w.msgA + "/recall", missing: "/staff/messages/" + missingUID + "/recall", form: url.Values{}}, // sees it, did not send it

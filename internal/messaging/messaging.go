@@ -89,6 +89,26 @@ type ThreadSummary struct {
 	LastMessageAt time.Time
 	Unread        int
 	AwaitingReply bool // staff: the provider wrote last
+	Status        Status
+}
+
+// Status is where a thread stands for the representatives. The values are
+// stored and in forms: never rename.
+type Status string
+
+const (
+	StatusOpen    Status = "open"    // the team owes an answer, or has not decided
+	StatusWaiting Status = "waiting" // on the provider, after a staff message
+	StatusDone    Status = "done"    // closed; a provider's message reopens it
+)
+
+// ParseStatus accepts exactly the stored values.
+func ParseStatus(s string) (Status, bool) {
+	switch st := Status(s); st {
+	case StatusOpen, StatusWaiting, StatusDone:
+		return st, true
+	}
+	return "", false
 }
 
 // Thread is a conversation with its messages, oldest first.
@@ -101,6 +121,7 @@ type Thread struct {
 	ProviderEmail string
 	StaffName     string
 	TeamName      string
+	Status        Status
 	Messages      []Message
 	// Notes are the staff's internal notes, oldest first; only ever
 	// loaded for staff.
@@ -173,6 +194,8 @@ const (
 	FilterAll      Filter = ""
 	FilterUnread   Filter = "unread"
 	FilterAwaiting Filter = "awaiting"
+	FilterNotDone  Filter = "open" // everything not marked done
+	FilterDone     Filter = "done"
 )
 
 // Page is a window of an inbox. Before is the keyset cursor of the last row
@@ -223,6 +246,9 @@ type Store interface {
 	// AddNote seals an internal note on a thread staff may see (audited);
 	// ErrNotFound otherwise.
 	AddNote(ctx context.Context, staff Viewer, threadID, body string) error
+	// SetStatus sets a thread's status (audited); ErrNotFound when staff
+	// may not see it.
+	SetStatus(ctx context.Context, staff Viewer, threadID string, st Status) error
 	Recipients(ctx context.Context, provider Viewer) ([]Recipient, error)
 
 	// Teams, managed by admins (actor): every change is audited.

@@ -236,3 +236,15 @@ func (s *Service) AddNote(ctx context.Context, staff Viewer, threadID, note stri
 	}
 	return s.store.AddNote(ctx, staff, threadID, note)
 }
+
+// SetStatus marks a thread open, waiting on the provider, or done.
+func (s *Service) SetStatus(ctx context.Context, staff Viewer, threadID, status string) error {
+	if !staff.Staff || !ValidID(threadID) {
+		return ErrNotFound
+	}
+	st, ok := ParseStatus(status)
+	if !ok {
+		return FieldErrors{"status": "Choose open, waiting on the provider, or done."}
+	}
+	return s.store.SetStatus(ctx, staff, threadID, st)
+}

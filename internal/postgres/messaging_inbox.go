@@ -25,6 +25,10 @@ func (s *MessagingStore) Inbox(ctx context.Context, v messaging.Viewer, p messag
 		cond = append(cond, `EXISTS (`+unreadMessagesSQL+`)`)
 	case messaging.FilterAwaiting:
 		cond = append(cond, `t.last_sender_id = t.provider_id`)
+	case messaging.FilterNotDone:
+		cond = append(cond, `t.status <> 'done'`)
+	case messaging.FilterDone:
+		cond = append(cond, `t.status = 'done'`)
 	}
 	args = append(args, p.Limit+1)
 	where := append([]string{threadScope(v)}, cond...)
@@ -36,7 +40,7 @@ func (s *MessagingStore) Inbox(ctx context.Context, v messaging.Viewer, p messag
 			t.last_sender_id = t.provider_id, t.expired_at IS NOT NULL,
 			coalesce(nullif(pu.display_name, ''), pu.email::text), pu.email::text,
 			coalesce(su.display_name, ''), coalesce(tm.name, ''),
-			(SELECT count(*) FROM (`+unreadMessagesSQL+`) u), `+keyColumns+`
+			(SELECT count(*) FROM (`+unreadMessagesSQL+`) u), t.status, `+keyColumns+`
 		FROM threads t
 		LEFT JOIN data_keys dk ON dk.id = t.subject_key
 		JOIN users pu ON pu.id = t.provider_id
@@ -56,12 +60,13 @@ func (s *MessagingStore) Inbox(ctx context.Context, v messaging.Viewer, p messag
 		provider, email, staff string
 		team                   string
 		unread                 int
+		status                 messaging.Status
 		key                    joinedKey // the subject's data key, joined
 	}
 	var list []row
 	for rows.Next() {
 		var r row
-		if err := rows.Scan(append([]any{&r.id, &r.keyID, &r.ct, &r.at, &r.awaiting, &r.expired, &r.provider, &r.email, &r.staff, &r.team, &r.unread},
+		if err := rows.Scan(append([]any{&r.id, &r.keyID, &r.ct, &r.at, &r.awaiting, &r.expired, &r.provider, &r.email, &r.staff, &r.team, &r.unread, &r.status},
 			r.key.dest()...)...); err != nil {
 			rows.Close()
 			return nil, "", wrap("inbox", err)
@@ -92,7 +97,7 @@ func (s *MessagingStore) Inbox(ctx context.Context, v messaging.Viewer, p messag
 	for i, r := range list {
 		ok := subjects[i] != nil
 		ts := messaging.ThreadSummary{ID: r.id, Subject: string(subjects[i]), Withdrawn: !ok && !r.expired, Expired: r.expired, LastMessageAt: r.at, Unread: r.unread,
-			AwaitingReply: r.awaiting, ProviderEmail: r.email, TeamName: r.team}
+			AwaitingReply: r.awaiting, ProviderEmail: r.email, TeamName: r.team, Status: r.status}
 		switch {
 		case v.Staff:
 			ts.Counterpart = r.provider

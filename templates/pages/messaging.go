@@ -38,6 +38,8 @@ type ThreadRow struct {
 	WhenISO     string
 	Unread      int
 	Awaiting    bool
+	// Done marks a conversation a representative closed (staff only).
+	Done bool
 }
 
 // ThreadView feeds a conversation page.
@@ -63,6 +65,12 @@ type ThreadView struct {
 	Notes      []NoteView
 	NoteAction string
 	Note       Field
+	// Status is the thread's status in words; StatusAction ("" hides it)
+	// is where a representative changes it, choosing from StatusOptions.
+	Status        string
+	StatusAction  string
+	StatusField   Field
+	StatusOptions []Option
 }
 
 // NoteView is one internal note, ready to show.

@@ -101,3 +101,24 @@ func (s *MessagingStore) shredNotes(ctx context.Context, tx pgx.Tx, threadID str
 	}
 	return len(keys), nil
 }
+
+const auditStatusChanged audit.Action = "thread.status_changed"
+
+func (s *MessagingStore) SetStatus(ctx context.Context, staff messaging.Viewer, threadID string, st messaging.Status) error {
+	return wrap("set status", pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var from messaging.Status
+		err := tx.QueryRow(ctx, `SELECT t.status FROM threads t WHERE `+threadScope(staff)+` AND t.id = $2 AND t.expired_at IS NULL FOR UPDATE`,
+			staff.UserID, threadID).Scan(&from)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return messaging.ErrNotFound
+		}
+		if err != nil || from == st {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE threads SET status = $2 WHERE id = $1`, threadID, st); err != nil {
+			return err
+		}
+		return AppendAudit(ctx, tx, audit.Event{ActorID: staff.UserID, Action: auditStatusChanged, TargetType: "thread", TargetID: threadID, IP: staff.IP,
+			Detail: map[string]any{"from": string(from), "to": string(st)}})
+	}))
+}
