@@ -168,6 +168,9 @@ func TestEveryUnsafeRouteRefusesCrossOriginRequestsAndStoresNothing(t *testing.T
 		"POST /staff/threads/{id}/status": func() xoRequest {
 			return xoRequest{b: as(repEmail)(), path: "/staff/threads/" + tid + "/status", form: url.Values{"status": {"done"}}}
 		},
+		"POST /staff/threads/{id}/assign": func() xoRequest {
+			return xoRequest{b: as(repEmail)(), path: "/staff/threads/" + tid + "/assign", form: url.Values{"assignee": {""}}}
+		},
 		"POST /staff/messages/{id}/recall": func() xoRequest {
 			return xoRequest{b: as(repEmail)(), path: "/staff/messages/" + newStaffMessage() + "/recall", form: url.Values{}}
 		},

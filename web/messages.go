@@ -42,7 +42,8 @@ func (s *Server) inbox(w http.ResponseWriter, r *http.Request) {
 	a := areaOf(r)
 	q := r.URL.Query()
 	filter := messaging.Filter(q.Get("filter"))
-	if !a.staff || !slices.Contains([]messaging.Filter{messaging.FilterUnread, messaging.FilterAwaiting, messaging.FilterNotDone, messaging.FilterDone}, filter) {
+	if !a.staff || !slices.Contains([]messaging.Filter{messaging.FilterMine, messaging.FilterNoOwner, messaging.FilterUnread, messaging.FilterAwaiting,
+		messaging.FilterNotDone, messaging.FilterDone}, filter) {
 		filter = messaging.FilterAll
 	}
 	threads, next, err := s.messages.Inbox(r.Context(), s.viewer(r), messaging.Page{Filter: filter, Before: q.Get("before"), Limit: 25})
@@ -60,8 +61,8 @@ func (s *Server) inbox(w http.ResponseWriter, r *http.Request) {
 		for _, f := range []struct {
 			label string
 			f     messaging.Filter
-		}{{"All", messaging.FilterAll}, {"Unread", messaging.FilterUnread}, {"Awaiting reply", messaging.FilterAwaiting},
-			{"Not done", messaging.FilterNotDone}, {"Done", messaging.FilterDone}} {
+		}{{"All", messaging.FilterAll}, {"Mine", messaging.FilterMine}, {"Team unassigned", messaging.FilterNoOwner}, {"Unread", messaging.FilterUnread},
+			{"Awaiting reply", messaging.FilterAwaiting}, {"Not done", messaging.FilterNotDone}, {"Done", messaging.FilterDone}} {
 			u := a.inboxURL
 			if f.f != "" {
 				u += "?filter=" + string(f.f)
@@ -149,6 +150,8 @@ func (s *Server) showThreadWith(w http.ResponseWriter, r *http.Request, id strin
 		v.Notice = "Your message was sent securely."
 	case r.URL.Query().Get("status") == "changed" && a.staff:
 		v.Notice = "Status changed to “" + statusWords[th.Status] + "”."
+	case r.URL.Query().Get("owner") == "changed" && a.staff:
+		v.Notice = "The owner is now recorded. The audit log keeps who handed it to whom."
 	}
 	v.Problems = pages.Problems(v.Reply)
 	for _, m := range th.Messages {
@@ -178,6 +181,7 @@ func (s *Server) showThreadWith(w http.ResponseWriter, r *http.Request, id strin
 		v.Messages = append(v.Messages, mv)
 	}
 	if a.staff && !a.readOnly && th.ExpiredAt.IsZero() {
+		s.ownerForms(r, &v, th, fe)
 		v.Status, v.StatusAction = statusWords[th.Status], "/staff/threads/"+id+"/status"
 		v.StatusField = pages.Field{Name: "status", Label: "Change to", Error: fe["status"]}
 		for _, st := range []messaging.Status{messaging.StatusOpen, messaging.StatusWaiting, messaging.StatusDone} {
@@ -196,6 +200,49 @@ func (s *Server) showThreadWith(w http.ResponseWriter, r *http.Request, id strin
 		v.Problems = append(v.Problems, pages.Problems(v.Note)...)
 	}
 	s.render(w, r, status, pages.Thread(v))
+}
+
+// ownerForms say who owns a staff thread and offer to take it, leave it to
+// the team, or hand it over.
+func (s *Server) ownerForms(r *http.Request, v *pages.ThreadView, th messaging.Thread, fe messaging.FieldErrors) {
+	u, _ := currentUser(r.Context())
+	v.AssignAction = "/staff/threads/" + th.ID + "/assign"
+	v.Assignee = pages.Field{Name: "assignee", Label: "Colleague's email address", Type: "email", Error: fe["assignee"], Autocomplete: "off",
+		Hint: "A representative in this conversation's team. They see it under “Mine”."}
+	switch {
+	case th.OwnerID == u.ID:
+		v.Owner = "You"
+	case th.OwnerID != 0:
+		v.Owner = th.StaffName
+	default:
+		v.Owner = "Nobody yet (" + th.TeamName + " team)"
+	}
+	if th.OwnerID != u.ID {
+		v.TakeAs = u.Email
+	}
+	v.CanRelease = th.OwnerID != 0 && th.HasTeam
+	v.Problems = append(v.Problems, pages.Problems(v.Assignee)...)
+}
+
+// assign hands a staff thread to a colleague, to the viewer, or to its team.
+func (s *Server) assign(w http.ResponseWriter, r *http.Request) {
+	f, ok := s.postForm(w, r, "assignee")
+	if !ok {
+		return
+	}
+	id := chi.URLParam(r, "id")
+	err := f.textErr()
+	if err == nil {
+		err = s.messages.Assign(r.Context(), s.viewer(r), id, f.Get("assignee"))
+	}
+	if fe, bad := fieldErrors(err); bad {
+		s.showThreadWith(w, r, id, http.StatusUnprocessableEntity, fe, "", "")
+		return
+	}
+	if s.failed(w, r, err) {
+		return
+	}
+	http.Redirect(w, r, "/staff/threads/"+id+"?owner=changed", http.StatusSeeOther)
 }
 
 // statusWords name a thread's status on the staff pages.

@@ -109,6 +109,7 @@ func (s *Server) Handler() http.Handler {
 					r.Post("/messages/{id}/recall", s.recall)
 					r.Post("/threads/{id}/notes", s.addNote)
 					r.Post("/threads/{id}/status", s.setStatus)
+					r.Post("/threads/{id}/assign", s.assign)
 				})
 				r.Route("/admin", func(r chi.Router) {
 					r.Use(s.requireRole(accounts.RoleAdmin))

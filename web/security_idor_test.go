@@ -79,6 +79,11 @@ func TestSecurityIDOROnEveryIDRouteForEveryRolePair(t *testing.T) {
 			{actor: secProvA, real: "/staff/threads/" + w.threadA + "/status", missing: "/staff/threads/" + missingUID + "/status", form: url.Values{"status": {"done"}}},
 			{actor: secAdmin, real: "/staff/threads/" + w.threadB + "/status", missing: "/staff/threads/" + missingUID + "/status", form: url.Values{"status": {"done"}}},
 		},
+		"POST /staff/threads/{id}/assign": {
+			{actor: secStaffY, real: "/staff/threads/" + w.threadA + "/assign", missing: "/staff/threads/" + missingUID + "/assign", form: url.Values{"assignee": {"rep.y@plan.example"}}},
+			{actor: secProvA, real: "/staff/threads/" + w.threadA + "/assign", missing: "/staff/threads/" + missingUID + "/assign", form: url.Values{"assignee": {""}}},
+			{actor: secAdmin, real: "/staff/threads/" + w.threadB + "/assign", missing: "/staff/threads/" + missingUID + "/assign", form: url.Values{"assignee": {""}}},
+		},
 		"POST /staff/messages/{id}/recall": {
 			{actor: secStaffY, real: "/staff/messages/" + w.msgA + "/recall", missing: "/staff/messages/" + missingUID + "/recall", form: url.Values{}},
 			{actor: secMateX, real: "/staff/messages/" + w.msgA + "/recall", missing: "/staff/messages/" + missingUID + "/recall", form: url.Values{}}, // sees it, did not send it

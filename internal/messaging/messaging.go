@@ -37,6 +37,8 @@ var (
 	ErrProviderOff    = errors.New("messaging: the provider's account is disabled")
 	ErrWithdrawn      = errors.New("messaging: message withdrawn")
 	ErrNotStaff       = errors.New("messaging: not a representative's address")
+	ErrNotInTeam      = errors.New("messaging: the representative is not in the thread's team")
+	ErrNoTeam         = errors.New("messaging: the thread has no team to release it to")
 	ErrTeamExists     = errors.New("messaging: a team with that name exists")
 )
 
@@ -122,7 +124,11 @@ type Thread struct {
 	StaffName     string
 	TeamName      string
 	Status        Status
-	Messages      []Message
+	// OwnerID is the representative who owns the thread (0: unassigned,
+	// the team's); HasTeam tells whether a team shares it.
+	OwnerID  int64
+	HasTeam  bool
+	Messages []Message
 	// Notes are the staff's internal notes, oldest first; only ever
 	// loaded for staff.
 	Notes []Note
@@ -196,6 +202,8 @@ const (
 	FilterAwaiting Filter = "awaiting"
 	FilterNotDone  Filter = "open" // everything not marked done
 	FilterDone     Filter = "done"
+	FilterMine     Filter = "mine"       // the viewer owns it
+	FilterNoOwner  Filter = "unassigned" // the team's, nobody's in particular
 )
 
 // Page is a window of an inbox. Before is the keyset cursor of the last row
@@ -249,6 +257,12 @@ type Store interface {
 	// SetStatus sets a thread's status (audited); ErrNotFound when staff
 	// may not see it.
 	SetStatus(ctx context.Context, staff Viewer, threadID string, st Status) error
+	// Assign makes the representative with assigneeEmail the thread's
+	// owner, or ("") leaves it to its team (audited). ErrNotFound when
+	// staff may not see the thread; ErrNotStaff when the address is not an
+	// active representative's; ErrNotInTeam when the assignee is not in
+	// the thread's team; ErrNoTeam when releasing a thread no team shares.
+	Assign(ctx context.Context, staff Viewer, threadID, assigneeEmail string) error
 	Recipients(ctx context.Context, provider Viewer) ([]Recipient, error)
 
 	// Teams, managed by admins (actor): every change is audited.

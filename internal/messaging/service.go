@@ -2,6 +2,7 @@ package messaging
 
 import (
 	"context"
+	"errors"
 	"io"
 	"slices"
 	"strings"
@@ -247,4 +248,29 @@ func (s *Service) SetStatus(ctx context.Context, staff Viewer, threadID, status 
 		return FieldErrors{"status": "Choose open, waiting on the provider, or done."}
 	}
 	return s.store.SetStatus(ctx, staff, threadID, st)
+}
+
+// Assign hands a thread to a representative (by email), or to its team
+// when assigneeEmail is empty.
+func (s *Service) Assign(ctx context.Context, staff Viewer, threadID, assigneeEmail string) error {
+	if !staff.Staff || !ValidID(threadID) {
+		return ErrNotFound
+	}
+	email := ""
+	if strings.TrimSpace(assigneeEmail) != "" {
+		var msg string
+		if email, msg = accounts.NormalizeEmail(assigneeEmail); msg != "" {
+			return FieldErrors{"assignee": msg}
+		}
+	}
+	switch err := s.store.Assign(ctx, staff, threadID, email); {
+	case errors.Is(err, ErrNotStaff):
+		return FieldErrors{"assignee": "That address is not an active representative's."}
+	case errors.Is(err, ErrNotInTeam):
+		return FieldErrors{"assignee": "That representative is not in this conversation's team; hand it to a teammate."}
+	case errors.Is(err, ErrNoTeam):
+		return FieldErrors{"assignee": "No team shares this conversation, so it cannot be left unassigned: hand it to a colleague instead."}
+	default:
+		return err
+	}
 }

@@ -29,6 +29,10 @@ func (s *MessagingStore) Inbox(ctx context.Context, v messaging.Viewer, p messag
 		cond = append(cond, `t.status <> 'done'`)
 	case messaging.FilterDone:
 		cond = append(cond, `t.status = 'done'`)
+	case messaging.FilterMine:
+		cond = append(cond, `t.staff_id = $1`)
+	case messaging.FilterNoOwner:
+		cond = append(cond, `t.staff_id IS NULL`)
 	}
 	args = append(args, p.Limit+1)
 	where := append([]string{threadScope(v)}, cond...)

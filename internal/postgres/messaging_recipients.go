@@ -79,7 +79,15 @@ func onlyTeamOf(ctx context.Context, tx pgx.Tx, userID int64) (*int64, error) {
 // the thread's owner, or every active member of its team.
 func staffRecipients(ctx context.Context, tx pgx.Tx, staffID, teamID *int64) ([]int64, error) {
 	if staffID != nil {
-		return []int64{*staffID}, nil
+		// An owner who can no longer sign in (disabled) would leave the
+		// provider's message unseen: the team is told instead.
+		var active bool
+		if err := tx.QueryRow(ctx, `SELECT status = 'active' FROM users WHERE id = $1`, *staffID).Scan(&active); err != nil {
+			return nil, err
+		}
+		if active || teamID == nil {
+			return []int64{*staffID}, nil
+		}
 	}
 	rows, err := tx.Query(ctx, `SELECT u.id FROM team_members m JOIN users u ON u.id = m.user_id
 		WHERE m.team_id = $1 AND u.status = 'active' ORDER BY u.id`, *teamID)

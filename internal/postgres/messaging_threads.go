@@ -19,11 +19,11 @@ func (s *MessagingStore) Thread(ctx context.Context, v messaging.Viewer, threadI
 		var providerID int64
 		err := tx.QueryRow(ctx, `
 			SELECT t.subject_key::text, t.subject_ct, t.provider_id, coalesce(t.expired_at, 'epoch'),
-				coalesce(nullif(pu.display_name, ''), pu.email::text), pu.email::text, coalesce(su.display_name, ''), coalesce(tm.name, ''), t.status
+				coalesce(nullif(pu.display_name, ''), pu.email::text), pu.email::text, coalesce(su.display_name, ''), coalesce(tm.name, ''), t.status, coalesce(t.staff_id, 0), t.team_id IS NOT NULL
 			FROM threads t JOIN users pu ON pu.id = t.provider_id
 			LEFT JOIN users su ON su.id = t.staff_id LEFT JOIN teams tm ON tm.id = t.team_id
 			WHERE `+threadScope(v)+` AND t.id = $2`, v.UserID, threadID).
-			Scan(&key, &ct, &providerID, &th.ExpiredAt, &th.ProviderName, &th.ProviderEmail, &th.StaffName, &th.TeamName, &th.Status)
+			Scan(&key, &ct, &providerID, &th.ExpiredAt, &th.ProviderName, &th.ProviderEmail, &th.StaffName, &th.TeamName, &th.Status, &th.OwnerID, &th.HasTeam)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return messaging.ErrNotFound
 		}

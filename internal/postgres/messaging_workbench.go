@@ -122,3 +122,51 @@ func (s *MessagingStore) SetStatus(ctx context.Context, staff messaging.Viewer, 
 			Detail: map[string]any{"from": string(from), "to": string(st)}})
 	}))
 }
+
+const auditAssigned audit.Action = "thread.assigned"
+
+func (s *MessagingStore) Assign(ctx context.Context, staff messaging.Viewer, threadID, assigneeEmail string) error {
+	return wrap("assign", pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var owner, team *int64
+		err := tx.QueryRow(ctx, `SELECT t.staff_id, t.team_id FROM threads t WHERE `+threadScope(staff)+` AND t.id = $2 AND t.expired_at IS NULL FOR UPDATE`,
+			staff.UserID, threadID).Scan(&owner, &team)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return messaging.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		var to *int64
+		switch {
+		case assigneeEmail == "" && team == nil:
+			return messaging.ErrNoTeam
+		case assigneeEmail != "":
+			var id int64
+			err := tx.QueryRow(ctx, `SELECT id FROM users WHERE email = $1 AND role = 'staff' AND status = 'active'`, assigneeEmail).Scan(&id)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return messaging.ErrNotStaff
+			}
+			if err != nil {
+				return err
+			}
+			if team != nil {
+				var member bool
+				if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM team_members WHERE team_id = $1 AND user_id = $2)`, *team, id).Scan(&member); err != nil {
+					return err
+				}
+				if !member {
+					return messaging.ErrNotInTeam
+				}
+			}
+			to = &id
+		}
+		if (owner == nil && to == nil) || (owner != nil && to != nil && *owner == *to) {
+			return nil // already so
+		}
+		if _, err := tx.Exec(ctx, `UPDATE threads SET staff_id = $2 WHERE id = $1`, threadID, to); err != nil {
+			return err
+		}
+		return AppendAudit(ctx, tx, audit.Event{ActorID: staff.UserID, Action: auditAssigned, TargetType: "thread", TargetID: threadID, IP: staff.IP,
+			Detail: map[string]any{"from": owner, "to": to}})
+	}))
+}

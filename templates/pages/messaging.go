@@ -71,6 +71,14 @@ type ThreadView struct {
 	StatusAction  string
 	StatusField   Field
 	StatusOptions []Option
+	// Owner says who owns the thread; AssignAction ("" hides the forms) is
+	// where it is handed over (Assignee), taken (TakeAs: the viewer's
+	// email, "" when they own it) or left to the team (CanRelease).
+	Owner        string
+	AssignAction string
+	Assignee     Field
+	TakeAs       string
+	CanRelease   bool
 }
 
 // NoteView is one internal note, ready to show.
