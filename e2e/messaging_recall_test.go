@@ -74,7 +74,10 @@ func TestJourney6ReadStatusReplyAndRecall(t *testing.T) {
 		t.Errorf("downloaded %s differs from what the provider sent", xray.name)
 	}
 
-	j.click(button("Withdraw this message"))
+	j.click(link("Withdraw this message"))
+	j.waitFor(testid("recall-confirm-page"))
+	j.checkPage("recall-confirm")
+	j.click(button("Withdraw"))
 	j.waitFor(testid("thread-page"))
 	if got := j.path(); got != "/staff/threads/"+p.threadID() {
 		t.Errorf("after withdrawing the browser is at %s", got)

@@ -90,6 +90,17 @@ func (s *Server) compose(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, a.threadURL+id+"?sent=1", http.StatusSeeOther)
 }
 
+// recallConfirm asks before a message is withdrawn: it cannot be undone.
+func (s *Server) recallConfirm(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "id")
+	rt, err := s.messages.RecallTarget(r.Context(), s.viewer(r), id)
+	if s.failed(w, r, err) {
+		return
+	}
+	s.render(w, r, http.StatusOK, pages.RecallConfirm(pages.RecallConfirmView{Chrome: s.chrome(r), Action: "/staff/messages/" + id + "/recall",
+		ThreadURL: staffArea.threadURL + rt.ThreadID, OnlyMessage: rt.OnlyMessage, SentByEmail: rt.SentByEmail}))
+}
+
 // recall destroys a message the representative sent (crypto-shredding).
 func (s *Server) recall(w http.ResponseWriter, r *http.Request) {
 	threadID, err := s.messages.Recall(r.Context(), s.viewer(r), chi.URLParam(r, "id"))

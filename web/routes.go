@@ -106,6 +106,7 @@ func (s *Server) Handler() http.Handler {
 					r.Get("/threads/{id}", s.thread)
 					r.Get("/compose", s.composeForm)
 					r.Get("/compose/delivery", s.deliveryHint) // which way a message would go (compose's script)
+					r.Get("/messages/{id}/recall", s.recallConfirm)
 					r.Post("/messages/{id}/recall", s.recall)
 					r.Post("/threads/{id}/notes", s.addNote)
 					r.Post("/threads/{id}/status", s.setStatus)

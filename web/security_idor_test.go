@@ -84,6 +84,11 @@ func TestSecurityIDOROnEveryIDRouteForEveryRolePair(t *testing.T) {
 			{actor: secProvA, real: "/staff/threads/" + w.threadA + "/assign", missing: "/staff/threads/" + missingUID + "/assign", form: url.Values{"assignee": {""}}},
 			{actor: secAdmin, real: "/staff/threads/" + w.threadB + "/assign", missing: "/staff/threads/" + missingUID + "/assign", form: url.Values{"assignee": {""}}},
 		},
+		"GET /staff/messages/{id}/recall": {
+			{actor: secStaffY, real: "/staff/messages/" + w.msgA + "/recall", missing: "/staff/messages/" + missingUID + "/recall"},
+			{actor: secMateX, real: "/staff/messages/" + w.msgA + "/recall", missing: "/staff/messages/" + missingUID + "/recall"},
+			{actor: secProvA, real: "/staff/messages/" + w.msgA + "/recall", missing: "/staff/messages/" + missingUID + "/recall"},
+		},
 		"POST /staff/messages/{id}/recall": {
 			{actor: secStaffY, real: "/staff/messages/" + w.msgA + "/recall", missing: "/staff/messages/" + missingUID + "/recall", form: url.Values{}},
 			{actor: secMateX, real: "/staff/messages/" + w.msgA + "/recall", missing: "/staff/messages/" + missingUID + "/recall", form: url.Values{}}, // sees it, did not send it

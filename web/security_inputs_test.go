@@ -100,6 +100,7 @@ func (w *secWorld) inputRoutes() map[string]inputRoute {
 		"POST /staff/threads/{id}/notes":   {secStaffX, "/staff/threads/" + w.threadA + "/notes", []string{"note"}, vals("note", "Called the office; results promised by Friday."), false},
 		"POST /staff/threads/{id}/status":  {secStaffX, "/staff/threads/" + w.threadA + "/status", []string{"status"}, vals("status", "waiting"), false},
 		"POST /staff/threads/{id}/assign":  {secStaffX, "/staff/threads/" + w.threadA + "/assign", []string{"assignee"}, vals("assignee", "mate.x@plan.example"), false},
+		"GET /staff/messages/{id}/recall":  {secStaffX, "/staff/messages/" + w.msgA + "/recall", nil, none, false},
 		"POST /staff/messages/{id}/recall": {secStaffX, "/staff/messages/" + missingUID + "/recall", nil, none, false},
 		"GET /admin/reauth":                {secAdmin, "/admin/reauth", []string{"next"}, vals("next", "/admin/users"), false},
 		"POST /admin/reauth":               {secAdmin, "/admin/reauth", []string{"password", "code", "next"}, vals("password", "", "code", "", "next", "/admin/users"), false},

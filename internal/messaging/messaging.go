@@ -134,6 +134,17 @@ type Thread struct {
 	Notes []Note
 }
 
+// RecallTarget is what withdrawing a message will do, for its confirmation.
+type RecallTarget struct {
+	ThreadID string
+	// OnlyMessage: the conversation has no other message, so its subject
+	// is destroyed too.
+	OnlyMessage bool
+	// SentByEmail: a copy went to the provider's mail server, which a
+	// recall cannot reach.
+	SentByEmail bool
+}
+
 // Note is an internal note on a thread: staff only, never emailed, never
 // shown to the provider.
 type Note struct {
@@ -251,6 +262,9 @@ type Store interface {
 	Thread(ctx context.Context, v Viewer, threadID string) (Thread, error)
 	OpenAttachment(ctx context.Context, v Viewer, attachmentID string) (Attachment, io.ReadCloser, error)
 	Recall(ctx context.Context, staff Viewer, messageID string) (threadID string, err error)
+	// RecallTarget describes a message staff may withdraw (ErrNotFound
+	// when they may not, or it is withdrawn already).
+	RecallTarget(ctx context.Context, staff Viewer, messageID string) (RecallTarget, error)
 	// AddNote seals an internal note on a thread staff may see (audited);
 	// ErrNotFound otherwise.
 	AddNote(ctx context.Context, staff Viewer, threadID, body string) error

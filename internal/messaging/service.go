@@ -274,3 +274,11 @@ func (s *Service) Assign(ctx context.Context, staff Viewer, threadID, assigneeEm
 		return err
 	}
 }
+
+// RecallTarget describes a message before staff confirm withdrawing it.
+func (s *Service) RecallTarget(ctx context.Context, staff Viewer, messageID string) (RecallTarget, error) {
+	if !ValidID(messageID) {
+		return RecallTarget{}, ErrNotFound
+	}
+	return s.store.RecallTarget(ctx, staff, messageID)
+}

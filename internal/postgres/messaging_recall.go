@@ -35,6 +35,20 @@ func (s *MessagingStore) Recall(ctx context.Context, staff messaging.Viewer, mes
 		if _, err := tx.Exec(ctx, `UPDATE messages SET recalled_at = now() WHERE id = $1`, messageID); err != nil {
 			return err
 		}
+		// A conversation left with no message also loses its subject: a
+		// subject alone can be PHI ("Biopsy results for J. Doe").
+		var subjectKey string
+		err = tx.QueryRow(ctx, `SELECT t.subject_key::text FROM threads t WHERE t.id = $1
+			AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.thread_id = t.id AND m.recalled_at IS NULL)`, threadID).Scan(&subjectKey)
+		switch {
+		case err == nil:
+			if err := s.keys.Shred(ctx, tx, subjectKey); err != nil {
+				return err
+			}
+			destroyed++
+		case !errors.Is(err, pgx.ErrNoRows):
+			return err
+		}
 		// The reply addresses of the thread's emailed copies stop working
 		// too: a recall means staff want this conversation back.
 		if err := revokeReplyTokens(ctx, tx, threadID); err != nil {
@@ -90,4 +104,21 @@ func (s *MessagingStore) shredMessages(ctx context.Context, tx pgx.Tx, msgs []ke
 		total += n
 	}
 	return total, nil
+}
+
+func (s *MessagingStore) RecallTarget(ctx context.Context, staff messaging.Viewer, messageID string) (messaging.RecallTarget, error) {
+	var rt messaging.RecallTarget
+	if !staff.Staff {
+		return rt, messaging.ErrNotFound
+	}
+	err := s.pool.QueryRow(ctx, `SELECT m.thread_id::text,
+			NOT EXISTS (SELECT 1 FROM messages o WHERE o.thread_id = m.thread_id AND o.id <> m.id AND o.recalled_at IS NULL),
+			EXISTS (SELECT 1 FROM message_deliveries d WHERE d.message_id = m.id AND d.method = 'tls')
+		FROM messages m JOIN threads t ON t.id = m.thread_id
+		WHERE `+threadScope(staff)+` AND m.id = $2 AND m.sender_id = $1 AND m.recalled_at IS NULL`, staff.UserID, messageID).
+		Scan(&rt.ThreadID, &rt.OnlyMessage, &rt.SentByEmail)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return rt, messaging.ErrNotFound
+	}
+	return rt, wrap("recall target", err)
 }

@@ -182,3 +182,12 @@ func counterpartLabel(staff bool) string {
 	}
 	return "With"
 }
+
+// RecallConfirmView asks a representative to confirm withdrawing a message.
+type RecallConfirmView struct {
+	Chrome      layout.Chrome
+	Action      string
+	ThreadURL   string
+	OnlyMessage bool
+	SentByEmail bool
+}
