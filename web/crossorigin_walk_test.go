@@ -171,6 +171,15 @@ func TestEveryUnsafeRouteRefusesCrossOriginRequestsAndStoresNothing(t *testing.T
 		"POST /staff/threads/{id}/assign": func() xoRequest {
 			return xoRequest{b: as(repEmail)(), path: "/staff/threads/" + tid + "/assign", form: url.Values{"assignee": {""}}}
 		},
+		"POST /staff/providers/{id}/registration": func() xoRequest {
+			b := as(repEmail)()
+			b.postMessage("/staff/compose", url.Values{"to": {"not.yet@clinic.example"}, "subject": {"Welcome"}, "body": {"Hello."}})
+			var id int64
+			if err := s.app.Pool.QueryRow(ctx, `SELECT id FROM users WHERE email = 'not.yet@clinic.example'`).Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			return xoRequest{b: b, path: fmt.Sprintf("/staff/providers/%d/registration", id), form: url.Values{}}
+		},
 		"POST /staff/messages/{id}/recall": func() xoRequest {
 			return xoRequest{b: as(repEmail)(), path: "/staff/messages/" + newStaffMessage() + "/recall", form: url.Values{}}
 		},

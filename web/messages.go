@@ -39,6 +39,17 @@ func (s *Server) requireRole(role accounts.Role) func(http.Handler) http.Handler
 
 // inbox lists the viewer's threads, newest first, a page at a time.
 func (s *Server) inbox(w http.ResponseWriter, r *http.Request) {
+	v, err := s.inboxView(r, 0)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, pages.Inbox(v))
+}
+
+// inboxView is a page of the viewer's threads (only those with provider
+// providerID, when not 0), with the staff's filters.
+func (s *Server) inboxView(r *http.Request, providerID int64) (pages.InboxView, error) {
 	a := areaOf(r)
 	q := r.URL.Query()
 	filter := messaging.Filter(q.Get("filter"))
@@ -46,15 +57,18 @@ func (s *Server) inbox(w http.ResponseWriter, r *http.Request) {
 		messaging.FilterNotDone, messaging.FilterDone}, filter) {
 		filter = messaging.FilterAll
 	}
-	threads, next, err := s.messages.Inbox(r.Context(), s.viewer(r), messaging.Page{Filter: filter, Before: q.Get("before"), Limit: 25})
+	threads, next, err := s.messages.Inbox(r.Context(), s.viewer(r), messaging.Page{Filter: filter, Before: q.Get("before"), Limit: 25, ProviderID: providerID})
 	if err != nil {
-		s.serverError(w, r, err)
-		return
+		return pages.InboxView{}, err
 	}
 	v := pages.InboxView{Chrome: s.chrome(r), Title: "Your secure messages", ComposeURL: a.composeURL, Staff: a.staff,
 		EmptyTitle: "No secure messages yet",
 		EmptyText: "When " + s.cfg.Org.Name + " sends you a secure message, it appears here and you also get an email whose subject starts with [SECURE]. " +
 			"To write to the representative you work with or to Provider Services, choose New message."}
+	listURL := a.inboxURL
+	if providerID != 0 {
+		listURL = "/staff/providers/" + strconv.FormatInt(providerID, 10)
+	}
 	if a.staff {
 		v.Title = "Staff inbox"
 		v.EmptyText = "Threads you or your teams have with providers appear here. To send protected health information to a provider, choose New message."
@@ -63,7 +77,7 @@ func (s *Server) inbox(w http.ResponseWriter, r *http.Request) {
 			f     messaging.Filter
 		}{{"All", messaging.FilterAll}, {"Mine", messaging.FilterMine}, {"Team unassigned", messaging.FilterNoOwner}, {"Unread", messaging.FilterUnread},
 			{"Awaiting reply", messaging.FilterAwaiting}, {"Not done", messaging.FilterNotDone}, {"Done", messaging.FilterDone}} {
-			u := a.inboxURL
+			u := listURL
 			if f.f != "" {
 				u += "?filter=" + string(f.f)
 			}
@@ -98,12 +112,76 @@ func (s *Server) inbox(w http.ResponseWriter, r *http.Request) {
 		if filter != "" {
 			vals.Set("filter", string(filter))
 		}
-		v.NextURL = a.inboxURL + "?" + vals.Encode()
+		v.NextURL = listURL + "?" + vals.Encode()
+	}
+	return v, nil
+}
+
+// providerPage is a provider as staff who serve them see them: the account
+// (registered or not, last sign-in) and their threads with the viewer's
+// teams. Staff who share no thread with the provider get 404.
+func (s *Server) providerPage(w http.ResponseWriter, r *http.Request) {
+	card, ok := s.providerCard(w, r)
+	if !ok {
+		return
+	}
+	v, err := s.inboxView(r, card.ID)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	v.Title = firstNonEmpty(card.Name, card.Email)
+	cv := &pages.ProviderCardView{Name: card.Name, Email: card.Email, State: "Registered", LastLogin: "Never"}
+	switch {
+	case card.Pending:
+		cv.State = "Invited, not registered yet"
+		cv.ResendAction = "/staff/providers/" + strconv.FormatInt(card.ID, 10) + "/registration"
+	case card.Disabled:
+		cv.State = "Disabled by an administrator"
+	}
+	if !card.LastLoginAt.IsZero() {
+		cv.LastLogin = s.day(card.LastLoginAt)
+	}
+	v.Provider = cv
+	v.EmptyTitle, v.EmptyText = "Nothing here", "No conversation with this provider matches this filter."
+	if r.URL.Query().Get("resent") == "1" {
+		v.Notice = "A fresh registration link is on its way to " + card.Email + "."
 	}
 	s.render(w, r, http.StatusOK, pages.Inbox(v))
 }
 
-// thread shows one of the viewer's threads with its reply form.
+// providerCard loads the provider named by {id} for staff who serve them;
+// it answers 404 itself otherwise.
+func (s *Server) providerCard(w http.ResponseWriter, r *http.Request) (messaging.ProviderCard, bool) {
+	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
+	if err != nil {
+		s.notFound(w, r)
+		return messaging.ProviderCard{}, false
+	}
+	card, err := s.messages.Provider(r.Context(), s.viewer(r), id)
+	return card, !s.failed(w, r, err)
+}
+
+// resendRegistration emails a pending provider a fresh registration link
+// (they lost the first email), audited.
+func (s *Server) resendRegistration(w http.ResponseWriter, r *http.Request) {
+	card, ok := s.providerCard(w, r)
+	if !ok {
+		return
+	}
+	u, _ := currentUser(r.Context())
+	err := s.accounts.ResendRegistrationFor(r.Context(), u, card.ID, ClientIP(r.Context()).String())
+	if errors.Is(err, accounts.ErrActionNotApplicable) {
+		s.renderMessage(w, r, http.StatusConflict, "No link to send", "This provider has registered already (or the account is off): there is no registration link to send.")
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/staff/providers/"+strconv.FormatInt(card.ID, 10)+"?resent=1", http.StatusSeeOther)
+}
+
 func (s *Server) thread(w http.ResponseWriter, r *http.Request) {
 	s.showThread(w, r, chi.URLParam(r, "id"), http.StatusOK, nil, "")
 }
@@ -140,6 +218,9 @@ func (s *Server) showThreadWith(w http.ResponseWriter, r *http.Request, id strin
 	switch {
 	case a.staff:
 		v.With = "With " + th.ProviderName + " (" + th.ProviderEmail + ")"
+		if !a.readOnly {
+			v.WithURL = "/staff/providers/" + strconv.FormatInt(th.ProviderID, 10)
+		}
 	case th.StaffName != "":
 		v.With = "With " + th.StaffName
 	default:

@@ -89,6 +89,13 @@ func TestSecurityIDOROnEveryIDRouteForEveryRolePair(t *testing.T) {
 			{actor: secMateX, real: "/staff/messages/" + w.msgA + "/recall", missing: "/staff/messages/" + missingUID + "/recall"},
 			{actor: secProvA, real: "/staff/messages/" + w.msgA + "/recall", missing: "/staff/messages/" + missingUID + "/recall"},
 		},
+		"GET /staff/providers/{id}": {
+			{actor: secStaffY, real: fmt.Sprintf("/staff/providers/%d", w.provA.ID), missing: "/staff/providers/" + missingNum},
+			{actor: secAdmin, real: fmt.Sprintf("/staff/providers/%d", w.provA.ID), missing: "/staff/providers/" + missingNum},
+		},
+		"POST /staff/providers/{id}/registration": {
+			{actor: secStaffY, real: fmt.Sprintf("/staff/providers/%d/registration", w.provA.ID), missing: "/staff/providers/" + missingNum + "/registration", form: url.Values{}},
+		},
 		"POST /staff/messages/{id}/recall": {
 			{actor: secStaffY, real: "/staff/messages/" + w.msgA + "/recall", missing: "/staff/messages/" + missingUID + "/recall", form: url.Values{}},
 			{actor: secMateX, real: "/staff/messages/" + w.msgA + "/recall", missing: "/staff/messages/" + missingUID + "/recall", form: url.Values{}}, // sees it, did not send it

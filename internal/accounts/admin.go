@@ -194,3 +194,24 @@ func (s *Service) ChangeRole(ctx context.Context, admin User, targetID int64, ro
 func (s *Service) RecordAdminEvent(ctx context.Context, ev audit.Event) error {
 	return s.store.Record(ctx, ev)
 }
+
+// ResendRegistrationFor emails a pending provider a fresh registration
+// link at a representative's request (the first email went astray);
+// ErrActionNotApplicable when the provider has registered or is off. The
+// caller checks that the representative serves the provider.
+func (s *Service) ResendRegistrationFor(ctx context.Context, staff User, providerID int64, ip string) error {
+	u, err := s.store.UserByID(ctx, providerID)
+	if err != nil {
+		return err
+	}
+	if u.Role != RoleProvider || u.Status != StatusPending {
+		return ErrActionNotApplicable
+	}
+	ev := audit.Event{ActorID: staff.ID, Action: audit.RegistrationResent, TargetType: "user", TargetID: fmt.Sprint(u.ID), IP: ip,
+		Detail: map[string]any{"requested_by": "staff"}}
+	_, err = s.store.Administer(ctx, u.ID, ActionResendRegistration, ev, LinkEmail{UserID: u.ID, Purpose: PurposeRegister})
+	if errors.Is(err, ErrNotFound) {
+		return ErrActionNotApplicable
+	}
+	return err
+}

@@ -124,6 +124,7 @@ type Thread struct {
 	StaffName     string
 	TeamName      string
 	Status        Status
+	ProviderID    int64
 	// OwnerID is the representative who owns the thread (0: unassigned,
 	// the team's); HasTeam tells whether a team shares it.
 	OwnerID  int64
@@ -223,6 +224,18 @@ type Page struct {
 	Filter Filter
 	Before string
 	Limit  int
+	// ProviderID, when not 0, keeps only the threads with that provider.
+	ProviderID int64
+}
+
+// ProviderCard is a provider as staff see them: who, whether registered,
+// when last signed in. ID is the account id.
+type ProviderCard struct {
+	ID          int64
+	Name, Email string
+	Pending     bool // invited, not registered yet
+	Disabled    bool
+	LastLoginAt time.Time // zero: never
 }
 
 // PurgeReport says what one retention run destroyed.
@@ -265,6 +278,9 @@ type Store interface {
 	// RecallTarget describes a message staff may withdraw (ErrNotFound
 	// when they may not, or it is withdrawn already).
 	RecallTarget(ctx context.Context, staff Viewer, messageID string) (RecallTarget, error)
+	// Provider is a provider staff share at least one thread with
+	// (ErrNotFound otherwise: staff see only the providers they serve).
+	Provider(ctx context.Context, staff Viewer, providerID int64) (ProviderCard, error)
 	// AddNote seals an internal note on a thread staff may see (audited);
 	// ErrNotFound otherwise.
 	AddNote(ctx context.Context, staff Viewer, threadID, body string) error

@@ -282,3 +282,12 @@ func (s *Service) RecallTarget(ctx context.Context, staff Viewer, messageID stri
 	}
 	return s.store.RecallTarget(ctx, staff, messageID)
 }
+
+// Provider is the provider page's account card, for staff who share a
+// thread with them.
+func (s *Service) Provider(ctx context.Context, staff Viewer, providerID int64) (ProviderCard, error) {
+	if !staff.Staff || staff.Emergency {
+		return ProviderCard{}, ErrNotFound
+	}
+	return s.store.Provider(ctx, staff, providerID)
+}

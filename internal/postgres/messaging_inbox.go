@@ -34,6 +34,10 @@ func (s *MessagingStore) Inbox(ctx context.Context, v messaging.Viewer, p messag
 	case messaging.FilterNoOwner:
 		cond = append(cond, `t.staff_id IS NULL`)
 	}
+	if p.ProviderID != 0 {
+		args = append(args, p.ProviderID)
+		cond = append(cond, `t.provider_id = $`+strconv.Itoa(len(args)))
+	}
 	args = append(args, p.Limit+1)
 	where := append([]string{threadScope(v)}, cond...)
 	if v.Staff && !v.Emergency {

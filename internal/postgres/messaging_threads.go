@@ -30,7 +30,7 @@ func (s *MessagingStore) Thread(ctx context.Context, v messaging.Viewer, threadI
 		if err != nil {
 			return err
 		}
-		th.ID = threadID
+		th.ID, th.ProviderID = threadID, providerID
 		owner, b := subjectSeal(threadID)
 		subject, ok, err := s.decryptOrWithdrawn(ctx, tx, key, owner, b, ct)
 		if err != nil {

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -169,4 +170,21 @@ func (s *MessagingStore) Assign(ctx context.Context, staff messaging.Viewer, thr
 		return AppendAudit(ctx, tx, audit.Event{ActorID: staff.UserID, Action: auditAssigned, TargetType: "thread", TargetID: threadID, IP: staff.IP,
 			Detail: map[string]any{"from": owner, "to": to}})
 	}))
+}
+
+func (s *MessagingStore) Provider(ctx context.Context, staff messaging.Viewer, providerID int64) (messaging.ProviderCard, error) {
+	var c messaging.ProviderCard
+	var status string
+	var last *time.Time
+	err := s.pool.QueryRow(ctx, `SELECT u.id, u.display_name, u.email::text, u.status, u.last_login_at FROM users u
+		WHERE u.id = $2 AND u.role = 'provider' AND EXISTS (SELECT 1 FROM threads t WHERE t.provider_id = u.id AND `+threadScope(staff)+`)`,
+		staff.UserID, providerID).Scan(&c.ID, &c.Name, &c.Email, &status, &last)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return c, messaging.ErrNotFound
+	}
+	if last != nil {
+		c.LastLoginAt = *last
+	}
+	c.Pending, c.Disabled = status == "pending", status == "disabled"
+	return c, wrap("provider", err)
 }

@@ -19,6 +19,16 @@ type InboxView struct {
 	EmptyTitle string
 	EmptyText  string
 	Notice     string
+	// Provider, on a provider's page for staff, is the account card
+	// shown above their threads.
+	Provider *ProviderCardView
+}
+
+// ProviderCardView is a provider's account as staff see it; ResendAction
+// ("" hides it) emails a pending provider a fresh registration link.
+type ProviderCardView struct {
+	Name, Email, State, LastLogin string
+	ResendAction                  string
 }
 
 // FilterLink is one tab of the staff inbox's filters.
@@ -47,6 +57,7 @@ type ThreadView struct {
 	Chrome      layout.Chrome
 	Subject     string
 	With        string
+	WithURL     string // staff: the provider's page
 	Messages    []MessageView
 	ReplyAction string
 	Reply       Field
