@@ -180,6 +180,9 @@ func TestEveryUnsafeRouteRefusesCrossOriginRequestsAndStoresNothing(t *testing.T
 			}
 			return xoRequest{b: b, path: fmt.Sprintf("/staff/providers/%d/registration", id), form: url.Values{}}
 		},
+		"POST /staff/threads/done": func() xoRequest {
+			return xoRequest{b: as(repEmail)(), path: "/staff/threads/done", form: url.Values{"thread": {tid}}}
+		},
 		"POST /staff/messages/{id}/recall": func() xoRequest {
 			return xoRequest{b: as(repEmail)(), path: "/staff/messages/" + newStaffMessage() + "/recall", form: url.Values{}}
 		},

@@ -70,6 +70,9 @@ func (s *Server) inboxView(r *http.Request, providerID int64) (pages.InboxView, 
 		listURL = "/staff/providers/" + strconv.FormatInt(providerID, 10)
 	}
 	if a.staff {
+		if !a.readOnly {
+			v.BulkAction = "/staff/threads/done?" + url.Values{"back": {r.URL.RequestURI()}}.Encode()
+		}
 		v.Title = "Staff inbox"
 		v.EmptyText = "Threads you or your teams have with providers appear here. To send protected health information to a provider, choose New message."
 		for _, f := range []struct {
@@ -87,11 +90,23 @@ func (s *Server) inboxView(r *http.Request, providerID int64) (pages.InboxView, 
 			v.EmptyTitle, v.EmptyText = "Nothing here", "No conversation matches this filter."
 		}
 	}
-	if q.Get("sent") == "1" {
+	switch {
+	case q.Get("sent") == "1":
 		v.Notice = "Your message was sent securely."
+	case q.Get("done") != "" && a.staff:
+		switch n, _ := strconv.Atoi(q.Get("done")); {
+		case n == 1:
+			v.Notice = "1 conversation marked done."
+		case n > 1:
+			v.Notice = strconv.Itoa(n) + " conversations marked done."
+		default:
+			v.Notice = "No conversation changed: those ticked were done already."
+		}
+	case q.Get("bulk") == "none" && a.staff:
+		v.BulkProblem = "Tick the conversations to mark done first."
 	}
 	for _, t := range threads {
-		row := pages.ThreadRow{URL: a.threadURL + t.ID, Subject: t.Subject, Counterpart: t.Counterpart, Unread: t.Unread,
+		row := pages.ThreadRow{ID: t.ID, URL: a.threadURL + t.ID, Subject: t.Subject, Counterpart: t.Counterpart, Unread: t.Unread,
 			Awaiting: a.staff && t.AwaitingReply && t.Status != messaging.StatusDone, Done: a.staff && t.Status == messaging.StatusDone}
 		switch {
 		case t.Expired:
@@ -324,6 +339,41 @@ func (s *Server) assign(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/staff/threads/"+id+"?owner=changed", http.StatusSeeOther)
+}
+
+// markDone marks the ticked conversations of a staff list done and goes
+// back to that list.
+func (s *Server) markDone(w http.ResponseWriter, r *http.Request) {
+	f, ok := s.postForm(w, r)
+	if !ok {
+		return
+	}
+	back := accounts.SafeNext(r.URL.Query().Get("back"))
+	if !strings.HasPrefix(back, "/staff") {
+		back = "/staff"
+	}
+	n, err := s.messages.MarkDone(r.Context(), s.viewer(r), f.Values["thread"])
+	if _, bad := fieldErrors(err); bad {
+		http.Redirect(w, r, withQuery(back, "bulk", "none"), http.StatusSeeOther)
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, withQuery(back, "done", strconv.Itoa(n)), http.StatusSeeOther)
+}
+
+// withQuery is path with key=value added to its query.
+func withQuery(path, key, value string) string {
+	u, err := url.Parse(path)
+	if err != nil {
+		return path
+	}
+	q := u.Query()
+	q.Set(key, value)
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // statusWords name a thread's status on the staff pages.

@@ -274,9 +274,10 @@ func normalized(p page, params ...string) string {
 // panic, a source position, the database driver or its errors.
 var leakPattern = regexp.MustCompile(`(?i)goroutine \d|goroutine |\.go:\d|\.go:|pgx|pgconn|sqlstate|syntax error|panic|runtime error|invalid input syntax|violates|duplicate key|pq: |postgres(ql)?:`)
 
-// randomKey is the set-up page's authenticator key (shown as text and
-// carried by the form): random letters, in which "pgx" or "panic" may occur.
-var randomKey = regexp.MustCompile(`data-testid="totp-secret">[^<]*<|name="secret" value="[^"]*"`)
+// randomKey is random text a page rightly shows, in which "pgx" or
+// "panic" may occur by chance: the set-up page's authenticator key (as
+// text and in the form) and the token of an emailed link in a form's URL.
+var randomKey = regexp.MustCompile(`data-testid="totp-secret">[^<]*<|name="secret" value="[^"]*"|/(register|reset-password)/[A-Za-z0-9_-]+`)
 
 func leaks(body string) string {
 	return leakPattern.FindString(randomKey.ReplaceAllString(body, ""))

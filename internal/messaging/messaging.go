@@ -287,6 +287,9 @@ type Store interface {
 	// SetStatus sets a thread's status (audited); ErrNotFound when staff
 	// may not see it.
 	SetStatus(ctx context.Context, staff Viewer, threadID string, st Status) error
+	// SetStatuses sets the status of each thread staff may see (the others
+	// are skipped) and returns how many changed.
+	SetStatuses(ctx context.Context, staff Viewer, threadIDs []string, st Status) (int, error)
 	// Assign makes the representative with assigneeEmail the thread's
 	// owner, or ("") leaves it to its team (audited). ErrNotFound when
 	// staff may not see the thread; ErrNotStaff when the address is not an

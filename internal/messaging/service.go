@@ -291,3 +291,27 @@ func (s *Service) Provider(ctx context.Context, staff Viewer, providerID int64) 
 	}
 	return s.store.Provider(ctx, staff, providerID)
 }
+
+// maxBulk bounds one bulk change (a page of the inbox is 25).
+const maxBulk = 100
+
+// MarkDone marks several threads done at once (the inbox's checkboxes);
+// ids staff may not see are skipped. It returns how many changed.
+func (s *Service) MarkDone(ctx context.Context, staff Viewer, threadIDs []string) (int, error) {
+	if !staff.Staff {
+		return 0, ErrNotFound
+	}
+	var ids []string
+	for _, id := range threadIDs {
+		if ValidID(id) && !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	switch {
+	case len(ids) == 0:
+		return 0, FieldErrors{"thread": "Tick the conversations to mark done."}
+	case len(ids) > maxBulk:
+		return 0, FieldErrors{"thread": "Mark at most 100 conversations at once."}
+	}
+	return s.store.SetStatuses(ctx, staff, ids, StatusDone)
+}

@@ -188,3 +188,32 @@ func (s *MessagingStore) Provider(ctx context.Context, staff messaging.Viewer, p
 	c.Pending, c.Disabled = status == "pending", status == "disabled"
 	return c, wrap("provider", err)
 }
+
+func (s *MessagingStore) SetStatuses(ctx context.Context, staff messaging.Viewer, threadIDs []string, st messaging.Status) (int, error) {
+	changed := 0
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `UPDATE threads t SET status = $3 FROM (SELECT t.id, t.status FROM threads t
+				WHERE `+threadScope(staff)+` AND t.id = ANY($2::uuid[]) AND t.expired_at IS NULL AND t.status <> $3 FOR UPDATE) old
+			WHERE t.id = old.id RETURNING t.id::text, old.status`, staff.UserID, threadIDs, st)
+		if err != nil {
+			return err
+		}
+		type change struct{ id, from string }
+		list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (change, error) {
+			var c change
+			return c, r.Scan(&c.id, &c.from)
+		})
+		if err != nil {
+			return err
+		}
+		for _, c := range list {
+			if err := AppendAudit(ctx, tx, audit.Event{ActorID: staff.UserID, Action: auditStatusChanged, TargetType: "thread", TargetID: c.id, IP: staff.IP,
+				Detail: map[string]any{"from": c.from, "to": string(st), "bulk": true}}); err != nil {
+				return err
+			}
+		}
+		changed = len(list)
+		return nil
+	})
+	return changed, wrap("set statuses", err)
+}

@@ -22,6 +22,11 @@ type InboxView struct {
 	// Provider, on a provider's page for staff, is the account card
 	// shown above their threads.
 	Provider *ProviderCardView
+	// BulkAction, for staff, puts a checkbox on each row and a "Mark done"
+	// button that posts the ticked ones here; BulkProblem says what was
+	// wrong with the last try.
+	BulkAction  string
+	BulkProblem string
 }
 
 // ProviderCardView is a provider's account as staff see it; ResendAction
@@ -40,6 +45,7 @@ type FilterLink struct {
 
 // ThreadRow is one line of an inbox.
 type ThreadRow struct {
+	ID          string
 	URL         string
 	Subject     string
 	Counterpart string
