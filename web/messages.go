@@ -9,11 +9,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/healthnet/secureportal/internal/accounts"
 	"github.com/healthnet/secureportal/internal/messaging"
+	"github.com/healthnet/secureportal/templates/layout"
 	"github.com/healthnet/secureportal/templates/pages"
 )
 
@@ -57,7 +59,11 @@ func (s *Server) inboxView(r *http.Request, providerID int64) (pages.InboxView, 
 		messaging.FilterNotDone, messaging.FilterDone}, filter) {
 		filter = messaging.FilterAll
 	}
-	threads, next, err := s.messages.Inbox(r.Context(), s.viewer(r), messaging.Page{Filter: filter, Before: q.Get("before"), Limit: 25, ProviderID: providerID})
+	page := messaging.Page{Filter: filter, Before: q.Get("before"), Limit: 25, ProviderID: providerID}
+	if a.staff && s.cfg.NotOpenedAfter > 0 {
+		page.NotOpenedBefore = time.Now().Add(-s.cfg.NotOpenedAfter)
+	}
+	threads, next, err := s.messages.Inbox(r.Context(), s.viewer(r), page)
 	if err != nil {
 		return pages.InboxView{}, err
 	}
@@ -108,6 +114,9 @@ func (s *Server) inboxView(r *http.Request, providerID int64) (pages.InboxView, 
 	for _, t := range threads {
 		row := pages.ThreadRow{ID: t.ID, URL: a.threadURL + t.ID, Subject: t.Subject, Counterpart: t.Counterpart, Unread: t.Unread,
 			Awaiting: a.staff && t.AwaitingReply && t.Status != messaging.StatusDone, Done: a.staff && t.Status == messaging.StatusDone}
+		if t.NotOpened {
+			row.NotOpened = "Not opened by the provider for over " + layout.Duration(s.cfg.NotOpenedAfter)
+		}
 		switch {
 		case t.Expired:
 			row.Subject = "(expired)"

@@ -58,6 +58,9 @@ type Config struct {
 	// Retention is how long a thread's content is kept after its last
 	// message; then the purge job crypto-shreds it. Zero keeps it forever.
 	Retention time.Duration
+	// NotOpenedAfter is when the staff list flags a message waiting in the
+	// portal that the provider has not opened.
+	NotOpenedAfter time.Duration
 
 	// MaxFormBytes bounds request bodies that are not uploads.
 	MaxFormBytes int64
@@ -190,6 +193,7 @@ func Load(getenv Getenv) (*Config, error) {
 	c.TrustedProxies = l.prefixes("PORTAL_TRUSTED_PROXIES")
 	c.Location = l.location("PORTAL_TIMEZONE", "UTC")
 	c.Retention = l.duration("PORTAL_RETENTION", 0) // 0: keep forever
+	c.NotOpenedAfter = l.duration("PORTAL_NOT_OPENED_AFTER", 72*time.Hour)
 	c.JobRescueAfter = l.jobRescueAfter()
 	c.Limits = l.limits()
 

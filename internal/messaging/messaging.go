@@ -92,6 +92,9 @@ type ThreadSummary struct {
 	Unread        int
 	AwaitingReply bool // staff: the provider wrote last
 	Status        Status
+	// NotOpened: a staff message has waited in the portal, unopened by the
+	// provider, since before Page.NotOpenedBefore.
+	NotOpened bool
 }
 
 // Status is where a thread stands for the representatives. The values are
@@ -226,6 +229,9 @@ type Page struct {
 	Limit  int
 	// ProviderID, when not 0, keeps only the threads with that provider.
 	ProviderID int64
+	// NotOpenedBefore, when set (staff), flags threads with a staff message
+	// waiting in the portal since before it that the provider has not opened.
+	NotOpenedBefore time.Time
 }
 
 // ProviderCard is a provider as staff see them: who, whether registered,

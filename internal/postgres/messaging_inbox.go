@@ -38,6 +38,12 @@ func (s *MessagingStore) Inbox(ctx context.Context, v messaging.Viewer, p messag
 		args = append(args, p.ProviderID)
 		cond = append(cond, `t.provider_id = $`+strconv.Itoa(len(args)))
 	}
+	// Flagging unopened messages is for staff; a provider's page asks false.
+	notOpened := "false"
+	if v.Staff && !p.NotOpenedBefore.IsZero() {
+		args = append(args, p.NotOpenedBefore)
+		notOpened = notOpenedSQL("$" + strconv.Itoa(len(args)))
+	}
 	args = append(args, p.Limit+1)
 	where := append([]string{threadScope(v)}, cond...)
 	if v.Staff && !v.Emergency {
@@ -48,7 +54,7 @@ func (s *MessagingStore) Inbox(ctx context.Context, v messaging.Viewer, p messag
 			t.last_sender_id = t.provider_id, t.expired_at IS NOT NULL,
 			coalesce(nullif(pu.display_name, ''), pu.email::text), pu.email::text,
 			coalesce(su.display_name, ''), coalesce(tm.name, ''),
-			(SELECT count(*) FROM (`+unreadMessagesSQL+`) u), t.status, `+keyColumns+`
+			(SELECT count(*) FROM (`+unreadMessagesSQL+`) u), t.status, `+notOpened+`, `+keyColumns+`
 		FROM threads t
 		LEFT JOIN data_keys dk ON dk.id = t.subject_key
 		JOIN users pu ON pu.id = t.provider_id
@@ -69,12 +75,13 @@ func (s *MessagingStore) Inbox(ctx context.Context, v messaging.Viewer, p messag
 		team                   string
 		unread                 int
 		status                 messaging.Status
+		notOpened              bool
 		key                    joinedKey // the subject's data key, joined
 	}
 	var list []row
 	for rows.Next() {
 		var r row
-		if err := rows.Scan(append([]any{&r.id, &r.keyID, &r.ct, &r.at, &r.awaiting, &r.expired, &r.provider, &r.email, &r.staff, &r.team, &r.unread, &r.status},
+		if err := rows.Scan(append([]any{&r.id, &r.keyID, &r.ct, &r.at, &r.awaiting, &r.expired, &r.provider, &r.email, &r.staff, &r.team, &r.unread, &r.status, &r.notOpened},
 			r.key.dest()...)...); err != nil {
 			rows.Close()
 			return nil, "", wrap("inbox", err)
@@ -105,7 +112,7 @@ func (s *MessagingStore) Inbox(ctx context.Context, v messaging.Viewer, p messag
 	for i, r := range list {
 		ok := subjects[i] != nil
 		ts := messaging.ThreadSummary{ID: r.id, Subject: string(subjects[i]), Withdrawn: !ok && !r.expired, Expired: r.expired, LastMessageAt: r.at, Unread: r.unread,
-			AwaitingReply: r.awaiting, ProviderEmail: r.email, TeamName: r.team, Status: r.status}
+			AwaitingReply: r.awaiting, ProviderEmail: r.email, TeamName: r.team, Status: r.status, NotOpened: r.notOpened}
 		switch {
 		case v.Staff:
 			ts.Counterpart = r.provider
@@ -135,6 +142,16 @@ func staffPageCandidates(cond []string, limit string) string {
 	return `(SELECT t.id FROM threads t WHERE t.staff_id = $1` + newest + `)
 		UNION ALL (SELECT c.id FROM team_members m CROSS JOIN LATERAL (
 			SELECT t.id FROM threads t WHERE t.team_id = m.team_id` + newest + `) c WHERE m.user_id = $1)`
+}
+
+// notOpenedSQL tells whether thread t has a staff message, still there,
+// sent before cutoff, that waits in the portal (not delivered over TLS)
+// and that the provider has not opened.
+func notOpenedSQL(cutoff string) string {
+	return `EXISTS (SELECT 1 FROM messages m WHERE m.thread_id = t.id AND m.sender_id <> t.provider_id AND m.recalled_at IS NULL
+		AND m.created_at < ` + cutoff + `
+		AND NOT EXISTS (SELECT 1 FROM message_reads r WHERE r.message_id = m.id AND r.user_id = t.provider_id)
+		AND NOT EXISTS (SELECT 1 FROM message_deliveries d WHERE d.message_id = m.id AND d.method = 'tls'))`
 }
 
 // unreadMessagesSQL selects the messages of thread t that viewer $1 has not

@@ -56,6 +56,8 @@ type ThreadRow struct {
 	Awaiting    bool
 	// Done marks a conversation a representative closed (staff only).
 	Done bool
+	// NotOpened says how long a staff message has waited unopened ("").
+	NotOpened string
 }
 
 // ThreadView feeds a conversation page.
