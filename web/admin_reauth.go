@@ -92,15 +92,7 @@ func (s *Server) reauth(w http.ResponseWriter, r *http.Request) {
 		v.Code.Error = fe["code"]
 		s.render(w, r, http.StatusUnauthorized, pages.Reauth(v))
 		return
-	case errors.Is(err, accounts.ErrSecondFactorLocked):
-		if err := s.endBrowserSession(w, r); err != nil {
-			s.serverError(w, r, err)
-			return
-		}
-		http.Redirect(w, r, "/login?reason="+reasonLocked, http.StatusSeeOther)
-		return
-	case err != nil:
-		s.serverError(w, r, err)
+	case s.secondStepFailed(w, r, err):
 		return
 	}
 	s.sessions.Put(r.Context(), sessAdminSeen, time.Now().UnixMilli())

@@ -178,8 +178,14 @@ func (s *Server) secondStepFailed(w http.ResponseWriter, r *http.Request, err er
 	case err == nil, bad:
 		return false
 	case errors.Is(err, accounts.ErrSecondFactorLocked):
+		// Wrong codes locked the account: whoever is at this browser,
+		// half signed in or signed in and guessing, is signed out.
 		s.metrics.observeLogin(false)
-		s.restartSignIn(w, r, reasonLocked)
+		if err := s.endBrowserSession(w, r); err != nil {
+			s.serverError(w, r, err)
+			return true
+		}
+		http.Redirect(w, r, "/login?reason="+reasonLocked, http.StatusSeeOther)
 	case errors.Is(err, accounts.ErrSessionEnded), errors.Is(err, accounts.ErrNoEnrolment):
 		s.restartSignIn(w, r, reasonChanged)
 	default:
@@ -293,13 +299,6 @@ func (s *Server) totpSetup(w http.ResponseWriter, r *http.Request) {
 		s.totpSetupPage(w, r, u, atSignIn, secret, http.StatusUnprocessableEntity, "")
 		return
 	}
-	if errors.Is(err, accounts.ErrSecondFactorLocked) && !atSignIn {
-		// Someone at a signed-in browser guessing codes: it is signed out.
-		if err := s.endBrowserSession(w, r); err != nil {
-			s.serverError(w, r, err)
-			return
-		}
-	}
 	if s.secondStepFailed(w, r, err) {
 		return
 	}
@@ -382,12 +381,6 @@ func (s *Server) confirmedCode(w http.ResponseWriter, r *http.Request, c codeCon
 	err := f.textErr()
 	if err == nil {
 		err = act(u, f.Get("code"))
-	}
-	if errors.Is(err, accounts.ErrSecondFactorLocked) {
-		if err := s.endBrowserSession(w, r); err != nil {
-			s.serverError(w, r, err)
-			return false
-		}
 	}
 	if s.secondStepFailed(w, r, err) {
 		return false

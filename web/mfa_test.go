@@ -263,3 +263,20 @@ func TestSecondStepKeepsNextOnSite(t *testing.T) {
 		must(t, "next="+next+" went to "+p.Location, p.Location == want)
 	}
 }
+
+// Someone at a signed-in browser guessing codes (to make new recovery
+// codes, say) locks the account like at sign-in, and is signed out.
+func TestGuessingCodesWhileSignedInLocksAndSignsOut(t *testing.T) {
+	s := newSite(t, map[string]string{"PORTAL_LOCKOUT_THRESHOLD": "3"})
+	s.staffIn("rep@plan.example", "Rep", "LA")
+	b := s.signedIn("rep@plan.example")
+	wrong := s.codeAt("rep@plan.example", 6)
+	var p page
+	for range 3 {
+		p = b.post("/account/mfa/recovery-codes", url.Values{"code": {wrong}})
+	}
+	must(t, "locked and sent to sign in: "+p.Location, p.Status == http.StatusSeeOther && p.Location == "/login?reason=locked")
+	p = b.get("/staff")
+	must(t, "signed out", p.Status == http.StatusSeeOther && strings.HasPrefix(p.Location, "/login"))
+	must(t, "the lock audited", s.audited("account.locked", "{}") == 1)
+}

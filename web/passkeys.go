@@ -302,18 +302,10 @@ func (s *Server) removePasskey(w http.ResponseWriter, r *http.Request) {
 		v.Failure = firstNonEmpty(fe["code"], fe["password"], reauthFailure)
 		s.render(w, r, http.StatusUnauthorized, pages.RemovePasskey(v))
 		return
-	case errors.Is(err, accounts.ErrSecondFactorLocked):
-		if err := s.endBrowserSession(w, r); err != nil {
-			s.serverError(w, r, err)
-			return
-		}
-		http.Redirect(w, r, "/login?reason="+reasonLocked, http.StatusSeeOther)
-		return
 	case errors.Is(err, accounts.ErrNotFound):
 		s.notFound(w, r)
 		return
-	case err != nil:
-		s.serverError(w, r, err)
+	case s.secondStepFailed(w, r, err):
 		return
 	}
 	s.log.InfoContext(r.Context(), "passkey removed", "request_id", RequestID(r.Context()), "user_id", u.ID)
