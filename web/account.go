@@ -100,10 +100,8 @@ func (s *Server) endOtherSessions(w http.ResponseWriter, r *http.Request) {
 // second factor (where the policy offers one) and the recent sign-ins.
 func (s *Server) accountFactors(r *http.Request, u accounts.User, h accounts.SignInHistory) (pages.AccountFactors, error) {
 	req := s.accounts.SecondFactorPolicy().For(u.Role)
-	v := pages.AccountFactors{Offered: req != accounts.MFAOff, Required: req == accounts.MFARequired, Passkeys: u.Passkeys}
-	if s.passkeys == nil {
-		v.Passkeys = -1
-	}
+	v := pages.AccountFactors{Offered: req != accounts.MFAOff, Required: req == accounts.MFARequired,
+		PasskeysOffered: s.passkeys != nil, Passkeys: u.Passkeys}
 	for _, si := range h.Recent {
 		v.Recent = append(v.Recent, pages.SignInRow{When: s.day(si.At), IP: si.IP, Factor: firstNonEmpty(factorWords[string(si.Factor)], string(si.Factor))})
 	}

@@ -49,14 +49,24 @@ func (s *Server) inbox(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, pages.Inbox(v))
 }
 
+// staffFilter is one tab of the staff lists.
+type staffFilter struct {
+	label  string
+	filter messaging.Filter
+}
+
+// staffFilters are the staff lists' tabs, in order; a filter not here is
+// taken as All.
+var staffFilters = []staffFilter{{"All", messaging.FilterAll}, {"Mine", messaging.FilterMine}, {"Team unassigned", messaging.FilterNoOwner},
+	{"Unread", messaging.FilterUnread}, {"Awaiting reply", messaging.FilterAwaiting}, {"Not done", messaging.FilterNotDone}, {"Done", messaging.FilterDone}}
+
 // inboxView is a page of the viewer's threads (only those with provider
 // providerID, when not 0), with the staff's filters.
 func (s *Server) inboxView(r *http.Request, providerID int64) (pages.InboxView, error) {
 	a := areaOf(r)
 	q := r.URL.Query()
 	filter := messaging.Filter(q.Get("filter"))
-	if !a.staff || !slices.Contains([]messaging.Filter{messaging.FilterMine, messaging.FilterNoOwner, messaging.FilterUnread, messaging.FilterAwaiting,
-		messaging.FilterNotDone, messaging.FilterDone}, filter) {
+	if !a.staff || !slices.ContainsFunc(staffFilters, func(f staffFilter) bool { return f.filter == filter }) {
 		filter = messaging.FilterAll
 	}
 	page := messaging.Page{Filter: filter, Before: q.Get("before"), Limit: 25, ProviderID: providerID}
@@ -81,16 +91,12 @@ func (s *Server) inboxView(r *http.Request, providerID int64) (pages.InboxView, 
 		}
 		v.Title = "Staff inbox"
 		v.EmptyText = "Threads you or your teams have with providers appear here. To send protected health information to a provider, choose New message."
-		for _, f := range []struct {
-			label string
-			f     messaging.Filter
-		}{{"All", messaging.FilterAll}, {"Mine", messaging.FilterMine}, {"Team unassigned", messaging.FilterNoOwner}, {"Unread", messaging.FilterUnread},
-			{"Awaiting reply", messaging.FilterAwaiting}, {"Not done", messaging.FilterNotDone}, {"Done", messaging.FilterDone}} {
+		for _, f := range staffFilters {
 			u := listURL
-			if f.f != "" {
-				u += "?filter=" + string(f.f)
+			if f.filter != "" {
+				u += "?filter=" + string(f.filter)
 			}
-			v.Filters = append(v.Filters, pages.FilterLink{Label: f.label, URL: u, Current: f.f == filter})
+			v.Filters = append(v.Filters, pages.FilterLink{Label: f.label, URL: u, Current: f.filter == filter})
 		}
 		if filter != messaging.FilterAll {
 			v.EmptyTitle, v.EmptyText = "Nothing here", "No conversation matches this filter."

@@ -57,6 +57,17 @@ func (s *Server) ceremonyFailed(w http.ResponseWriter, r *http.Request, err erro
 	s.ceremonyAnswer(w, http.StatusInternalServerError, ceremonyAnswer{Error: "Something went wrong on our side (request " + RequestID(r.Context()) + "). Please try again."})
 }
 
+// ceremonyBody reads the browser's answer to a ceremony; over
+// maxCeremonyBody it answers 413 itself and reports false.
+func (s *Server) ceremonyBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxCeremonyBody))
+	if err != nil {
+		s.ceremonyAnswer(w, http.StatusRequestEntityTooLarge, ceremonyAnswer{Error: "That answer from the browser is too large."})
+		return nil, false
+	}
+	return body, true
+}
+
 // passkeysAvailable answers 404 itself when the portal cannot offer
 // passkeys (its address is not a domain name).
 func (s *Server) passkeysAvailable(w http.ResponseWriter, r *http.Request) bool {
@@ -106,9 +117,8 @@ func (s *Server) passkeyRegisterFinish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u, _ := currentUser(r.Context())
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxCeremonyBody))
-	if err != nil {
-		s.ceremonyAnswer(w, http.StatusRequestEntityTooLarge, ceremonyAnswer{Error: "That answer from the browser is too large."})
+	body, ok := s.ceremonyBody(w, r)
+	if !ok {
 		return
 	}
 	a, _, err := s.passkeyAccount(r, u)
@@ -167,9 +177,8 @@ func (s *Server) passkeyLoginFinish(w http.ResponseWriter, r *http.Request) {
 	if !s.passkeysAvailable(w, r) {
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxCeremonyBody))
-	if err != nil {
-		s.ceremonyAnswer(w, http.StatusRequestEntityTooLarge, ceremonyAnswer{Error: "That answer from the browser is too large."})
+	body, ok := s.ceremonyBody(w, r)
+	if !ok {
 		return
 	}
 	ctx := r.Context()

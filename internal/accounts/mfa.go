@@ -221,12 +221,10 @@ func (s *Service) checkCode(ctx context.Context, u User, raw, ip string, recover
 	if err != nil {
 		return "", fmt.Errorf("accounts: second factor: %w", err)
 	}
-	match, step := matchTOTP(sec.Secret, code, s.now())
-	switch match {
-	case codeStale:
-		return "", s.wrongCode(ctx, u, ip, "expired_code", "That code has expired. Use the newest one from your app.")
-	case codeWrong:
-		return "", s.wrongCode(ctx, u, ip, "wrong_code", "That code is not right. Check that you are reading the entry for "+s.set.OrgName+" and type the code it shows now.")
+	step, err := s.currentStep(ctx, u, ip, sec.Secret, code,
+		"That code is not right. Check that you are reading the entry for "+s.set.OrgName+" and type the code it shows now.")
+	if err != nil {
+		return "", err
 	}
 	fresh, err := s.store.UseTOTPStep(ctx, sec.ID, step)
 	if err != nil {
@@ -249,6 +247,20 @@ func (s *Service) useRecoveryCode(ctx context.Context, u User, code, ip string) 
 	}
 	s.log.WarnContext(ctx, "recovery code used", "user_id", u.ID)
 	return FactorRecoveryCode, nil
+}
+
+// currentStep is the step at which secret shows code, within the drift
+// allowed; a stale or wrong code counts as a failed sign-in and answers
+// with the words for it (wrong says what to check).
+func (s *Service) currentStep(ctx context.Context, u User, ip, secret, code, wrong string) (int64, error) {
+	switch match, step := matchTOTP(secret, code, s.now()); match {
+	case codeStale:
+		return 0, s.wrongCode(ctx, u, ip, "expired_code", "That code has expired. Use the newest one from your app.")
+	case codeWrong:
+		return 0, s.wrongCode(ctx, u, ip, "wrong_code", wrong)
+	default:
+		return step, nil
+	}
 }
 
 // wrongCode counts a wrong code as a failed sign-in and answers with msg,
@@ -311,12 +323,10 @@ func (s *Service) ConfirmTOTP(ctx context.Context, u User, secret, raw, ip strin
 	if code == "" || kind != codeTOTP {
 		return nil, FieldErrors{"code": "Enter the 6-digit code your authenticator app shows for " + s.set.OrgName + "."}
 	}
-	match, step := matchTOTP(secret, code, s.now())
-	switch match {
-	case codeStale:
-		return nil, s.wrongCode(ctx, u, ip, "expired_code", "That code has expired. Use the newest one from your app.")
-	case codeWrong:
-		return nil, s.wrongCode(ctx, u, ip, "wrong_code", "That code is not right. Check that the app's clock is set automatically, and that you added the key shown on this page.")
+	step, err := s.currentStep(ctx, u, ip, secret, code,
+		"That code is not right. Check that the app's clock is set automatically, and that you added the key shown on this page.")
+	if err != nil {
+		return nil, err
 	}
 	shown, hashes := newRecoveryCodes()
 	ev := audit.Event{ActorID: u.ID, Action: audit.TOTPEnrolled, TargetType: "user", TargetID: fmt.Sprint(u.ID), IP: ip,

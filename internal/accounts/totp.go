@@ -32,27 +32,29 @@ type TOTPKey struct {
 	URL    string
 }
 
-// newTOTPKey makes a fresh 160-bit secret for account at issuer.
+// totpSecretBytes is the size of a secret: 160 bits, as RFC 4226 advises.
+const totpSecretBytes = 20
+
+var totpEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// newTOTPKey makes a fresh secret for account at issuer.
 func newTOTPKey(issuer, account string) (TOTPKey, error) {
-	k, err := totp.Generate(totp.GenerateOpts{Issuer: issuer, AccountName: account, Period: totpPeriod,
-		SecretSize: 20, Digits: totpDigits, Algorithm: otp.AlgorithmSHA1})
-	if err != nil {
-		return TOTPKey{}, err
-	}
-	return TOTPKey{Secret: k.Secret(), URL: k.URL()}, nil
+	raw := make([]byte, totpSecretBytes)
+	rand.Read(raw) // crypto/rand.Read never fails on supported platforms
+	return totpKeyFor(issuer, account, totpEncoding.EncodeToString(raw))
 }
 
 // wellFormedSecret reports whether s has the shape of the keys newTOTPKey
-// makes (160 bits, base32 without padding).
+// makes (base32 without padding).
 func wellFormedSecret(s string) bool {
-	raw, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(s)
-	return err == nil && len(raw) == 20
+	raw, err := totpEncoding.DecodeString(s)
+	return err == nil && len(raw) == totpSecretBytes
 }
 
-// totpKeyFor rebuilds the key of a stored secret, for showing it again
-// while the user is still setting up their app.
+// totpKeyFor is the key of secret: the text to type in and the otpauth://
+// URL for the QR code.
 func totpKeyFor(issuer, account, secret string) (TOTPKey, error) {
-	raw, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(secret)
+	raw, err := totpEncoding.DecodeString(secret)
 	if err != nil {
 		return TOTPKey{}, err
 	}

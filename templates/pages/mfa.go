@@ -72,9 +72,10 @@ type AccountFactors struct {
 	RecoveryCodes int
 	Required      bool
 	Recent        []SignInRow
-	// Passkeys is how many the user has; -1 when the portal cannot offer
-	// them (its address is not a domain name).
-	Passkeys int
+	// PasskeysOffered is false when the portal cannot offer passkeys (its
+	// address is not a domain name); Passkeys is how many the user has.
+	PasskeysOffered bool
+	Passkeys        int
 }
 
 // PasskeysView is the account's passkeys, and adding one.

@@ -595,7 +595,7 @@ func accountFactors(f AccountFactors) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		}
-		if f.Passkeys >= 0 {
+		if f.PasskeysOffered {
 			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 49, "<h2>Passkeys</h2><p data-testid=\"passkey-count\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
