@@ -148,7 +148,7 @@ func New(cfg *config.Config, log *slog.Logger, pool *pgxpool.Pool, keyring envel
 	river.AddWorker(workers, &jobs.SecurityNoticeWorker{AccountMail: accountMail})
 	river.AddWorker(workers, &jobs.RewrapWorker{Keys: keys, Limits: limits, Log: jobLog})
 	messageStore := postgres.NewMessagingStore(pool, keys, client, postgres.MessagingLimits{
-		MaxFileBytes: cfg.Uploads.MaxFileBytes, MaxFiles: cfg.Uploads.MaxFiles})
+		MaxFileBytes: cfg.Uploads.MaxFileBytes, MaxFiles: cfg.Uploads.MaxFiles, SearchTime: cfg.SearchTime})
 	deliveryStore := postgres.NewDeliveryStore(pool)
 	router, err := newRouter(cfg, deliveryStore, log.With("component", "delivery"))
 	if err != nil {

@@ -73,10 +73,17 @@ func (s *Server) inboxView(r *http.Request, providerID int64) (pages.InboxView, 
 	if a.staff && s.cfg.NotOpenedAfter > 0 {
 		page.NotOpenedBefore = time.Now().Add(-s.cfg.NotOpenedAfter)
 	}
-	threads, next, err := s.messages.Inbox(r.Context(), s.viewer(r), page)
+	form, query, err := s.searchForm(r, &page)
 	if err != nil {
 		return pages.InboxView{}, err
 	}
+	res := messaging.SearchResult{}
+	if form.Problem == "" {
+		if res, err = s.messages.Search(r.Context(), s.viewer(r), page, query); err != nil {
+			return pages.InboxView{}, err
+		}
+	}
+	threads, next := res.Threads, res.Next
 	v := pages.InboxView{Chrome: s.chrome(r), Title: "Your secure messages", ComposeURL: a.composeURL, Staff: a.staff,
 		EmptyTitle: "No secure messages yet",
 		EmptyText: "When " + s.cfg.Org.Name + " sends you a secure message, it appears here and you also get an email whose subject starts with [SECURE]. " +
@@ -93,8 +100,12 @@ func (s *Server) inboxView(r *http.Request, providerID int64) (pages.InboxView, 
 		v.EmptyText = "Threads you or your teams have with providers appear here. To send protected health information to a provider, choose New message."
 		for _, f := range staffFilters {
 			u := listURL
+			vals := searchValues(q)
 			if f.filter != "" {
-				u += "?filter=" + string(f.filter)
+				vals.Set("filter", string(f.filter))
+			}
+			if len(vals) > 0 {
+				u += "?" + vals.Encode()
 			}
 			v.Filters = append(v.Filters, pages.FilterLink{Label: f.label, URL: u, Current: f.filter == filter})
 		}
@@ -138,12 +149,20 @@ func (s *Server) inboxView(r *http.Request, providerID int64) (pages.InboxView, 
 		v.Threads = append(v.Threads, row)
 	}
 	if next != "" {
-		vals := url.Values{"before": {next}}
+		vals := searchValues(q)
+		vals.Set("before", next)
 		if filter != "" {
 			vals.Set("filter", string(filter))
 		}
 		v.NextURL = listURL + "?" + vals.Encode()
 	}
+	form.Action = listURL
+	if !query.Empty() || form.Open {
+		form.ClearURL = listURL
+	}
+	form.Filter = string(filter)
+	s.describeSearch(&v, &form, query, res)
+	v.Search = &form
 	return v, nil
 }
 
@@ -173,7 +192,9 @@ func (s *Server) providerPage(w http.ResponseWriter, r *http.Request) {
 		cv.LastLogin = s.day(card.LastLoginAt)
 	}
 	v.Provider = cv
-	v.EmptyTitle, v.EmptyText = "Nothing here", "No conversation with this provider matches this filter."
+	if v.Search == nil || v.Search.ClearURL == "" {
+		v.EmptyTitle, v.EmptyText = "Nothing here", "No conversation with this provider matches this filter."
+	}
 	if r.URL.Query().Get("resent") == "1" {
 		v.Notice = "A fresh registration link is on its way to " + card.Email + "."
 	}

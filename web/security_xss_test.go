@@ -246,6 +246,8 @@ func TestSecurityStoredAndReflectedXSSIsEscapedEverywhere(t *testing.T) {
 		{staff, "/staff/compose?" + q("to", xss("TO")), []string{xss("TO")}},
 		{staff, "/staff/compose/delivery?" + q("to", xss("TO")), nil},
 		{prov, "/inbox?" + q("filter", xss("FILTER"), "before", xss("BEFORE")), nil},
+		{staff, "/staff?" + q("q", xss("Q"), "in", xss("IN"), "from", xss("FROM"), "to", xss("TO"), "team", xss("TEAM")), []string{xss("Q"), xss("FROM"), xss("TO")}},
+		{prov, "/inbox?" + q("q", xss("Q")), []string{xss("Q")}},
 		{prov, "/compose?" + q("to", xss("TO")), nil},
 		{prov, "/threads/" + t1 + "?" + q("sent", xss("SENT")), nil},
 		{prov, "/account?" + q("changed", xss("CHANGED")), nil},

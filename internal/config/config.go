@@ -61,6 +61,9 @@ type Config struct {
 	// NotOpenedAfter is when the staff list flags a message waiting in the
 	// portal that the provider has not opened.
 	NotOpenedAfter time.Duration
+	// SearchTime bounds the work of one search request: past it, the page
+	// shows what was found so far and offers to search older threads.
+	SearchTime time.Duration
 
 	// MaxFormBytes bounds request bodies that are not uploads.
 	MaxFormBytes int64
@@ -194,6 +197,7 @@ func Load(getenv Getenv) (*Config, error) {
 	c.Location = l.location("PORTAL_TIMEZONE", "UTC")
 	c.Retention = l.duration("PORTAL_RETENTION", 0) // 0: keep forever
 	c.NotOpenedAfter = l.duration("PORTAL_NOT_OPENED_AFTER", 72*time.Hour)
+	c.SearchTime = l.duration("PORTAL_SEARCH_TIME_LIMIT", 2*time.Second)
 	c.JobRescueAfter = l.jobRescueAfter()
 	c.Limits = l.limits()
 

@@ -232,6 +232,15 @@ type Page struct {
 	// NotOpenedBefore, when set (staff), flags threads with a staff message
 	// waiting in the portal since before it that the provider has not opened.
 	NotOpenedBefore time.Time
+
+	// Narrowing, all optional: the staff search form's filters (a provider
+	// uses Since and Until only).
+	TeamID        int64     // only threads shared with this team
+	Since, Until  time.Time // last activity on or after Since, before Until
+	HasAttachment bool      // only threads with a file still there
+	NotOpenedOnly bool      // only threads flagged by NotOpenedBefore
+	// IDs, when not nil, keeps only these threads (a search's page).
+	IDs []string
 }
 
 // ProviderCard is a provider as staff see them: who, whether registered,
@@ -277,6 +286,9 @@ type Store interface {
 	StartThreadFromProvider(ctx context.Context, provider Viewer, recipientKey, subject string, m NewMessage) (threadID string, err error)
 	Reply(ctx context.Context, v Viewer, threadID string, m NewMessage) error
 	Inbox(ctx context.Context, v Viewer, p Page) (threads []ThreadSummary, next string, err error)
+	// Search is Inbox for the threads that match q (see Query), a page at
+	// a time, within a time limit.
+	Search(ctx context.Context, v Viewer, p Page, q Query) (SearchResult, error)
 	// Thread returns the thread and marks its messages read by v.
 	Thread(ctx context.Context, v Viewer, threadID string) (Thread, error)
 	OpenAttachment(ctx context.Context, v Viewer, attachmentID string) (Attachment, io.ReadCloser, error)

@@ -111,6 +111,15 @@ func (s *Service) Inbox(ctx context.Context, v Viewer, p Page) ([]ThreadSummary,
 	return s.store.Inbox(ctx, v, p)
 }
 
+// Search finds the viewer's threads that match q (an empty q is Inbox).
+func (s *Service) Search(ctx context.Context, v Viewer, p Page, q Query) (SearchResult, error) {
+	if q.Empty() {
+		threads, next, err := s.store.Inbox(ctx, v, p)
+		return SearchResult{Threads: threads, Next: next}, err
+	}
+	return s.store.Search(ctx, v, p, q)
+}
+
 func (s *Service) Thread(ctx context.Context, v Viewer, id string) (Thread, error) {
 	if !ValidID(id) {
 		return Thread{}, ErrNotFound

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/healthnet/secureportal/internal/envelope"
 )
@@ -202,6 +203,12 @@ func dataKeyExists(ctx context.Context, q Querier, dataKeyID string) (bool, erro
 // unwrapRow returns the DEK of a row just read, for owner: from the cache
 // when possible (after comparing the row's owner), else by unwrapping.
 func (d *DataKeys) unwrapRow(k keyRow, owner Owner) (envelope.DEK, error) {
+	return d.unwrap(k, owner, true)
+}
+
+// unwrap is unwrapRow; remember=false leaves the cache as it was (a key
+// unwrapped once for a search).
+func (d *DataKeys) unwrap(k keyRow, owner Owner, remember bool) (envelope.DEK, error) {
 	if dek, ok := d.cache.Get(k.id); ok {
 		if k.kind != owner.Kind || k.ownerID != owner.ID {
 			d.logFailure("unwrap", k.id, owner, envelope.ErrAuth)
@@ -216,7 +223,9 @@ func (d *DataKeys) unwrapRow(k keyRow, owner Owner) (envelope.DEK, error) {
 		d.logFailure("unwrap", k.id, owner, err)
 		return envelope.DEK{}, fmt.Errorf("postgres: datakeys: unwrap data key %s: %w", k.id, err)
 	}
-	d.cache.Put(k.id, dek)
+	if remember {
+		d.cache.Put(k.id, dek)
+	}
 	return dek, nil
 }
 
@@ -275,13 +284,15 @@ func (j *joinedKey) dest() []any { return []any{&j.id, &j.kind, &j.ownerID, &j.v
 // recs[i]'s), as OpenRecords does without its query for the keys: the
 // inbox saves a round trip per page.
 func (d *DataKeys) openJoined(recs []SealedRecord, keys []joinedKey) ([][]byte, error) {
-	return d.openAll(recs, func(i int) (keyRow, bool) {
-		j := keys[i]
-		if j.id == nil || j.kind == nil || j.ownerID == nil || j.version == nil {
-			return keyRow{}, false
-		}
-		return keyRow{id: *j.id, kind: *j.kind, ownerID: *j.ownerID, version: *j.version, wrapped: j.wrapped}, true
-	})
+	return d.openAll(recs, func(i int) (keyRow, bool) { return keys[i].row() })
+}
+
+// row is the key as read; false when the join found none (shredded).
+func (j joinedKey) row() (keyRow, bool) {
+	if j.id == nil || j.kind == nil || j.ownerID == nil || j.version == nil {
+		return keyRow{}, false
+	}
+	return keyRow{id: *j.id, kind: *j.kind, ownerID: *j.ownerID, version: *j.version, wrapped: j.wrapped}, true
 }
 
 // openAll opens each record with the key keyOf gives (false: shredded, nil
@@ -293,21 +304,60 @@ func (d *DataKeys) openAll(recs []SealedRecord, keyOf func(i int) (keyRow, bool)
 		if !ok {
 			continue // shredded
 		}
-		dek, err := d.unwrapRow(k, r.Owner)
+		pt, err := d.openOne(r, k, true)
 		if err != nil {
 			return nil, err
-		}
-		pt, err := envelope.Open(dek, r.Binding, r.CT)
-		if err != nil {
-			d.logFailure("open record", r.DataKeyID, r.Owner, err)
-			return nil, fmt.Errorf("postgres: datakeys: open record: %w", err)
-		}
-		if pt == nil {
-			pt = []byte{}
 		}
 		out[i] = pt
 	}
 	return out, nil
+}
+
+// openOne opens record r with its key row k.
+func (d *DataKeys) openOne(r SealedRecord, k keyRow, remember bool) ([]byte, error) {
+	dek, err := d.unwrap(k, r.Owner, remember)
+	if err != nil {
+		return nil, err
+	}
+	pt, err := envelope.Open(dek, r.Binding, r.CT)
+	if err != nil {
+		d.logFailure("open record", r.DataKeyID, r.Owner, err)
+		return nil, fmt.Errorf("postgres: datakeys: open record: %w", err)
+	}
+	if pt == nil {
+		pt = []byte{}
+	}
+	return pt, nil
+}
+
+// openEach opens records whose keys their own query read (as openJoined)
+// on up to workers goroutines, and hands each plaintext to use (nil:
+// shredded) on the goroutine that opened it; use must be safe for that.
+// The keys it unwraps stay out of the cache: a search reads thousands of
+// records once and would evict the keys of the pages people are reading.
+// The first failure ends the call.
+func (d *DataKeys) openEach(recs []SealedRecord, keys []joinedKey, workers int, use func(i int, pt []byte)) error {
+	var g errgroup.Group
+	per := max(1, (len(recs)+workers-1)/max(1, workers))
+	for lo := 0; lo < len(recs); lo += per {
+		hi := min(lo+per, len(recs))
+		g.Go(func() error {
+			for i := lo; i < hi; i++ {
+				k, ok := keys[i].row()
+				if !ok {
+					use(i, nil)
+					continue
+				}
+				pt, err := d.openOne(recs[i], k, false)
+				if err != nil {
+					return err
+				}
+				use(i, pt)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
 }
 
 // logFailure records a failed unwrap or open for investigation: which key,

@@ -31,6 +31,8 @@ type storeFixture struct {
 	accounts *postgres.AccountStore
 	messages *postgres.MessagingStore
 	seq      *int // shared with the fixture's views for subtests
+	keys     *postgres.DataKeys
+	jobs     postgres.JobInserter
 }
 
 func newStoreFixture(t *testing.T) *storeFixture {
@@ -46,7 +48,14 @@ func newStoreFixture(t *testing.T) *storeFixture {
 		accounts: postgres.NewAccountStore(pool, jobs, keys),
 		messages: postgres.NewMessagingStore(pool, keys, jobs, postgres.MessagingLimits{MaxFileBytes: 1 << 20, MaxFiles: 3}),
 		seq:      new(int),
+		keys:     keys, jobs: jobs,
 	}
+}
+
+// withLimits is the same database and keys with a messaging store under
+// other limits.
+func (f *storeFixture) withLimits(l postgres.MessagingLimits) *postgres.MessagingStore {
+	return postgres.NewMessagingStore(f.pool, f.keys, f.jobs, l)
 }
 
 // on is the same database seen from subtest t, so table cases can share

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -19,10 +20,14 @@ const (
 	auditMessageRecalled   audit.Action = "message.recalled"
 )
 
-// MessagingLimits bound what one message may carry.
+// MessagingLimits bound what one message may carry and what one search
+// may cost.
 type MessagingLimits struct {
 	MaxFileBytes int64
 	MaxFiles     int
+	// SearchTime is how long one search may compare text before it
+	// answers with what it found (0: a default of 2 s).
+	SearchTime time.Duration
 }
 
 // MessagingStore implements messaging.Store over PostgreSQL and the envelope

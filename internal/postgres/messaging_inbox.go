@@ -9,16 +9,18 @@ import (
 	"github.com/healthnet/secureportal/internal/messaging"
 )
 
-func (s *MessagingStore) Inbox(ctx context.Context, v messaging.Viewer, p messaging.Page) ([]messaging.ThreadSummary, string, error) {
-	if p.Limit <= 0 {
-		p.Limit = 25
+// pageConds are the SQL conditions of page p besides the viewer's scope
+// (cursor, filter, narrowing), with their arguments after the viewer's id
+// ($1); notOpened is the expression that flags a thread not opened by its
+// provider ("false" when p asks for no flag).
+func pageConds(v messaging.Viewer, p messaging.Page) (cond []string, args []any, notOpened string) {
+	args = []any{v.UserID}
+	arg := func(x any) string {
+		args = append(args, x)
+		return "$" + strconv.Itoa(len(args))
 	}
-	// cond: the page's cursor and filter, besides the viewer's scope.
-	var cond []string
-	args := []any{v.UserID}
 	if at, id, ok := parseCursor(p.Before); ok {
-		args = append(args, at, id)
-		cond = append(cond, `(t.last_message_at, t.id) < ($2, $3)`)
+		cond = append(cond, `(t.last_message_at, t.id) < (`+arg(at)+`, `+arg(id)+`)`)
 	}
 	switch p.Filter {
 	case messaging.FilterUnread:
@@ -35,15 +37,39 @@ func (s *MessagingStore) Inbox(ctx context.Context, v messaging.Viewer, p messag
 		cond = append(cond, `t.staff_id IS NULL`)
 	}
 	if p.ProviderID != 0 {
-		args = append(args, p.ProviderID)
-		cond = append(cond, `t.provider_id = $`+strconv.Itoa(len(args)))
+		cond = append(cond, `t.provider_id = `+arg(p.ProviderID))
+	}
+	if p.TeamID != 0 {
+		cond = append(cond, `t.team_id = `+arg(p.TeamID))
+	}
+	if !p.Since.IsZero() {
+		cond = append(cond, `t.last_message_at >= `+arg(p.Since))
+	}
+	if !p.Until.IsZero() {
+		cond = append(cond, `t.last_message_at < `+arg(p.Until))
+	}
+	if p.HasAttachment {
+		cond = append(cond, `EXISTS (SELECT 1 FROM messages m JOIN attachments a ON a.message_id = m.id WHERE m.thread_id = t.id AND m.recalled_at IS NULL)`)
+	}
+	if p.IDs != nil {
+		cond = append(cond, `t.id = ANY(`+arg(p.IDs)+`::uuid[])`)
 	}
 	// Flagging unopened messages is for staff; a provider's page asks false.
-	notOpened := "false"
+	notOpened = "false"
 	if v.Staff && !p.NotOpenedBefore.IsZero() {
-		args = append(args, p.NotOpenedBefore)
-		notOpened = notOpenedSQL("$" + strconv.Itoa(len(args)))
+		notOpened = notOpenedSQL(arg(p.NotOpenedBefore))
+		if p.NotOpenedOnly {
+			cond = append(cond, notOpened)
+		}
 	}
+	return cond, args, notOpened
+}
+
+func (s *MessagingStore) Inbox(ctx context.Context, v messaging.Viewer, p messaging.Page) ([]messaging.ThreadSummary, string, error) {
+	if p.Limit <= 0 {
+		p.Limit = 25
+	}
+	cond, args, notOpened := pageConds(v, p)
 	args = append(args, p.Limit+1)
 	where := append([]string{threadScope(v)}, cond...)
 	if v.Staff && !v.Emergency {

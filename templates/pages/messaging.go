@@ -27,6 +27,33 @@ type InboxView struct {
 	// wrong with the last try.
 	BulkAction  string
 	BulkProblem string
+	// Search is the search box above the list (nil: none).
+	Search *SearchForm
+}
+
+// SearchForm is the inbox's search: a GET form whose fields are the
+// public contract of GET /inbox and GET /staff (DESIGN.md §8).
+type SearchForm struct {
+	Action string
+	Filter string // the current tab, kept by the search
+	Query  string // q
+	Hint   string
+	// TitlesOnly: in=titles (subjects and names only).
+	TitlesOnly bool
+	Teams      []Option // team; empty hides it
+	From, To   string   // from, to: YYYY-MM-DD
+	// Attachment (attachment=1) and Unopened (unopened=1) are staff's;
+	// UnopenedLabel "" hides the latter.
+	Staff                bool
+	Attachment, Unopened bool
+	UnopenedLabel        string
+	// Open shows the further filters (one of them is in use).
+	Open bool
+	// ClearURL, when searching, goes back to the plain list.
+	ClearURL string
+	Problem  string
+	// Summary says what the search found and how far back it looked.
+	Summary string
 }
 
 // ProviderCardView is a provider's account as staff see it; ResendAction

@@ -1,0 +1,72 @@
+package web_test
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// searchWorld: a representative in one team has written to two providers;
+// one thread mentions a drug in a reply.
+func searchWorld(t *testing.T) (s *site, staff, drA, drB *browser, claim string) {
+	s = newSite(t, nil)
+	s.staffIn("rep@plan.example", "Rep", "LA")
+	s.provider("dr.a@clinic.example")
+	s.provider("dr.b@clinic.example")
+	staff = s.signedIn("rep@plan.example")
+	claim = threadID(t, staff.postMessage("/staff/compose", url.Values{"to": {"dr.a@clinic.example"}, "subject": {"Claim 4471 review"}, "body": {"Please send the notes."}}).Location)
+	staff.postMessage("/staff/compose", url.Values{"to": {"dr.b@clinic.example"}, "subject": {"Referral"}, "body": {"Approved."}})
+	drA, drB = s.signedIn("dr.a@clinic.example"), s.signedIn("dr.b@clinic.example")
+	drA.postMessage("/threads/"+claim+"/reply", url.Values{"body": {"The Sertraline dose changed in February."}})
+	return s, staff, drA, drB, claim
+}
+
+func TestSearchFindsByAWordInAMessageForStaffAndTheProvider(t *testing.T) {
+	s, staff, drA, drB, _ := searchWorld(t)
+	p := staff.get("/staff?q=sertraline")
+	contains(t, "staff search", p.Body, "Claim 4471 review", `data-testid="search-summary"`, "1 conversation matches.", `value="sertraline"`, `data-testid="search-clear"`)
+	must(t, "staff search leaves out the thread without the word", !strings.Contains(p.Body, "Referral"))
+	// The tabs narrow the search rather than drop it.
+	contains(t, "tabs keep the search", p.Body, `href="/staff?filter=mine&amp;q=sertraline"`)
+	contains(t, "the provider finds it in their own threads", drA.get("/inbox?q=SERTRALINE").Body, "Claim 4471 review", "1 conversation matches.")
+	b := drB.get("/inbox?q=sertraline")
+	contains(t, "another provider finds nothing", b.Body, "No conversation matches your search")
+	must(t, "another provider never sees the thread", !strings.Contains(b.Body, "Claim 4471"))
+	contains(t, "a provider's name or address finds their threads", staff.get("/staff?q=dr.b%40clinic").Body, "Referral")
+	titles := staff.get("/staff?q=sertraline&in=titles")
+	contains(t, "subjects only: the message word is not looked for", titles.Body, "No conversation matches your search", "looked at subjects and names only", `open`)
+	// What was searched for is nobody's business but the searcher's: it
+	// is not in the portal's log.
+	must(t, "the search words are not logged", !strings.Contains(strings.ToLower(s.logs.String()), "sertraline"))
+}
+
+// Bad search input gets a specific message and searches nothing.
+func TestSearchExplainsWhatItCannotUse(t *testing.T) {
+	_, staff, drA, _, _ := searchWorld(t)
+	for _, c := range []struct{ query, want string }{
+		{"q=" + url.QueryEscape(strings.Repeat("x", 201)), "Search for at most 8 words and 200 characters."},
+		{"q=a+b+c+d+e+f+g+h+i", "Search for at most 8 words and 200 characters."},
+		{"q=claim&from=2026-13-45", "Enter dates as year-month-day, for example 2026-11-30."},
+		{"q=claim&from=2026-11-30&to=2026-11-01", "The first date is after the second; swap them."},
+		{"q=claim&team=999999", "Choose one of your teams."},
+	} {
+		p := staff.get("/staff?" + c.query)
+		contains(t, c.query, p.Body, `data-testid="search-problem"`, c.want, `aria-invalid="true"`)
+		must(t, c.query+": nothing listed", !strings.Contains(p.Body, "Claim 4471 review"))
+	}
+	p := drA.get("/inbox?from=yesterday")
+	contains(t, "a provider's bad date", p.Body, "Enter dates as year-month-day")
+}
+
+// The narrowing filters work with or without words.
+func TestSearchFiltersNarrowTheList(t *testing.T) {
+	s, staff, _, _, claim := searchWorld(t)
+	staff.postMessage("/staff/threads/"+claim+"/reply", url.Values{"body": {"Form attached."}}, file{"auth-form.pdf", []byte("%PDF-1.7 form")})
+	p := staff.get("/staff?attachment=1")
+	contains(t, "only threads with a file", p.Body, "Claim 4471 review", `data-testid="search-clear"`)
+	must(t, "the thread without a file is left out", !strings.Contains(p.Body, "Referral"))
+	contains(t, "a file name is searched", staff.get("/staff?q=auth-form").Body, "Claim 4471 review")
+	today := s.clock.Now().Format("2006-01-02")
+	contains(t, "today's threads", staff.get("/staff?from="+today+"&to="+today).Body, "Claim 4471 review", "Referral")
+	contains(t, "none last year", staff.get("/staff?to=2025-12-31").Body, "No conversation matches these filters.")
+}
