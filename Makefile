@@ -111,3 +111,15 @@ bench:
 	@$(GO) build -o .dev/bench/loadgen ./cmd/loadgen
 	@PORTAL_BENCH_SERVER_URL="$${PORTAL_BENCH_SERVER_URL:-$$(scripts/postgres.sh)}" \
 		./.dev/bench/loadgen bench -portal ./.dev/bench/portal -messages $(BENCH_MESSAGES) -d $(BENCH_TIME)
+
+## bench-search: issue 14's search benchmark: recreates the portal_search_bench
+## database, seeds SEARCH_THREADS (50,000) threads of five messages in one team,
+## and prints p50/p95 of each kind of search beside its decryption floor.
+SEARCH_THREADS ?= 50000
+.PHONY: bench-search
+bench-search:
+	@mkdir -p .dev/bench
+	@$(GO) build -o .dev/bench/portal ./cmd/portal
+	@$(GO) build -o .dev/bench/loadgen ./cmd/loadgen
+	@PORTAL_BENCH_SERVER_URL="$${PORTAL_BENCH_SERVER_URL:-$$(scripts/postgres.sh)}" \
+		./.dev/bench/loadgen search-bench -portal ./.dev/bench/portal -threads $(SEARCH_THREADS)

@@ -180,6 +180,11 @@ func TestEveryUnsafeRouteRefusesCrossOriginRequestsAndStoresNothing(t *testing.T
 			}
 			return xoRequest{b: b, path: fmt.Sprintf("/staff/providers/%d/registration", id), form: url.Values{}}
 		},
+		"POST /staff/threads/read": func() xoRequest {
+			// A fresh reply from the provider, so there is something to mark.
+			as(drEmail)().postMessage("/threads/"+tid+"/reply", url.Values{"body": {"One more thing."}})
+			return xoRequest{b: as(repEmail)(), path: "/staff/threads/read", form: url.Values{"thread": {tid}}}
+		},
 		"POST /staff/threads/done": func() xoRequest {
 			return xoRequest{b: as(repEmail)(), path: "/staff/threads/done", form: url.Values{"thread": {tid}}}
 		},

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -94,7 +95,8 @@ func (s *Server) inboxView(r *http.Request, providerID int64) (pages.InboxView, 
 	}
 	if a.staff {
 		if !a.readOnly {
-			v.BulkAction = "/staff/threads/done?" + url.Values{"back": {r.URL.RequestURI()}}.Encode()
+			back := url.Values{"back": {r.URL.RequestURI()}}.Encode()
+			v.BulkAction, v.BulkReadAction = "/staff/threads/done?"+back, "/staff/threads/read?"+back
 		}
 		v.Title = "Staff inbox"
 		v.EmptyText = "Threads you or your teams have with providers appear here. To send protected health information to a provider, choose New message."
@@ -125,8 +127,17 @@ func (s *Server) inboxView(r *http.Request, providerID int64) (pages.InboxView, 
 		default:
 			v.Notice = "No conversation changed: those ticked were done already."
 		}
+	case q.Get("read") != "" && a.staff:
+		switch n, _ := strconv.Atoi(q.Get("read")); {
+		case n == 1:
+			v.Notice = "1 conversation marked read."
+		case n > 1:
+			v.Notice = strconv.Itoa(n) + " conversations marked read."
+		default:
+			v.Notice = "No conversation changed: those ticked were read already."
+		}
 	case q.Get("bulk") == "none" && a.staff:
-		v.BulkProblem = "Tick the conversations to mark done first."
+		v.BulkProblem = "Tick the conversations first, then choose what to mark them."
 	}
 	for _, t := range threads {
 		row := pages.ThreadRow{ID: t.ID, URL: a.threadURL + t.ID, Subject: t.Subject, Counterpart: t.Counterpart, Unread: t.Unread,
@@ -380,6 +391,17 @@ func (s *Server) assign(w http.ResponseWriter, r *http.Request) {
 // markDone marks the ticked conversations of a staff list done and goes
 // back to that list.
 func (s *Server) markDone(w http.ResponseWriter, r *http.Request) {
+	s.bulk(w, r, "done", s.messages.MarkDone)
+}
+
+// markRead marks the ticked conversations of a staff list read.
+func (s *Server) markRead(w http.ResponseWriter, r *http.Request) {
+	s.bulk(w, r, "read", s.messages.MarkRead)
+}
+
+// bulk applies do to the ticked threads (field thread) and goes back to
+// the list (query back) with key=how many changed, or bulk=none.
+func (s *Server) bulk(w http.ResponseWriter, r *http.Request, key string, do func(context.Context, messaging.Viewer, []string) (int, error)) {
 	f, ok := s.postForm(w, r)
 	if !ok {
 		return
@@ -388,7 +410,7 @@ func (s *Server) markDone(w http.ResponseWriter, r *http.Request) {
 	if !strings.HasPrefix(back, "/staff") {
 		back = "/staff"
 	}
-	n, err := s.messages.MarkDone(r.Context(), s.viewer(r), f.Values["thread"])
+	n, err := do(r.Context(), s.viewer(r), f.Values["thread"])
 	if _, bad := fieldErrors(err); bad {
 		http.Redirect(w, r, withQuery(back, "bulk", "none"), http.StatusSeeOther)
 		return
@@ -397,7 +419,7 @@ func (s *Server) markDone(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	http.Redirect(w, r, withQuery(back, "done", strconv.Itoa(n)), http.StatusSeeOther)
+	http.Redirect(w, r, withQuery(back, key, strconv.Itoa(n)), http.StatusSeeOther)
 }
 
 // withQuery is path with key=value added to its query.

@@ -111,6 +111,7 @@ func (s *Server) Handler() http.Handler {
 					r.Post("/threads/{id}/notes", s.addNote)
 					r.Post("/threads/{id}/status", s.setStatus)
 					r.Post("/threads/done", s.markDone)
+					r.Post("/threads/read", s.markRead)
 					r.Post("/threads/{id}/assign", s.assign)
 					r.Get("/providers/{id}", s.providerPage)
 					r.With(s.limitDoors).Post("/providers/{id}/registration", s.resendRegistration)

@@ -105,6 +105,7 @@ func (w *secWorld) inputRoutes() map[string]inputRoute {
 		"GET /staff/providers/{id}":               {secStaffX, fmt.Sprintf("/staff/providers/%d", w.provA.ID), []string{"filter", "before", "resent", "q", "to"}, vals("filter", "mine", "q", "claim"), false},
 		"POST /staff/providers/{id}/registration": {secStaffX, fmt.Sprintf("/staff/providers/%d/registration", w.provA.ID), nil, none, false},
 		"POST /staff/threads/done":                {secStaffX, "/staff/threads/done?back=%2Fstaff", []string{"thread"}, vals("thread", w.threadA), false},
+		"POST /staff/threads/read":                {secStaffX, "/staff/threads/read?back=%2Fstaff", []string{"thread"}, vals("thread", w.threadA), false},
 		"POST /staff/messages/{id}/recall":        {secStaffX, "/staff/messages/" + missingUID + "/recall", nil, none, false},
 		"GET /admin/reauth":                       {secAdmin, "/admin/reauth", []string{"next"}, vals("next", "/admin/users"), false},
 		"POST /admin/reauth":                      {secAdmin, "/admin/reauth", []string{"password", "code", "next"}, vals("password", "", "code", "", "next", "/admin/users"), false},

@@ -308,6 +308,10 @@ type Store interface {
 	// SetStatuses sets the status of each thread staff may see (the others
 	// are skipped) and returns how many changed.
 	SetStatuses(ctx context.Context, staff Viewer, threadIDs []string, st Status) (int, error)
+	// MarkThreadsRead records staff as having read every message of each
+	// thread they may see (the others are skipped) and returns how many
+	// threads had unread messages.
+	MarkThreadsRead(ctx context.Context, staff Viewer, threadIDs []string) (int, error)
 	// Assign makes the representative with assigneeEmail the thread's
 	// owner, or ("") leaves it to its team (audited). ErrNotFound when
 	// staff may not see the thread; ErrNotStaff when the address is not an

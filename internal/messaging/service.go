@@ -307,8 +307,29 @@ const maxBulk = 100
 // MarkDone marks several threads done at once (the inbox's checkboxes);
 // ids staff may not see are skipped. It returns how many changed.
 func (s *Service) MarkDone(ctx context.Context, staff Viewer, threadIDs []string) (int, error) {
+	ids, err := bulkIDs(staff, threadIDs, "done")
+	if err != nil {
+		return 0, err
+	}
+	return s.store.SetStatuses(ctx, staff, ids, StatusDone)
+}
+
+// MarkRead marks every message of several threads read by staff, as
+// opening each would (read receipts, audited); ids staff may not see are
+// skipped. It returns how many threads had unread messages.
+func (s *Service) MarkRead(ctx context.Context, staff Viewer, threadIDs []string) (int, error) {
+	ids, err := bulkIDs(staff, threadIDs, "read")
+	if err != nil {
+		return 0, err
+	}
+	return s.store.MarkThreadsRead(ctx, staff, ids)
+}
+
+// bulkIDs checks the ticked threads of a staff list: well-formed ids,
+// each once, at least one and at most maxBulk.
+func bulkIDs(staff Viewer, threadIDs []string, verb string) ([]string, error) {
 	if !staff.Staff {
-		return 0, ErrNotFound
+		return nil, ErrNotFound
 	}
 	var ids []string
 	for _, id := range threadIDs {
@@ -318,9 +339,9 @@ func (s *Service) MarkDone(ctx context.Context, staff Viewer, threadIDs []string
 	}
 	switch {
 	case len(ids) == 0:
-		return 0, FieldErrors{"thread": "Tick the conversations to mark done."}
+		return nil, FieldErrors{"thread": "Tick the conversations to mark " + verb + "."}
 	case len(ids) > maxBulk:
-		return 0, FieldErrors{"thread": "Mark at most 100 conversations at once."}
+		return nil, FieldErrors{"thread": "Mark at most 100 conversations at once."}
 	}
-	return s.store.SetStatuses(ctx, staff, ids, StatusDone)
+	return ids, nil
 }

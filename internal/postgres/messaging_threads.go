@@ -61,7 +61,8 @@ func (s *MessagingStore) Thread(ctx context.Context, v messaging.Viewer, threadI
 			return AppendAudit(ctx, tx, audit.Event{ActorID: v.UserID, Action: audit.EmergencyAccess, TargetType: "thread", TargetID: threadID, IP: v.IP,
 				Detail: map[string]any{"thread_id": threadID, "use": "read"}})
 		}
-		return s.markRead(ctx, tx, v, threadID)
+		_, err = s.markRead(ctx, tx, v, threadID, false)
+		return err
 	})
 	return th, wrap("thread", err)
 }
@@ -150,22 +151,29 @@ func (s *MessagingStore) threadMessages(ctx context.Context, tx pgx.Tx, v messag
 
 // markRead records that v opened the thread's messages from others, and
 // audits each first opening (HIPAA: who saw this message, when).
-func (s *MessagingStore) markRead(ctx context.Context, tx pgx.Tx, v messaging.Viewer, threadID string) error {
+// markRead records v's first reading of every message of the thread not
+// theirs, audited, and returns how many were unread. fromList says it was
+// marked read from a list, not opened (the audit record tells which).
+func (s *MessagingStore) markRead(ctx context.Context, tx pgx.Tx, v messaging.Viewer, threadID string, fromList bool) (int, error) {
 	rows, err := tx.Query(ctx, `INSERT INTO message_reads (message_id, user_id)
 		SELECT m.id, $2 FROM messages m WHERE m.thread_id = $1 AND m.sender_id <> $2 AND m.recalled_at IS NULL
 		ON CONFLICT DO NOTHING RETURNING message_id::text`, threadID, v.UserID)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return err
+		return 0, err
+	}
+	detail := map[string]any{"thread_id": threadID}
+	if fromList {
+		detail["marked_from_list"] = true
 	}
 	for _, id := range ids {
 		if err := AppendAudit(ctx, tx, audit.Event{ActorID: v.UserID, Action: auditMessageRead, TargetType: "message", TargetID: id, IP: v.IP,
-			Detail: map[string]any{"thread_id": threadID}}); err != nil {
-			return err
+			Detail: detail}); err != nil {
+			return 0, err
 		}
 	}
-	return nil
+	return len(ids), nil
 }

@@ -217,3 +217,29 @@ func (s *MessagingStore) SetStatuses(ctx context.Context, staff messaging.Viewer
 	})
 	return changed, wrap("set statuses", err)
 }
+
+func (s *MessagingStore) MarkThreadsRead(ctx context.Context, staff messaging.Viewer, threadIDs []string) (int, error) {
+	changed := 0
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT t.id::text FROM threads t WHERE `+threadScope(staff)+` AND t.id = ANY($2::uuid[]) AND t.expired_at IS NULL`,
+			staff.UserID, threadIDs)
+		if err != nil {
+			return err
+		}
+		visible, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		for _, id := range visible {
+			n, err := s.markRead(ctx, tx, staff, id, true)
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				changed++
+			}
+		}
+		return nil
+	})
+	return changed, wrap("mark threads read", err)
+}

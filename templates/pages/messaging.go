@@ -27,6 +27,8 @@ type InboxView struct {
 	// wrong with the last try.
 	BulkAction  string
 	BulkProblem string
+	// BulkReadAction, beside BulkAction, marks the ticked ones read.
+	BulkReadAction string
 	// Search is the search box above the list (nil: none).
 	Search *SearchForm
 }
