@@ -31,7 +31,17 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
+	if u.Role == accounts.RoleStaff {
+		a, err := s.messages.AwayOf(r.Context(), u.ID)
+		if err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+		v.Away = s.awayState(a)
+	}
 	switch r.URL.Query().Get("changed") {
+	case "away":
+		v.Notice = "Your out of office was saved."
 	case "password":
 		v.Notice = "Your password was changed. You were signed out everywhere else, and we emailed you about the change."
 	case "sessions":

@@ -158,6 +158,10 @@ func TestEveryUnsafeRouteRefusesCrossOriginRequestsAndStoresNothing(t *testing.T
 			return xoRequest{b: as("password@clinic.example")(), path: "/account/password",
 				form: url.Values{"current_password": {goodPassword}, "password": {newPassword}, "password_confirm": {newPassword}}}
 		},
+		"POST /account/away": func() xoRequest {
+			day := time.Now().Format("2006-01-02")
+			return xoRequest{b: as(repEmail)(), path: "/account/away", form: url.Values{"away_from": {day}, "away_until": {day}}}
+		},
 		"POST /account/sessions/end-others": func() xoRequest {
 			s.signedIn(drEmail) // the other session it would end
 			return xoRequest{b: as(drEmail)(), path: "/account/sessions/end-others", form: url.Values{}}

@@ -360,6 +360,13 @@ func (s *Server) ownerForms(r *http.Request, v *pages.ThreadView, th messaging.T
 	default:
 		v.Owner = "Nobody yet (" + th.TeamName + " team)"
 	}
+	switch {
+	case th.OwnerID == 0 || !th.HasTeam:
+	case th.OwnerDisabled:
+		v.Owner += " (can no longer sign in: the team is told of the provider's new messages)"
+	case !th.OwnerAwayUntil.IsZero():
+		v.Owner += " (out of office until the end of " + s.localDay(th.OwnerAwayUntil.Add(-time.Nanosecond)) + ": the team is told of the provider's new messages)"
+	}
 	if th.OwnerID != u.ID {
 		v.TakeAs = u.Email
 	}

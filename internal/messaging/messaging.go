@@ -130,9 +130,14 @@ type Thread struct {
 	ProviderID    int64
 	// OwnerID is the representative who owns the thread (0: unassigned,
 	// the team's); HasTeam tells whether a team shares it.
-	OwnerID  int64
-	HasTeam  bool
-	Messages []Message
+	OwnerID int64
+	HasTeam bool
+	// OwnerAwayUntil is when the owner's out of office ends (zero: not
+	// away now); OwnerDisabled, that the owner can no longer sign in.
+	// Either way the team is told of the provider's new messages.
+	OwnerAwayUntil time.Time
+	OwnerDisabled  bool
+	Messages       []Message
 	// Notes are the staff's internal notes, oldest first; only ever
 	// loaded for staff.
 	Notes []Note
@@ -243,6 +248,19 @@ type Page struct {
 	IDs []string
 }
 
+// Away is a representative's out of office, from From until Until
+// (exclusive). While it lasts, providers' new messages to threads they own
+// notify the thread's team, and the threads show as the team's.
+type Away struct {
+	From, Until time.Time
+}
+
+// IsZero reports whether no out of office is set.
+func (a Away) IsZero() bool { return a.Until.IsZero() }
+
+// Now reports whether it is in force at t.
+func (a Away) Now(t time.Time) bool { return !a.IsZero() && !t.Before(a.From) && t.Before(a.Until) }
+
 // ProviderCard is a provider as staff see them: who, whether registered,
 // when last signed in. ID is the account id.
 type ProviderCard struct {
@@ -312,6 +330,11 @@ type Store interface {
 	// thread they may see (the others are skipped) and returns how many
 	// threads had unread messages.
 	MarkThreadsRead(ctx context.Context, staff Viewer, threadIDs []string) (int, error)
+	// SetAway sets (or, with a zero Away, clears) staff's out of office
+	// (audited); AwayOf is a representative's, zero when none is set or it
+	// is over.
+	SetAway(ctx context.Context, staff Viewer, a Away) error
+	AwayOf(ctx context.Context, userID int64) (Away, error)
 	// Assign makes the representative with assigneeEmail the thread's
 	// owner, or ("") leaves it to its team (audited). ErrNotFound when
 	// staff may not see the thread; ErrNotStaff when the address is not an

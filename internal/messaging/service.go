@@ -325,6 +325,33 @@ func (s *Service) MarkRead(ctx context.Context, staff Viewer, threadIDs []string
 	return s.store.MarkThreadsRead(ctx, staff, ids)
 }
 
+// MaxAway is the longest out of office one can set at once.
+const MaxAway = 366 * 24 * time.Hour
+
+// SetAway sets staff's out of office (a zero Away clears it). now is the
+// clock of the request, to refuse a period that is already over.
+func (s *Service) SetAway(ctx context.Context, staff Viewer, a Away, now time.Time) error {
+	if !staff.Staff {
+		return ErrNotFound
+	}
+	if !a.IsZero() {
+		switch {
+		case !a.Until.After(a.From):
+			return FieldErrors{"away_until": "The last day away must be on or after the first."}
+		case !a.Until.After(now):
+			return FieldErrors{"away_until": "That day has passed; choose a day from today on."}
+		case a.Until.Sub(a.From) > MaxAway:
+			return FieldErrors{"away_until": "Set at most a year at a time."}
+		}
+	}
+	return s.store.SetAway(ctx, staff, a)
+}
+
+// AwayOf is a representative's out of office (zero: none, or over).
+func (s *Service) AwayOf(ctx context.Context, userID int64) (Away, error) {
+	return s.store.AwayOf(ctx, userID)
+}
+
 // bulkIDs checks the ticked threads of a staff list: well-formed ids,
 // each once, at least one and at most maxBulk.
 func bulkIDs(staff Viewer, threadIDs []string, verb string) ([]string, error) {

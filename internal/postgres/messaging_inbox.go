@@ -34,7 +34,8 @@ func pageConds(v messaging.Viewer, p messaging.Page) (cond []string, args []any,
 	case messaging.FilterMine:
 		cond = append(cond, `t.staff_id = $1`)
 	case messaging.FilterNoOwner:
-		cond = append(cond, `t.staff_id IS NULL`)
+		// The team's: nobody's, or an owner who is away or disabled.
+		cond = append(cond, `(t.staff_id IS NULL OR `+unavailableOwnerSQL+`)`)
 	}
 	if p.ProviderID != 0 {
 		cond = append(cond, `t.provider_id = `+arg(p.ProviderID))

@@ -76,23 +76,38 @@ func onlyTeamOf(ctx context.Context, tx pgx.Tx, userID int64) (*int64, error) {
 }
 
 // staffRecipients are the representatives a provider's message notifies:
-// the thread's owner, or every active member of its team.
+// the thread's owner, or every active member of its team who is not out
+// of office (all active members, should every one of them be away).
 func staffRecipients(ctx context.Context, tx pgx.Tx, staffID, teamID *int64) ([]int64, error) {
 	if staffID != nil {
-		// An owner who can no longer sign in (disabled) would leave the
-		// provider's message unseen: the team is told instead.
-		var active bool
-		if err := tx.QueryRow(ctx, `SELECT status = 'active' FROM users WHERE id = $1`, *staffID).Scan(&active); err != nil {
+		// An owner who can no longer sign in (disabled) or is out of
+		// office would leave the provider's message unseen: the team is
+		// told instead.
+		var available bool
+		if err := tx.QueryRow(ctx, `SELECT status = 'active' AND NOT `+awayNowSQL("$1")+` FROM users WHERE id = $1`, *staffID).Scan(&available); err != nil {
 			return nil, err
 		}
-		if active || teamID == nil {
+		if available || teamID == nil {
 			return []int64{*staffID}, nil
 		}
 	}
-	rows, err := tx.Query(ctx, `SELECT u.id FROM team_members m JOIN users u ON u.id = m.user_id
+	rows, err := tx.Query(ctx, `SELECT u.id, `+awayNowSQL("u.id")+` FROM team_members m JOIN users u ON u.id = m.user_id
 		WHERE m.team_id = $1 AND u.status = 'active' ORDER BY u.id`, *teamID)
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, pgx.RowTo[int64])
+	var all, here []int64
+	var id int64
+	var away bool
+	_, err = pgx.ForEachRow(rows, []any{&id, &away}, func() error {
+		all = append(all, id)
+		if !away {
+			here = append(here, id)
+		}
+		return nil
+	})
+	if err != nil || len(here) > 0 {
+		return here, err
+	}
+	return all, nil
 }

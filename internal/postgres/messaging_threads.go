@@ -19,11 +19,13 @@ func (s *MessagingStore) Thread(ctx context.Context, v messaging.Viewer, threadI
 		var providerID int64
 		err := tx.QueryRow(ctx, `
 			SELECT t.subject_key::text, t.subject_ct, t.provider_id, coalesce(t.expired_at, 'epoch'),
-				coalesce(nullif(pu.display_name, ''), pu.email::text), pu.email::text, coalesce(su.display_name, ''), coalesce(tm.name, ''), t.status, coalesce(t.staff_id, 0), t.team_id IS NOT NULL
+				coalesce(nullif(pu.display_name, ''), pu.email::text), pu.email::text, coalesce(su.display_name, ''), coalesce(tm.name, ''), t.status, coalesce(t.staff_id, 0), t.team_id IS NOT NULL,
+				coalesce((SELECT a.ends_at FROM staff_away a WHERE a.user_id = t.staff_id AND a.starts_at <= now() AND now() < a.ends_at), 'epoch'),
+				coalesce(su.status <> 'active', false)
 			FROM threads t JOIN users pu ON pu.id = t.provider_id
 			LEFT JOIN users su ON su.id = t.staff_id LEFT JOIN teams tm ON tm.id = t.team_id
 			WHERE `+threadScope(v)+` AND t.id = $2`, v.UserID, threadID).
-			Scan(&key, &ct, &providerID, &th.ExpiredAt, &th.ProviderName, &th.ProviderEmail, &th.StaffName, &th.TeamName, &th.Status, &th.OwnerID, &th.HasTeam)
+			Scan(&key, &ct, &providerID, &th.ExpiredAt, &th.ProviderName, &th.ProviderEmail, &th.StaffName, &th.TeamName, &th.Status, &th.OwnerID, &th.HasTeam, &th.OwnerAwayUntil, &th.OwnerDisabled)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return messaging.ErrNotFound
 		}
@@ -38,6 +40,9 @@ func (s *MessagingStore) Thread(ctx context.Context, v messaging.Viewer, threadI
 		}
 		if th.ExpiredAt.Equal(time.Unix(0, 0)) {
 			th.ExpiredAt = time.Time{}
+		}
+		if th.OwnerAwayUntil.Equal(time.Unix(0, 0)) {
+			th.OwnerAwayUntil = time.Time{}
 		}
 		th.Subject, th.Withdrawn = subject, !ok && th.ExpiredAt.IsZero()
 		if th.Messages, err = s.threadMessages(ctx, tx, v, threadID, providerID); err != nil {

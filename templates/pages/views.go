@@ -102,6 +102,16 @@ type AccountView struct {
 	// Notice confirms what the user just did (e.g. changed the password).
 	Notice  string
 	Factors AccountFactors
+	// Away, for staff, is their out of office in words ("" for others).
+	Away string
+}
+
+// AwayView feeds a representative's out-of-office page.
+type AwayView struct {
+	Chrome      layout.Chrome
+	State       string // the out of office now, in words
+	Set         bool   // one is set: offer to clear it
+	From, Until Field
 }
 
 // ChangePasswordView feeds the signed-in change-password page.
