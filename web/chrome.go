@@ -80,7 +80,7 @@ func (s *Server) navFor(u accounts.User) []layout.NavItem {
 	case accounts.RoleProvider:
 		nav = []layout.NavItem{{Label: "Inbox", URL: "/inbox"}, {Label: "New message", URL: "/compose"}}
 	case accounts.RoleStaff:
-		nav = []layout.NavItem{{Label: "Staff inbox", URL: "/staff"}, {Label: "New message", URL: "/staff/compose"}}
+		nav = []layout.NavItem{{Label: "Staff inbox", URL: "/staff"}, {Label: "New message", URL: "/staff/compose"}, {Label: "Saved replies", URL: "/staff/replies"}}
 	case accounts.RoleAdmin:
 		nav = []layout.NavItem{{Label: "Users", URL: "/admin/users"}, {Label: "Teams", URL: "/admin/teams"}, {Label: "Audit log", URL: "/admin/audit"}, {Label: "Emergency access", URL: "/admin/emergency"}, {Label: "Keys", URL: "/admin/keys"}, {Label: "Mail domains", URL: "/admin/domains"}}
 	}

@@ -10,6 +10,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -183,6 +184,21 @@ func TestEveryUnsafeRouteRefusesCrossOriginRequestsAndStoresNothing(t *testing.T
 				t.Fatal(err)
 			}
 			return xoRequest{b: b, path: fmt.Sprintf("/staff/providers/%d/registration", id), form: url.Values{}}
+		},
+		"POST /staff/replies": func() xoRequest {
+			b := as(repEmail)()
+			team := regexp.MustCompile(`name="team" value="(\d+)"`).FindStringSubmatch(b.get("/staff/replies").Body)[1]
+			return xoRequest{b: b, path: "/staff/replies", form: url.Values{"team": {team}, "title": {"Received"}, "body": {"We received it."}}}
+		},
+		"POST /staff/replies/{id}/delete": func() xoRequest {
+			b := as(repEmail)()
+			team := regexp.MustCompile(`name="team" value="(\d+)"`).FindStringSubmatch(b.get("/staff/replies").Body)[1]
+			b.post("/staff/replies", url.Values{"team": {team}, "title": {"To delete"}, "body": {"Soon gone."}})
+			id := regexp.MustCompile(`/staff/replies/([0-9a-f-]{36})/delete`).FindStringSubmatch(b.get("/staff/replies").Body)[1]
+			return xoRequest{b: b, path: "/staff/replies/" + id + "/delete", form: url.Values{}}
+		},
+		"POST /staff/signature": func() xoRequest {
+			return xoRequest{b: as(repEmail)(), path: "/staff/signature", form: url.Values{"signature": {"Rep, ext. 1"}}}
 		},
 		"POST /staff/threads/read": func() xoRequest {
 			// A fresh reply from the provider, so there is something to mark.

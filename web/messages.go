@@ -332,6 +332,12 @@ func (s *Server) showThreadWith(w http.ResponseWriter, r *http.Request, id strin
 		}
 		v.Problems = append(v.Problems, pages.Problems(v.StatusField)...)
 	}
+	if a.staff && !a.readOnly && !v.Withdrawn && th.ExpiredAt.IsZero() {
+		if err := s.replyStart(r, &v, a.threadURL+id); err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+	}
 	if a.staff && !a.readOnly {
 		v.NoteAction = "/staff/threads/" + id + "/notes"
 		v.Note = pages.Field{Name: "note", Label: "New internal note", Value: noteText, Error: fe["note"]}

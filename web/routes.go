@@ -116,6 +116,10 @@ func (s *Server) Handler() http.Handler {
 					r.Post("/threads/read", s.markRead)
 					r.Post("/threads/{id}/assign", s.assign)
 					r.Get("/providers/{id}", s.providerPage)
+					r.Get("/replies", s.repliesPage)
+					r.Post("/replies", s.addSavedReply)
+					r.Post("/replies/{id}/delete", s.deleteSavedReply)
+					r.Post("/signature", s.setSignature)
 					r.With(s.limitDoors).Post("/providers/{id}/registration", s.resendRegistration)
 				})
 				r.Route("/admin", func(r chi.Router) {

@@ -89,6 +89,11 @@ func TestSecurityIDOROnEveryIDRouteForEveryRolePair(t *testing.T) {
 			{actor: secMateX, real: "/staff/messages/" + w.msgA + "/recall", missing: "/staff/messages/" + missingUID + "/recall"},
 			{actor: secProvA, real: "/staff/messages/" + w.msgA + "/recall", missing: "/staff/messages/" + missingUID + "/recall"},
 		},
+		"POST /staff/replies/{id}/delete": {
+			{actor: secStaffY, real: "/staff/replies/" + w.replyX + "/delete", missing: "/staff/replies/" + missingUID + "/delete", form: url.Values{}},
+			{actor: secProvA, real: "/staff/replies/" + w.replyX + "/delete", missing: "/staff/replies/" + missingUID + "/delete", form: url.Values{}},
+			{actor: secAdmin, real: "/staff/replies/" + w.replyX + "/delete", missing: "/staff/replies/" + missingUID + "/delete", form: url.Values{}},
+		},
 		"GET /staff/providers/{id}": {
 			{actor: secStaffY, real: fmt.Sprintf("/staff/providers/%d", w.provA.ID), missing: "/staff/providers/" + missingNum},
 			{actor: secAdmin, real: fmt.Sprintf("/staff/providers/%d", w.provA.ID), missing: "/staff/providers/" + missingNum},

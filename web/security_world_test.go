@@ -57,6 +57,8 @@ type secWorld struct {
 	// passkeyA is provider A's passkey (a stored record: the pages that
 	// list and remove it never run a ceremony on it).
 	passkeyA string
+	// replyX is a saved reply of team X.
+	replyX string
 
 	as map[string]*browser // signed-in browsers by actor name
 }
@@ -168,6 +170,10 @@ func newSecWorld(t *testing.T) *secWorld {
 		t.Fatalf("setup: staff Y compose: %d", p.Status)
 	}
 	w.threadB = threadID(t, p.Location)
+	if p := w.as[secStaffX].post("/staff/replies", url.Values{"team": {fmt.Sprint(w.teamX)}, "title": {"Received"}, "body": {"We received it."}}); p.Status != http.StatusSeeOther {
+		t.Fatalf("setup: saved reply: %d", p.Status)
+	}
+	w.replyX = w.queryString(`SELECT id::text FROM saved_replies WHERE team_id = $1`, w.teamX)
 	w.msgA = w.queryString(`SELECT id::text FROM messages WHERE thread_id = $1 AND sender_id = $2`, w.threadA, w.staffX.ID)
 	attachmentOf := func(thread string, sender int64) string {
 		return w.queryString(`SELECT a.id::text FROM attachments a JOIN messages m ON m.id = a.message_id WHERE m.thread_id = $1 AND m.sender_id = $2`, thread, sender)

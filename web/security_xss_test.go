@@ -144,6 +144,15 @@ func TestSecurityStoredAndReflectedXSSIsEscapedEverywhere(t *testing.T) {
 	}
 	t2 := threadID(t, p.Location)
 
+	// The representative's saved reply and signature, typed as markup.
+	if p := staff.post("/staff/replies", url.Values{"team": {teamID}, "title": {xss("RTITLE")}, "body": {xss("RBODY")}}); p.Status != http.StatusSeeOther {
+		t.Fatalf("saved reply with markup: %d", p.Status)
+	}
+	if p := staff.post("/staff/signature", url.Values{"signature": {xss("SIG")}}); p.Status != http.StatusSeeOther {
+		t.Fatalf("signature with markup: %d", p.Status)
+	}
+	savedID := w.queryString(`SELECT id::text FROM saved_replies WHERE title = $1`, xss("RTITLE"))
+
 	// Admins' reasons.
 	if p := admin.post(fmt.Sprintf("/admin/users/%d/actions", w.provB.ID), url.Values{"action": {"end_sessions"}, "reason": {xss("R1")}}); p.Status != http.StatusSeeOther {
 		t.Fatalf("admin action with markup in the reason: %d", p.Status)
@@ -171,6 +180,8 @@ func TestSecurityStoredAndReflectedXSSIsEscapedEverywhere(t *testing.T) {
 		{"staff", staff, "/staff/threads/" + t1, []string{xss("SUBJ"), xss("BODY"), xssFile("FILE"), xss("PREPLY"), xssFile("PFILE"), xss("PROV"), xss("STAFF")}},
 		{"staff", staff, "/staff/threads/" + t2, []string{xss("PSUBJ"), xss("PBODY"), xss("PROV")}},
 		{"staff", staff, "/staff/compose", []string{xss("STAFF")}},
+		{"staff", staff, "/staff/replies", []string{xss("RTITLE"), xss("RBODY"), xss("SIG"), xss("TEAM")}},
+		{"staff", staff, "/staff/threads/" + t1 + "?saved=" + savedID, []string{xss("RTITLE"), xss("RBODY"), xss("SIG")}},
 		{"staff", staff, "/account", []string{xss("STAFF")}},
 		{"provider", prov, "/inbox", []string{xss("SUBJ"), xss("PSUBJ"), xss("STAFF"), xss("TEAM")}},
 		{"provider", prov, "/threads/" + t1, []string{xss("SUBJ"), xss("BODY"), xssFile("FILE"), xss("PREPLY"), xss("STAFF")}},

@@ -248,6 +248,15 @@ type Page struct {
 	IDs []string
 }
 
+// SavedReply is a team's ready answer, for the reply box.
+type SavedReply struct {
+	ID       string
+	TeamID   int64
+	TeamName string
+	Title    string
+	Body     string
+}
+
 // Away is a representative's out of office, from From until Until
 // (exclusive). While it lasts, providers' new messages to threads they own
 // notify the thread's team, and the threads show as the team's.
@@ -335,6 +344,17 @@ type Store interface {
 	// is over.
 	SetAway(ctx context.Context, staff Viewer, a Away) error
 	AwayOf(ctx context.Context, userID int64) (Away, error)
+	// SavedReplies are the saved replies of staff's teams, by team and
+	// title. AddSavedReply adds one to a team staff is in (ErrNotInTeam
+	// otherwise); DeleteSavedReply removes one of their teams' (ErrNotFound
+	// otherwise). Both audited.
+	SavedReplies(ctx context.Context, staff Viewer) ([]SavedReply, error)
+	AddSavedReply(ctx context.Context, staff Viewer, teamID int64, title, body string) error
+	DeleteSavedReply(ctx context.Context, staff Viewer, id string) error
+	// Signature is a representative's signature ("" when none); SetSignature
+	// sets it ("" clears it), audited.
+	Signature(ctx context.Context, userID int64) (string, error)
+	SetSignature(ctx context.Context, staff Viewer, signature string) error
 	// Assign makes the representative with assigneeEmail the thread's
 	// owner, or ("") leaves it to its team (audited). ErrNotFound when
 	// staff may not see the thread; ErrNotStaff when the address is not an

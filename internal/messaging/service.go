@@ -3,6 +3,7 @@ package messaging
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
@@ -350,6 +351,72 @@ func (s *Service) SetAway(ctx context.Context, staff Viewer, a Away, now time.Ti
 // AwayOf is a representative's out of office (zero: none, or over).
 func (s *Service) AwayOf(ctx context.Context, userID int64) (Away, error) {
 	return s.store.AwayOf(ctx, userID)
+}
+
+// Limits of the workbench's own texts.
+const (
+	MaxSavedReplyTitle = 100
+	MaxSignature       = 500
+)
+
+// SavedReplies are the saved replies of staff's teams.
+func (s *Service) SavedReplies(ctx context.Context, staff Viewer) ([]SavedReply, error) {
+	if !staff.Staff {
+		return nil, ErrNotFound
+	}
+	return s.store.SavedReplies(ctx, staff)
+}
+
+// AddSavedReply saves a ready answer for one of staff's teams.
+func (s *Service) AddSavedReply(ctx context.Context, staff Viewer, teamID int64, title, body string) error {
+	if !staff.Staff {
+		return ErrNotFound
+	}
+	title = strings.TrimSpace(title)
+	errs := FieldErrors{}
+	switch n := utf8.RuneCountInString(title); {
+	case n == 0:
+		errs["title"] = "Enter a title, for example “Documents received”."
+	case n > MaxSavedReplyTitle:
+		errs["title"] = fmt.Sprintf("Keep the title to %d characters.", MaxSavedReplyTitle)
+	case strings.IndexFunc(title, unicode.IsControl) >= 0:
+		errs["title"] = "The title contains characters we cannot show. Please retype it."
+	}
+	body = strings.TrimSpace(checkBody(body, errs))
+	if len(errs) > 0 {
+		return errs
+	}
+	if err := s.store.AddSavedReply(ctx, staff, teamID, title, body); errors.Is(err, ErrNotInTeam) {
+		return FieldErrors{"team": "Choose one of your teams."}
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
+
+// DeleteSavedReply removes one of staff's teams' saved replies.
+func (s *Service) DeleteSavedReply(ctx context.Context, staff Viewer, id string) error {
+	if !staff.Staff || !ValidID(id) {
+		return ErrNotFound
+	}
+	return s.store.DeleteSavedReply(ctx, staff, id)
+}
+
+// Signature is a representative's signature ("" when none).
+func (s *Service) Signature(ctx context.Context, userID int64) (string, error) {
+	return s.store.Signature(ctx, userID)
+}
+
+// SetSignature sets staff's signature ("" clears it).
+func (s *Service) SetSignature(ctx context.Context, staff Viewer, signature string) error {
+	if !staff.Staff {
+		return ErrNotFound
+	}
+	signature = strings.TrimSpace(signature)
+	if utf8.RuneCountInString(signature) > MaxSignature {
+		return FieldErrors{"signature": fmt.Sprintf("Keep the signature to %d characters.", MaxSignature)}
+	}
+	return s.store.SetSignature(ctx, staff, signature)
 }
 
 // bulkIDs checks the ticked threads of a staff list: well-formed ids,

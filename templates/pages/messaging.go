@@ -91,14 +91,18 @@ type ThreadRow struct {
 
 // ThreadView feeds a conversation page.
 type ThreadView struct {
-	Chrome      layout.Chrome
-	Subject     string
-	With        string
-	WithURL     string // staff: the provider's page
-	Messages    []MessageView
-	ReplyAction string
-	Reply       Field
-	Withdrawn   bool
+	// SavedReplies (staff) offer the team's ready answers for the reply
+	// box: a GET form to SavedAction with field saved.
+	SavedReplies []Option
+	SavedAction  string
+	Chrome       layout.Chrome
+	Subject      string
+	With         string
+	WithURL      string // staff: the provider's page
+	Messages     []MessageView
+	ReplyAction  string
+	Reply        Field
+	Withdrawn    bool
 	// ExpiredNote replaces the reply form when retention destroyed the
 	// conversation; ComposeURL offers the way on.
 	ExpiredNote string
@@ -238,4 +242,24 @@ type RecallConfirmView struct {
 	ThreadURL   string
 	OnlyMessage bool
 	SentByEmail bool
+}
+
+// RepliesView feeds the staff page of saved replies and the signature.
+type RepliesView struct {
+	Chrome    layout.Chrome
+	Notice    string
+	Signature Field
+	// The form that adds a saved reply; Teams empty when the
+	// representative is in no team (nothing can be saved then).
+	Teams       []Option
+	TeamField   Field
+	Title, Body Field
+	Problems    []Problem
+	Replies     []SavedReplyView
+}
+
+// SavedReplyView is one saved reply in the list.
+type SavedReplyView struct {
+	Team, Title, Body string
+	DeleteAction      string
 }
