@@ -208,6 +208,9 @@ func TestEveryUnsafeRouteRefusesCrossOriginRequestsAndStoresNothing(t *testing.T
 		"POST /staff/threads/done": func() xoRequest {
 			return xoRequest{b: as(repEmail)(), path: "/staff/threads/done", form: url.Values{"thread": {tid}}}
 		},
+		"POST /staff/messages/{id}/remind": func() xoRequest {
+			return xoRequest{b: as(repEmail)(), path: "/staff/messages/" + newStaffMessage() + "/remind", form: url.Values{}}
+		},
 		"POST /staff/messages/{id}/recall": func() xoRequest {
 			return xoRequest{b: as(repEmail)(), path: "/staff/messages/" + newStaffMessage() + "/recall", form: url.Values{}}
 		},

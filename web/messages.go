@@ -295,6 +295,8 @@ func (s *Server) showThreadWith(w http.ResponseWriter, r *http.Request, id strin
 		v.Notice = "Status changed to “" + statusWords[th.Status] + "”."
 	case r.URL.Query().Get("owner") == "changed" && a.staff:
 		v.Notice = "The owner is now recorded. The audit log keeps who handed it to whom."
+	case r.URL.Query().Get("reminded") != "" && a.staff:
+		v.Notice = reminderWords[r.URL.Query().Get("reminded")]
 	}
 	v.Problems = pages.Problems(v.Reply)
 	for _, m := range th.Messages {
@@ -319,6 +321,9 @@ func (s *Server) showThreadWith(w http.ResponseWriter, r *http.Request, id strin
 			}
 			if a.staff && !a.readOnly {
 				mv.RecallURL = "/staff/messages/" + m.ID + "/recall"
+				if m.ReadAt.IsZero() && !mv.SentByEmail && th.ExpiredAt.IsZero() {
+					mv.RemindAction = "/staff/messages/" + m.ID + "/remind"
+				}
 			}
 		}
 		v.Messages = append(v.Messages, mv)
@@ -433,6 +438,35 @@ func (s *Server) bulk(w http.ResponseWriter, r *http.Request, key string, do fun
 		return
 	}
 	http.Redirect(w, r, withQuery(back, key, strconv.Itoa(n)), http.StatusSeeOther)
+}
+
+// reminderWords say what became of "Email the provider a reminder".
+var reminderWords = map[string]string{
+	"1":      "A reminder with a fresh link is on its way to the provider.",
+	"opened": "No reminder sent: the provider has opened the message.",
+	"email":  "No reminder sent: the message was delivered to the provider's own mailbox.",
+	"soon":   "No reminder sent: the provider was reminded of this message less than a day ago.",
+}
+
+// remind emails the provider a fresh notification of a message of the
+// representative's that waits unopened, and goes back to the thread.
+func (s *Server) remind(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.postForm(w, r); !ok {
+		return
+	}
+	threadID, err := s.messages.Remind(r.Context(), s.viewer(r), chi.URLParam(r, "id"))
+	outcome := "1"
+	switch {
+	case errors.Is(err, messaging.ErrAlreadyOpened):
+		outcome = "opened"
+	case errors.Is(err, messaging.ErrSentByEmail):
+		outcome = "email"
+	case errors.Is(err, messaging.ErrRemindedRecently):
+		outcome = "soon"
+	case s.failed(w, r, err):
+		return
+	}
+	http.Redirect(w, r, "/staff/threads/"+threadID+"?reminded="+outcome, http.StatusSeeOther)
 }
 
 // withQuery is path with key=value added to its query.

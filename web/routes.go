@@ -110,6 +110,7 @@ func (s *Server) Handler() http.Handler {
 					r.Get("/compose/delivery", s.deliveryHint) // which way a message would go (compose's script)
 					r.Get("/messages/{id}/recall", s.recallConfirm)
 					r.Post("/messages/{id}/recall", s.recall)
+					r.With(s.limitDoors).Post("/messages/{id}/remind", s.remind)
 					r.Post("/threads/{id}/notes", s.addNote)
 					r.Post("/threads/{id}/status", s.setStatus)
 					r.Post("/threads/done", s.markDone)

@@ -101,6 +101,12 @@ func TestSecurityIDOROnEveryIDRouteForEveryRolePair(t *testing.T) {
 		"POST /staff/providers/{id}/registration": {
 			{actor: secStaffY, real: fmt.Sprintf("/staff/providers/%d/registration", w.provA.ID), missing: "/staff/providers/" + missingNum + "/registration", form: url.Values{}},
 		},
+		"POST /staff/messages/{id}/remind": {
+			{actor: secStaffY, real: "/staff/messages/" + w.msgA + "/remind", missing: "/staff/messages/" + missingUID + "/remind", form: url.Values{}},
+			{actor: secMateX, real: "/staff/messages/" + w.msgA + "/remind", missing: "/staff/messages/" + missingUID + "/remind", form: url.Values{}}, // sees it, did not send it
+			{actor: secProvA, real: "/staff/messages/" + w.msgA + "/remind", missing: "/staff/messages/" + missingUID + "/remind", form: url.Values{}},
+			{actor: secAdmin, real: "/staff/messages/" + w.msgA + "/remind", missing: "/staff/messages/" + missingUID + "/remind", form: url.Values{}},
+		},
 		"POST /staff/messages/{id}/recall": {
 			{actor: secStaffY, real: "/staff/messages/" + w.msgA + "/recall", missing: "/staff/messages/" + missingUID + "/recall", form: url.Values{}},
 			{actor: secMateX, real: "/staff/messages/" + w.msgA + "/recall", missing: "/staff/messages/" + missingUID + "/recall", form: url.Values{}}, // sees it, did not send it

@@ -205,11 +205,12 @@ func newSecWorld(t *testing.T) *secWorld {
 	return w
 }
 
-func (w *secWorld) queryString(q string, args ...any) string {
-	w.t.Helper()
+// queryString is the one text value query q selects.
+func (s *site) queryString(q string, args ...any) string {
+	s.t.Helper()
 	var v string
-	if err := w.app.Pool.QueryRow(context.Background(), q, args...).Scan(&v); err != nil {
-		w.t.Fatalf("%s: %v", q, err)
+	if err := s.app.Pool.QueryRow(context.Background(), q, args...).Scan(&v); err != nil {
+		s.t.Fatalf("%s: %v", q, err)
 	}
 	return v
 }

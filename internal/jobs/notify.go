@@ -69,6 +69,9 @@ func (w *NotifyWorker) Work(ctx context.Context, job *river.Job[messaging.Notify
 		return err
 	}
 	provider := u.Role == accounts.RoleProvider && (u.Status == accounts.StatusPending || u.Status == accounts.StatusActive)
+	if a.Reminder {
+		return w.remind(ctx, job, u, threadID)
+	}
 	if provider {
 		if _, done, err := w.Deliveries.DeliveryOf(ctx, a.MessageID, u.ID); err != nil || done {
 			return err // done: an earlier run delivered and recorded it; do not send twice
@@ -108,6 +111,20 @@ func (w *NotifyWorker) Work(ctx context.Context, job *river.Job[messaging.Notify
 	}
 	w.Log.InfoContext(ctx, "message delivered", "message_id", a.MessageID, "user_id", u.ID, "method", rec.Method,
 		"notified", rec.Notified, "mx", rec.MX, "tls_version", rec.TLSVersion)
+	return nil
+}
+
+// remind emails a provider the notification again for a message that
+// waits unopened (staff asked): no delivery over TLS is tried and none is
+// recorded; the job's own mark keeps it to one email.
+func (w *NotifyWorker) remind(ctx context.Context, job *river.Job[messaging.NotifyMessage], u accounts.User, threadID string) error {
+	if _, sent, err := sentBefore(ctx, w.Sent, job.ID); err != nil || sent {
+		return err
+	}
+	if err := w.notify(ctx, job, u, threadID); err != nil {
+		return err
+	}
+	w.Log.InfoContext(ctx, "reminder sent", "message_id", job.Args.MessageID, "user_id", u.ID)
 	return nil
 }
 

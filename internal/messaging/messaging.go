@@ -38,8 +38,12 @@ var (
 	ErrWithdrawn      = errors.New("messaging: message withdrawn")
 	ErrNotStaff       = errors.New("messaging: not a representative's address")
 	ErrNotInTeam      = errors.New("messaging: the representative is not in the thread's team")
-	ErrNoTeam         = errors.New("messaging: the thread has no team to release it to")
-	ErrTeamExists     = errors.New("messaging: a team with that name exists")
+	// Why a reminder was not sent.
+	ErrAlreadyOpened    = errors.New("messaging: the provider has opened the message")
+	ErrSentByEmail      = errors.New("messaging: the message was delivered to the provider's mailbox")
+	ErrRemindedRecently = errors.New("messaging: the provider was reminded recently")
+	ErrNoTeam           = errors.New("messaging: the thread has no team to release it to")
+	ErrTeamExists       = errors.New("messaging: a team with that name exists")
 )
 
 // Team is a group of representatives sharing threads, e.g. "Provider
@@ -296,6 +300,10 @@ func (p PurgeReport) String() string {
 type NotifyMessage struct {
 	MessageID   string `json:"message_id"`
 	RecipientID int64  `json:"recipient_id"`
+	// Reminder: staff asked to tell the provider again about a message
+	// still unopened in the portal: a notification only (no delivery over
+	// TLS, no delivery record), whatever was done before.
+	Reminder bool `json:"reminder,omitempty"`
 }
 
 func (NotifyMessage) Kind() string { return "message_notification" }
@@ -342,6 +350,12 @@ type Store interface {
 	// SetAway sets (or, with a zero Away, clears) staff's out of office
 	// (audited); AwayOf is a representative's, zero when none is set or it
 	// is over.
+	// Remind queues a fresh notification to the provider of a message
+	// staff sent that waits unopened in the portal (audited): ErrNotFound
+	// when staff may not see it, did not send it, or it was withdrawn;
+	// ErrAlreadyOpened, ErrSentByEmail, ErrRemindedRecently otherwise.
+	// threadID is the message's thread whenever staff may see it.
+	Remind(ctx context.Context, staff Viewer, messageID string, every time.Duration) (threadID string, err error)
 	SetAway(ctx context.Context, staff Viewer, a Away) error
 	AwayOf(ctx context.Context, userID int64) (Away, error)
 	// SavedReplies are the saved replies of staff's teams, by team and

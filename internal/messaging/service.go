@@ -326,6 +326,18 @@ func (s *Service) MarkRead(ctx context.Context, staff Viewer, threadIDs []string
 	return s.store.MarkThreadsRead(ctx, staff, ids)
 }
 
+// ReminderEvery is how often staff may remind a provider of one message.
+const ReminderEvery = 24 * time.Hour
+
+// Remind emails the provider a fresh link to a message of staff's that
+// waits unopened in the portal, at most once per ReminderEvery.
+func (s *Service) Remind(ctx context.Context, staff Viewer, messageID string) (threadID string, err error) {
+	if !staff.Staff || !ValidID(messageID) {
+		return "", ErrNotFound
+	}
+	return s.store.Remind(ctx, staff, messageID, ReminderEvery)
+}
+
 // MaxAway is the longest out of office one can set at once.
 const MaxAway = 366 * 24 * time.Hour
 

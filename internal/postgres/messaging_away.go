@@ -12,7 +12,45 @@ import (
 	"github.com/healthnet/secureportal/internal/messaging"
 )
 
-const auditAwaySet audit.Action = "account.away_set"
+const (
+	auditAwaySet        audit.Action = "account.away_set"
+	auditReminderQueued audit.Action = "message.reminder_queued"
+)
+
+func (s *MessagingStore) Remind(ctx context.Context, staff messaging.Viewer, messageID string, every time.Duration) (string, error) {
+	var threadID string
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var providerID int64
+		var opened, byEmail, recent bool
+		// FOR UPDATE: two clicks at once queue one reminder.
+		err := tx.QueryRow(ctx, `SELECT m.thread_id::text, t.provider_id,
+				EXISTS (SELECT 1 FROM message_reads r WHERE r.message_id = m.id AND r.user_id = t.provider_id),
+				EXISTS (SELECT 1 FROM message_deliveries d WHERE d.message_id = m.id AND d.method = 'tls'),
+				EXISTS (SELECT 1 FROM audit_events e WHERE e.target_type = 'message' AND e.target_id = m.id::text
+					AND e.action = $3 AND e.at > now() - $4::interval)
+			FROM messages m JOIN threads t ON t.id = m.thread_id
+			WHERE `+threadScope(staff)+` AND m.id = $2 AND m.sender_id = $1 AND m.recalled_at IS NULL AND t.expired_at IS NULL
+			FOR UPDATE OF m`, staff.UserID, messageID, string(auditReminderQueued), every).Scan(&threadID, &providerID, &opened, &byEmail, &recent)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return messaging.ErrNotFound
+		case err != nil:
+			return err
+		case opened:
+			return messaging.ErrAlreadyOpened
+		case byEmail:
+			return messaging.ErrSentByEmail
+		case recent:
+			return messaging.ErrRemindedRecently
+		}
+		if _, err := s.jobs.InsertTx(ctx, tx, messaging.NotifyMessage{MessageID: messageID, RecipientID: providerID, Reminder: true}, nil); err != nil {
+			return err
+		}
+		return AppendAudit(ctx, tx, audit.Event{ActorID: staff.UserID, Action: auditReminderQueued, TargetType: "message", TargetID: messageID, IP: staff.IP,
+			Detail: map[string]any{"thread_id": threadID, "provider_id": providerID}})
+	})
+	return threadID, wrap("remind", err)
+}
 
 // awayNowSQL tells whether the representative whose id is the expression
 // who is out of office now.

@@ -159,6 +159,9 @@ type MessageView struct {
 	// viewer's own messages; empty otherwise.
 	ReadNote  string
 	RecallURL string
+	// RemindAction (staff, own message unopened in the portal) emails the
+	// provider a fresh notification.
+	RemindAction string
 	// Deliveries say, to staff, how the message reached the provider:
 	// "Delivered by TLS 1.3 to mx.clinic.example, certificate verified,
 	// 10:02" or "Waiting in the portal: ... notification sent 10:02".
