@@ -164,7 +164,8 @@ func New(cfg *config.Config, log *slog.Logger, pool *pgxpool.Pool, keyring envel
 	river.AddWorker(workers, &jobs.NotifyWorker{Messages: messageStore, Accounts: accountSvc, Mailer: mailer, Site: site,
 		TLS: tls, Deliveries: deliveryStore, Sent: sent, Limits: limits, Observe: metrics.ObserveDelivery, Log: jobLog})
 	messages := messaging.NewService(messageStore)
-	river.AddWorker(workers, &jobs.PurgeWorker{Store: messageStore, Retention: cfg.Retention, Sent: sent, Limits: limits, Log: jobLog})
+	drafts := postgres.NewDrafts(pool, keys)
+	river.AddWorker(workers, &jobs.PurgeWorker{Store: messageStore, Retention: cfg.Retention, Sent: sent, Drafts: drafts, Limits: limits, Log: jobLog})
 
 	return &App{
 		Config:        cfg,
@@ -185,7 +186,7 @@ func New(cfg *config.Config, log *slog.Logger, pool *pgxpool.Pool, keyring envel
 		Web: web.New(cfg, log, metrics, web.Services{Accounts: accountSvc, Messages: messages, Audit: postgres.NewAuditLog(pool),
 			Keys:     keyAdmin{keyring: localKeyring(keyring), keys: keys, accounts: accountSvc},
 			Sessions: db.SessionStore(), RateLimits: postgres.NewRateLimits(pool), Readiness: db,
-			Delivery: deliveryAdmin{router, deliveryStore}}),
+			Delivery: deliveryAdmin{router, deliveryStore}, Drafts: drafts}),
 	}, nil
 }
 

@@ -14,6 +14,7 @@ import (
 
 var loginNotices = map[string]string{
 	reasonIdle:      "You were signed out after a period without activity, to protect the information on this screen. Please sign in again.",
+	reasonDraft:     "You were signed out after a period without activity, before your message was sent. Sign in within 10 minutes and it comes back, ready to send.",
 	reasonLifetime:  "You were signed out because you have been signed in for a long time. Please sign in again.",
 	reasonChanged:   "You were signed out because your account changed (for example, its password was reset). Please sign in again.",
 	reasonSignedOut: "You have signed out.",

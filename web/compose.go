@@ -48,7 +48,18 @@ func (s *Server) composeView(r *http.Request, to, subject, body string, fe messa
 
 // composeForm is the empty new-message form (?to= fills in the recipient).
 func (s *Server) composeForm(w http.ResponseWriter, r *http.Request) {
-	v, err := s.composeView(r, r.URL.Query().Get("to"), "", "", nil)
+	d, kept := s.restoreDraft(w, r)
+	to := r.URL.Query().Get("to")
+	if kept {
+		to = d.Fields["to"]
+	}
+	v, err := s.composeView(r, to, d.Fields["subject"], d.Fields["body"], nil)
+	if kept {
+		v.Notice = draftNotice(d)
+		for i := range v.Expiry {
+			v.Expiry[i].Selected = v.Expiry[i].Value == d.Fields["expires_in"]
+		}
+	}
 	s.renderBuilt(w, r, http.StatusOK, pages.Compose(v), err)
 }
 

@@ -245,18 +245,29 @@ func (s *Server) resendRegistration(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) thread(w http.ResponseWriter, r *http.Request) {
-	s.showThread(w, r, chi.URLParam(r, "id"), http.StatusOK, nil, "")
+	var form threadForm
+	if d, ok := s.restoreDraft(w, r); ok {
+		form.body, form.notice = d.Fields["body"], draftNotice(d)
+	}
+	s.showThreadWith(w, r, chi.URLParam(r, "id"), http.StatusOK, nil, form)
+}
+
+// threadForm is what a thread page shows again in its forms: a refused
+// reply's body, a refused note, or a message kept while its writer signed
+// in again (with the notice that says so).
+type threadForm struct {
+	body, note, notice string
 }
 
 // showThread renders thread id, with the reply form holding body and its
 // problems fe (a reply that was refused).
 func (s *Server) showThread(w http.ResponseWriter, r *http.Request, id string, status int, fe messaging.FieldErrors, body string) {
-	s.showThreadWith(w, r, id, status, fe, body, "")
+	s.showThreadWith(w, r, id, status, fe, threadForm{body: body})
 }
 
 // showThreadWith is showThread with the note form holding noteText (a
 // note that was refused).
-func (s *Server) showThreadWith(w http.ResponseWriter, r *http.Request, id string, status int, fe messaging.FieldErrors, body, noteText string) {
+func (s *Server) showThreadWith(w http.ResponseWriter, r *http.Request, id string, status int, fe messaging.FieldErrors, form threadForm) {
 	a := areaOf(r)
 	th, err := s.messages.Thread(r.Context(), s.viewer(r), id)
 	if s.failed(w, r, err) {
@@ -265,7 +276,7 @@ func (s *Server) showThreadWith(w http.ResponseWriter, r *http.Request, id strin
 	chrome := s.chromeWithUploads(r)
 	chrome.ScriptURLs = append(chrome.ScriptURLs, s.assets.URL("js/print.js"))
 	v := pages.ThreadView{Chrome: chrome, Subject: th.Subject, Withdrawn: th.Withdrawn, ReadOnly: a.readOnly, ReplyAction: a.threadURL + id + "/reply",
-		Limits: s.uploadLimits(), Reply: pages.Field{Name: "body", Label: "Your reply", Value: body, Error: fe["body"]}}
+		Limits: s.uploadLimits(), Reply: pages.Field{Name: "body", Label: "Your reply", Value: form.body, Error: fe["body"]}}
 	if th.Withdrawn {
 		v.Subject = "Withdrawn conversation"
 	}
@@ -297,6 +308,8 @@ func (s *Server) showThreadWith(w http.ResponseWriter, r *http.Request, id strin
 		v.Notice = "The owner is now recorded. The audit log keeps who handed it to whom."
 	case r.URL.Query().Get("reminded") != "" && a.staff:
 		v.Notice = reminderWords[r.URL.Query().Get("reminded")]
+	case form.notice != "":
+		v.Notice = form.notice
 	}
 	v.Problems = pages.Problems(v.Reply)
 	for _, m := range th.Messages {
@@ -345,7 +358,7 @@ func (s *Server) showThreadWith(w http.ResponseWriter, r *http.Request, id strin
 	}
 	if a.staff && !a.readOnly {
 		v.NoteAction = "/staff/threads/" + id + "/notes"
-		v.Note = pages.Field{Name: "note", Label: "New internal note", Value: noteText, Error: fe["note"]}
+		v.Note = pages.Field{Name: "note", Label: "New internal note", Value: form.note, Error: fe["note"]}
 		for _, n := range th.Notes {
 			nv := pages.NoteView{Author: n.AuthorName, Body: pages.Linkify(n.Body)}
 			nv.When, nv.WhenISO = s.formatTime(n.CreatedAt)
@@ -397,7 +410,7 @@ func (s *Server) assign(w http.ResponseWriter, r *http.Request) {
 		err = s.messages.Assign(r.Context(), s.viewer(r), id, f.Get("assignee"))
 	}
 	if fe, bad := fieldErrors(err); bad {
-		s.showThreadWith(w, r, id, http.StatusUnprocessableEntity, fe, "", "")
+		s.showThreadWith(w, r, id, http.StatusUnprocessableEntity, fe, threadForm{})
 		return
 	}
 	if s.failed(w, r, err) {
@@ -500,7 +513,7 @@ func (s *Server) setStatus(w http.ResponseWriter, r *http.Request) {
 		err = s.messages.SetStatus(r.Context(), s.viewer(r), id, f.Get("status"))
 	}
 	if fe, bad := fieldErrors(err); bad {
-		s.showThreadWith(w, r, id, http.StatusUnprocessableEntity, fe, "", "")
+		s.showThreadWith(w, r, id, http.StatusUnprocessableEntity, fe, threadForm{})
 		return
 	}
 	if s.failed(w, r, err) {
@@ -522,7 +535,7 @@ func (s *Server) addNote(w http.ResponseWriter, r *http.Request) {
 		err = s.messages.AddNote(r.Context(), s.viewer(r), id, note)
 	}
 	if fe, bad := fieldErrors(err); bad {
-		s.showThreadWith(w, r, id, http.StatusUnprocessableEntity, fe, "", note)
+		s.showThreadWith(w, r, id, http.StatusUnprocessableEntity, fe, threadForm{note: note})
 		return
 	}
 	if s.failed(w, r, err) {

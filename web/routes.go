@@ -161,7 +161,7 @@ func (s *Server) Handler() http.Handler {
 		// Messages with attachments: streamed, with the upload limit instead
 		// of the form limit (a little extra for the text fields).
 		r.Group(func(r chi.Router) {
-			r.Use(s.requireUser, s.limitBody(s.uploadBodyLimit()))
+			r.Use(s.limitBody(s.uploadBodyLimit()), s.requireUserOrHoldDraft)
 			r.With(asProvider...).Post("/threads/{id}/reply", s.reply)
 			r.With(asProvider...).Post("/compose", s.compose)
 			r.With(asStaff...).Post("/staff/threads/{id}/reply", s.reply)

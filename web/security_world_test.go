@@ -215,11 +215,12 @@ func (s *site) queryString(q string, args ...any) string {
 	return v
 }
 
-func (w *secWorld) count(q string, args ...any) int {
-	w.t.Helper()
+// count is the number query q selects.
+func (s *site) count(q string, args ...any) int {
+	s.t.Helper()
 	var n int
-	if err := w.app.Pool.QueryRow(context.Background(), q, args...).Scan(&n); err != nil {
-		w.t.Fatalf("%s: %v", q, err)
+	if err := s.app.Pool.QueryRow(context.Background(), q, args...).Scan(&n); err != nil {
+		s.t.Fatalf("%s: %v", q, err)
 	}
 	return n
 }

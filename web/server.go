@@ -38,6 +38,7 @@ type Server struct {
 	rateLimits RateLimiter
 	readiness  Readiness
 	delivery   DeliveryAdmin
+	drafts     DraftStore
 	// passkeys runs the WebAuthn ceremonies; nil when PORTAL_BASE_URL's
 	// host is an IP address, which cannot be a relying party.
 	passkeys *passkeys.Relier
@@ -59,6 +60,16 @@ type Services struct {
 	Readiness  Readiness
 	// Delivery decides per mail domain and keeps the admins' policies.
 	Delivery DeliveryAdmin
+	// Drafts holds a message posted after its writer's session ended
+	// (nil: such a post is lost, as before issue 15).
+	Drafts DraftStore
+}
+
+// DraftStore holds a message's form, sealed, for a few minutes after its
+// writer's session ended (postgres.Drafts).
+type DraftStore interface {
+	Hold(ctx context.Context, d messaging.Draft, ttl time.Duration) (token string, err error)
+	Take(ctx context.Context, token, formPath string) (messaging.Draft, bool, error)
 }
 
 // RateLimiter counts requests per key in a sliding minute shared by every
@@ -104,6 +115,7 @@ func New(cfg *config.Config, log *slog.Logger, metrics *Metrics, svc Services) *
 		metrics:    metrics,
 		accounts:   svc.Accounts,
 		messages:   svc.Messages,
+		drafts:     svc.Drafts,
 		audit:      svc.Audit,
 		keys:       svc.Keys,
 		rateLimits: svc.RateLimits,

@@ -55,6 +55,7 @@ const (
 	reasonSignedOut = "signed_out"
 	reasonReset     = "reset"
 	reasonSignIn    = "signin"
+	reasonDraft     = "draft" // signed out with a message unsent: it is held
 )
 
 type userKey struct{}

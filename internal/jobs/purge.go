@@ -29,7 +29,9 @@ type PurgeWorker struct {
 	Store     Purger
 	Retention time.Duration
 	// Sent, when set, has its marks of jobs River has deleted pruned.
-	Sent   SentPruner
+	Sent SentPruner
+	// Drafts, when set, has its expired drafts deleted (postgres.Drafts).
+	Drafts DraftPurger
 	Limits Limits
 	Log    *slog.Logger
 }
@@ -38,6 +40,11 @@ type PurgeWorker struct {
 // (postgres.MailSent).
 type SentPruner interface {
 	PruneMailSent(ctx context.Context) (int64, error)
+}
+
+// DraftPurger deletes the drafts past their time, shredding their keys.
+type DraftPurger interface {
+	PurgeExpired(ctx context.Context) (int, error)
 }
 
 // Timeout bounds a run; what it shredded stays shredded (each batch
@@ -57,6 +64,13 @@ func (w *PurgeWorker) Work(ctx context.Context, job *river.Job[PurgeArgs]) error
 			return err
 		}
 	}
-	w.Log.InfoContext(ctx, "retention run", "messages", r.Messages, "threads", r.Threads, "keys_destroyed", r.Keys, "sent_marks_pruned", pruned)
+	drafts := 0
+	if w.Drafts != nil {
+		if drafts, err = w.Drafts.PurgeExpired(ctx); err != nil {
+			return err
+		}
+	}
+	w.Log.InfoContext(ctx, "retention run", "messages", r.Messages, "threads", r.Threads, "keys_destroyed", r.Keys, "sent_marks_pruned", pruned,
+		"drafts_expired", drafts)
 	return nil
 }

@@ -252,6 +252,15 @@ type Page struct {
 	IDs []string
 }
 
+// Draft is a message's form as posted after its writer's session ended:
+// which form (its page's path), the text fields, and how many files were
+// left behind (files are not held).
+type Draft struct {
+	FormPath     string
+	Fields       map[string]string
+	FilesDropped int
+}
+
 // SavedReply is a team's ready answer, for the reply box.
 type SavedReply struct {
 	ID       string

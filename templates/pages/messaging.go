@@ -197,6 +197,9 @@ type ComposeView struct {
 	Expiry    []Option
 	Limits    string
 	Problems  []Problem
+	// Notice says why the form is already filled (a message kept while
+	// its writer signed in again).
+	Notice string
 }
 
 // Option is one choice of a select.

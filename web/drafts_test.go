@@ -1,0 +1,68 @@
+package web_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/healthnet/secureportal/internal/postgres"
+)
+
+// A reply typed past the idle sign-out is not lost: it is held sealed,
+// the sign-in page says so, and after signing in the thread page gives it
+// back once, ready to send; sending it sends it once.
+func TestAReplyPostedAfterTheIdleSignOutComesBackAfterSignIn(t *testing.T) {
+	s := newSite(t, map[string]string{"PORTAL_SESSION_IDLE": "2s"})
+	s.staffIn("rep@plan.example", "Rep", "LA")
+	s.provider("dr@clinic.example")
+	tid := threadID(t, s.signedIn("rep@plan.example").postMessage("/staff/compose",
+		url.Values{"to": {"dr@clinic.example"}, "subject": {"Dose"}, "body": {"Which dose?"}}).Location)
+	dr := s.signedIn("dr@clinic.example")
+	time.Sleep(2500 * time.Millisecond) // the idle sign-out strikes while the reply is typed
+
+	const text = "DRAFT-MARKER-3f2: the dose is 50 mg twice a day."
+	p := dr.postMessage("/threads/"+tid+"/reply", url.Values{"body": {text}}, file{"scan.pdf", []byte("%PDF-1.7 scan")})
+	must(t, "to the sign-in page, the form's page next: "+p.Location,
+		p.Status == http.StatusSeeOther && p.Location == "/login?"+url.Values{"next": {"/threads/" + tid}, "reason": {"draft"}}.Encode())
+	contains(t, "the sign-in page says it is kept", dr.get(p.Location).Body, "before your message was sent. Sign in within 10 minutes")
+	must(t, "held, not sent", s.count(`SELECT count(*) FROM drafts`) == 1 && s.count(`SELECT count(*) FROM messages WHERE thread_id = $1`, tid) == 1)
+	assertNoPlaintext(t, s, "DRAFT-MARKER-3f2")
+
+	dr.signInFully("dr@clinic.example", goodPassword)
+	must(t, "another page leaves it held", !strings.Contains(dr.get("/inbox").Body, "DRAFT-MARKER") && s.count(`SELECT count(*) FROM drafts`) == 1)
+	page := dr.get("/threads/" + tid).Body
+	contains(t, "given back on its page", page, "It was kept while you signed in again", "Attach your file again", text+"</textarea>")
+	must(t, "given back once, and gone", s.count(`SELECT count(*) FROM drafts`) == 0 && s.count(`SELECT count(*) FROM data_keys WHERE owner_kind = 'draft'`) == 0)
+	must(t, "not twice", !strings.Contains(dr.get("/threads/"+tid).Body, "DRAFT-MARKER"))
+	p = dr.postMessage("/threads/"+tid+"/reply", url.Values{"body": {text}})
+	must(t, "sent", p.Status == http.StatusSeeOther && s.count(`SELECT count(*) FROM messages WHERE thread_id = $1`, tid) == 2)
+}
+
+// A new message is kept the same way (its recipient, subject and the
+// staff's expiry choice too); a draft past its time is never given back
+// and the purge deletes it with its key.
+func TestANewMessageIsKeptAndAnExpiredDraftIsGone(t *testing.T) {
+	s := newSite(t, map[string]string{"PORTAL_SESSION_IDLE": "2s"})
+	s.staffIn("rep@plan.example", "Rep", "LA")
+	rep := s.signedIn("rep@plan.example")
+	time.Sleep(2500 * time.Millisecond)
+	p := rep.postMessage("/staff/compose", url.Values{"to": {"new.dr@clinic.example"}, "subject": {"Welcome packet"}, "body": {"Forms inside."}, "expires_in": {"30"}})
+	must(t, "held: "+p.Location, strings.HasPrefix(p.Location, "/login?") && s.count(`SELECT count(*) FROM drafts`) == 1)
+	rep.signInFully("rep@plan.example", goodPassword)
+	page := rep.get("/staff/compose").Body
+	contains(t, "the form comes back", page, `value="new.dr@clinic.example"`, `value="Welcome packet"`, "Forms inside.</textarea>",
+		`<option value="30" selected>`, "It was kept while you signed in again")
+	must(t, "no file to attach again", !strings.Contains(page, "Attach your"))
+
+	time.Sleep(2500 * time.Millisecond)
+	rep.postMessage("/staff/compose", url.Values{"to": {"new.dr@clinic.example"}, "subject": {"Second try"}, "body": {"Forms inside."}})
+	s.app.Pool.Exec(context.Background(), `UPDATE drafts SET expires_at = now() - interval '1 second'`)
+	rep.signInFully("rep@plan.example", goodPassword)
+	must(t, "an expired draft is not given back", !strings.Contains(rep.get("/staff/compose").Body, "Second try"))
+	n, err := postgres.NewDrafts(s.app.Pool, s.app.Keys).PurgeExpired(context.Background())
+	must(t, "purged with its key", err == nil && n == 1 && s.count(`SELECT count(*) FROM drafts`) == 0 &&
+		s.count(`SELECT count(*) FROM data_keys WHERE owner_kind = 'draft'`) == 0)
+}
