@@ -56,6 +56,13 @@ func (s *Server) holdDraft(w http.ResponseWriter, r *http.Request) bool {
 	if !ok {
 		return false
 	}
+	// Anyone may post here without a session: what is held is counted
+	// against the doors' per-IP limit, so nobody fills the table.
+	ip := ClientIP(r.Context()).String()
+	if allowed, err := s.rateLimits.Allow(r.Context(), "doors:"+ip, s.cfg.Accounts.RatePerMinute, time.Now()); err != nil || !allowed {
+		s.log.WarnContext(r.Context(), "message posted after the session ended not held: rate limit", "request_id", RequestID(r.Context()), "client_ip", ip)
+		return false
+	}
 	fields, dropped, err := readDraftFields(r)
 	if err != nil || strings.TrimSpace(fields["body"]) == "" && strings.TrimSpace(fields["subject"]) == "" {
 		return false

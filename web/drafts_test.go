@@ -66,3 +66,14 @@ func TestANewMessageIsKeptAndAnExpiredDraftIsGone(t *testing.T) {
 	must(t, "purged with its key", err == nil && n == 1 && s.count(`SELECT count(*) FROM drafts`) == 0 &&
 		s.count(`SELECT count(*) FROM data_keys WHERE owner_kind = 'draft'`) == 0)
 }
+
+// Posting without a session is open to anyone: what is held counts
+// against the doors' per-IP limit, so nobody can fill the drafts table.
+func TestHeldDraftsAreRateLimited(t *testing.T) {
+	s := newSite(t, map[string]string{"PORTAL_RATE_LIMIT_PER_MINUTE": "3"})
+	stranger := s.browser()
+	for range 5 {
+		stranger.postMessage("/compose", url.Values{"to": {"team:1"}, "subject": {"Hello"}, "body": {"Spam"}})
+	}
+	must(t, "at most the limit held", s.count(`SELECT count(*) FROM drafts`) == 3)
+}
