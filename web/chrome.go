@@ -22,6 +22,8 @@ func (s *Server) chrome(r *http.Request) layout.Chrome {
 		c.SignedInAs = displayName(u)
 		c.LogoutURL = "/logout"
 		c.Nav = s.navFor(u)
+		c.IdleSeconds = int(s.cfg.SessionIdle.Seconds())
+		c.ScriptURLs = append(c.ScriptURLs, s.assets.URL("js/idle.js"))
 	} else {
 		c.Nav = []layout.NavItem{{Label: "Sign in", URL: "/login"}}
 	}

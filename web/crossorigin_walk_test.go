@@ -159,6 +159,9 @@ func TestEveryUnsafeRouteRefusesCrossOriginRequestsAndStoresNothing(t *testing.T
 			return xoRequest{b: as("password@clinic.example")(), path: "/account/password",
 				form: url.Values{"current_password": {goodPassword}, "password": {newPassword}, "password_confirm": {newPassword}}}
 		},
+		"POST /session/keepalive": func() xoRequest {
+			return xoRequest{b: as(drEmail)(), path: "/session/keepalive", form: url.Values{}, want: http.StatusNoContent, storesNothing: true} // the session only
+		},
 		"POST /account/away": func() xoRequest {
 			day := time.Now().Format("2006-01-02")
 			return xoRequest{b: as(repEmail)(), path: "/account/away", form: url.Values{"away_from": {day}, "away_until": {day}}}

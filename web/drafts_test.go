@@ -77,3 +77,21 @@ func TestHeldDraftsAreRateLimited(t *testing.T) {
 	}
 	must(t, "at most the limit held", s.count(`SELECT count(*) FROM drafts`) == 3)
 }
+
+// Signed-in pages carry the idle period and the warning box for idle.js;
+// "Stay signed in" posts to /session/keepalive, which starts the idle
+// period again, and answers a signed-out browser with the sign-in page.
+func TestKeepaliveExtendsTheSession(t *testing.T) {
+	s := newSite(t, map[string]string{"PORTAL_SESSION_IDLE": "2s"})
+	s.provider("dr@clinic.example")
+	dr := s.signedIn("dr@clinic.example")
+	contains(t, "signed-in pages", dr.get("/inbox").Body, `<meta name="session-idle" content="2">`, `data-testid="idle-warning"`, "/js/idle.js")
+	for range 3 {
+		time.Sleep(1200 * time.Millisecond)
+		must(t, "kept alive", dr.post("/session/keepalive", url.Values{}).Status == http.StatusNoContent)
+	}
+	must(t, "still signed in after three idle periods' worth", dr.get("/account").Status == http.StatusOK)
+	p := s.browser().post("/session/keepalive", url.Values{})
+	must(t, "signed out: to the sign-in page", p.Status == http.StatusSeeOther && strings.HasPrefix(p.Location, "/login"))
+	must(t, "nothing for idle.js when signed out", !strings.Contains(s.browser().get("/login").Body, "session-idle"))
+}

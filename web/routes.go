@@ -84,6 +84,7 @@ func (s *Server) Handler() http.Handler {
 			r.Group(func(r chi.Router) {
 				r.Use(s.requireUser)
 				r.Get("/account", s.account)
+				r.Post("/session/keepalive", s.keepAlive)
 				r.With(s.requireRole(accounts.RoleStaff)).Get("/account/away", s.awayPage)
 				r.With(s.requireRole(accounts.RoleStaff)).Post("/account/away", s.setAway)
 				r.Get("/account/password", s.changePasswordForm)

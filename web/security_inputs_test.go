@@ -82,6 +82,7 @@ func (w *secWorld) inputRoutes() map[string]inputRoute {
 		"POST /account/mfa/off":          {secInputs, "/account/mfa/off", []string{"code"}, vals("code", ""), false},
 		"POST /account/password": {secInputs, "/account/password", []string{"current_password", "password", "password_confirm"},
 			vals("current_password", "", "password", "too short", "password_confirm", "too short"), false},
+		"POST /session/keepalive":           {secProvB, "/session/keepalive", nil, none, false},
 		"GET /account/away":                 {secStaffX, "/account/away", nil, none, false},
 		"POST /account/away":                {secStaffX, "/account/away", []string{"away_from", "away_until"}, vals("away_from", "", "away_until", ""), false},
 		"POST /account/sessions/end-others": {secProvB, "/account/sessions/end-others", nil, none, false},

@@ -264,3 +264,10 @@ func homeFor(u accounts.User) string {
 	}
 	return "/admin/users"
 }
+
+// keepAlive records activity now (the idle warning's "Stay signed in"):
+// whatever idleTouch would allow, the session's idle period starts again.
+func (s *Server) keepAlive(w http.ResponseWriter, r *http.Request) {
+	s.sessions.Put(r.Context(), sessSeen, time.Now().UnixMilli())
+	w.WriteHeader(http.StatusNoContent)
+}

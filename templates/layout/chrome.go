@@ -16,6 +16,9 @@ type Chrome struct {
 	LogoutURL string
 	// ScriptURLs are this page's own scripts (never inline: the CSP forbids it).
 	ScriptURLs []string
+	// IdleSeconds, when signed in, is the idle sign-out period: the page
+	// warns before it (static/js/idle.js) with "Stay signed in".
+	IdleSeconds int
 }
 
 // NavItem is one link of the main navigation.
