@@ -119,23 +119,9 @@ func (s *Server) inboxView(r *http.Request, providerID int64) (pages.InboxView, 
 	case q.Get("sent") == "1":
 		v.Notice = "Your message was sent securely."
 	case q.Get("done") != "" && a.staff:
-		switch n, _ := strconv.Atoi(q.Get("done")); {
-		case n == 1:
-			v.Notice = "1 conversation marked done."
-		case n > 1:
-			v.Notice = strconv.Itoa(n) + " conversations marked done."
-		default:
-			v.Notice = "No conversation changed: those ticked were done already."
-		}
+		v.Notice = bulkNotice(q.Get("done"), "done")
 	case q.Get("read") != "" && a.staff:
-		switch n, _ := strconv.Atoi(q.Get("read")); {
-		case n == 1:
-			v.Notice = "1 conversation marked read."
-		case n > 1:
-			v.Notice = strconv.Itoa(n) + " conversations marked read."
-		default:
-			v.Notice = "No conversation changed: those ticked were read already."
-		}
+		v.Notice = bulkNotice(q.Get("read"), "read")
 	case q.Get("bulk") == "none" && a.staff:
 		v.BulkProblem = "Tick the conversations first, then choose what to mark them."
 	}
@@ -480,6 +466,19 @@ func (s *Server) remind(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/staff/threads/"+threadID+"?reminded="+outcome, http.StatusSeeOther)
+}
+
+// bulkNotice says how many ticked conversations were marked (count, from
+// the query) done or read.
+func bulkNotice(count, mark string) string {
+	switch n, _ := strconv.Atoi(count); {
+	case n == 1:
+		return "1 conversation marked " + mark + "."
+	case n > 1:
+		return strconv.Itoa(n) + " conversations marked " + mark + "."
+	default:
+		return "No conversation changed: those ticked were " + mark + " already."
+	}
 }
 
 // withQuery is path with key=value added to its query.

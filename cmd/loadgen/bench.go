@@ -52,10 +52,6 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("%w: bench needs -portal and PORTAL_BENCH_SERVER_URL", errUsage)
 	}
 	start := time.Now()
-	dbURL, err := freshDatabase(ctx, server, benchDatabase)
-	if err != nil {
-		return err
-	}
 	dir, err := os.MkdirTemp("", "loadgen-bench-")
 	if err != nil {
 		return err
@@ -67,14 +63,7 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer sink.Close()
-	env, err := benchEnv(dir, dbURL, sink.Addr())
-	if err != nil {
-		return err
-	}
-	if err := runPortal(ctx, *portalBin, env, "migrate"); err != nil {
-		return err
-	}
-	db, err := openPortalDB(ctx, func(k string) string { return env[k] })
+	db, env, err := benchPortalDB(ctx, *portalBin, server, benchDatabase, dir, sink.Addr())
 	if err != nil {
 		return err
 	}
@@ -132,6 +121,26 @@ func benchMeasure(ctx context.Context, db portalDB, env map[string]string, dur t
 		runs = append(runs, res)
 	}
 	return runs, f, nil
+}
+
+// benchPortalDB is how every bench starts: database name dropped and
+// created afresh on server, a keyring in dir, the portal's configuration
+// (benchEnv, its mail to smtpAddr), the schema migrated by the portal
+// binary itself, and the database opened as the portal opens it.
+func benchPortalDB(ctx context.Context, portalBin, server, name, dir, smtpAddr string) (portalDB, map[string]string, error) {
+	dbURL, err := freshDatabase(ctx, server, name)
+	if err != nil {
+		return portalDB{}, nil, err
+	}
+	env, err := benchEnv(dir, dbURL, smtpAddr)
+	if err != nil {
+		return portalDB{}, nil, err
+	}
+	if err := runPortal(ctx, portalBin, env, "migrate"); err != nil {
+		return portalDB{}, nil, err
+	}
+	db, err := openPortalDB(ctx, func(k string) string { return env[k] })
+	return db, env, err
 }
 
 // freshDatabase drops and creates database name on the server at

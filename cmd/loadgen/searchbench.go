@@ -46,23 +46,12 @@ func cmdSearchBench(ctx context.Context, args []string, getenv func(string) stri
 	if *portalBin == "" || server == "" || *threads < 1 || *runs < 1 {
 		return fmt.Errorf("%w: search-bench needs -portal and PORTAL_BENCH_SERVER_URL", errUsage)
 	}
-	dbURL, err := freshDatabase(ctx, server, searchDatabase)
-	if err != nil {
-		return err
-	}
 	dir, err := os.MkdirTemp("", "loadgen-search-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	env, err := benchEnv(dir, dbURL, "127.0.0.1:9") // no mail is sent
-	if err != nil {
-		return err
-	}
-	if err := runPortal(ctx, *portalBin, env, "migrate"); err != nil {
-		return err
-	}
-	db, err := openPortalDB(ctx, func(k string) string { return env[k] })
+	db, _, err := benchPortalDB(ctx, *portalBin, server, searchDatabase, dir, "127.0.0.1:9") // no mail is sent
 	if err != nil {
 		return err
 	}

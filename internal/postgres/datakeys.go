@@ -127,6 +127,26 @@ func (d *DataKeys) Shred(ctx context.Context, q Querier, dataKeyID string) error
 	return nil
 }
 
+// ShredReturned runs deleteSQL, a DELETE of records that returns the ids of
+// their data keys, in tx, and shreds each of those keys with it: records
+// and keys go together. It returns how many keys were shredded.
+func (d *DataKeys) ShredReturned(ctx context.Context, tx pgx.Tx, deleteSQL string, args ...any) (int, error) {
+	rows, err := tx.Query(ctx, deleteSQL, args...)
+	if err != nil {
+		return 0, err
+	}
+	keys, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return 0, err
+	}
+	for _, k := range keys {
+		if err := d.Shred(ctx, tx, k); err != nil {
+			return 0, err
+		}
+	}
+	return len(keys), nil
+}
+
 // newDataKey creates, wraps and inserts a DEK for owner. The wrap AAD names
 // the new id and the owner, so the wrapped bytes only unwrap on this row.
 func (d *DataKeys) newDataKey(ctx context.Context, tx pgx.Tx, owner Owner) (string, envelope.DEK, error) {

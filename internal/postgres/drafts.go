@@ -97,22 +97,9 @@ func (s *Drafts) Take(ctx context.Context, token, formPath string) (messaging.Dr
 // PurgeExpired deletes the drafts past their time and shreds their keys.
 func (s *Drafts) PurgeExpired(ctx context.Context) (int, error) {
 	n := 0
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `DELETE FROM drafts WHERE expires_at <= now() RETURNING fields_key::text`)
-		if err != nil {
-			return err
-		}
-		keys, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			return err
-		}
-		for _, k := range keys {
-			if err := s.keys.Shred(ctx, tx, k); err != nil {
-				return err
-			}
-		}
-		n = len(keys)
-		return nil
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) (err error) {
+		n, err = s.keys.ShredReturned(ctx, tx, `DELETE FROM drafts WHERE expires_at <= now() RETURNING fields_key::text`)
+		return err
 	})
 	return n, wrap("purge drafts", err)
 }

@@ -87,20 +87,7 @@ func (s *MessagingStore) threadNotes(ctx context.Context, tx pgx.Tx, threadID st
 
 // shredNotes destroys a thread's notes (retention).
 func (s *MessagingStore) shredNotes(ctx context.Context, tx pgx.Tx, threadID string) (int, error) {
-	rows, err := tx.Query(ctx, `DELETE FROM thread_notes WHERE thread_id = $1 RETURNING body_key::text`, threadID)
-	if err != nil {
-		return 0, err
-	}
-	keys, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return 0, err
-	}
-	for _, k := range keys {
-		if err := s.keys.Shred(ctx, tx, k); err != nil {
-			return 0, err
-		}
-	}
-	return len(keys), nil
+	return s.keys.ShredReturned(ctx, tx, `DELETE FROM thread_notes WHERE thread_id = $1 RETURNING body_key::text`, threadID)
 }
 
 const auditStatusChanged audit.Action = "thread.status_changed"

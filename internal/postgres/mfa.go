@@ -75,20 +75,8 @@ func (s *AccountStore) TOTP(ctx context.Context, userID int64) (accounts.TOTPSec
 
 // dropTOTP deletes the secrets matching where and shreds their keys.
 func (s *AccountStore) dropTOTP(ctx context.Context, tx pgx.Tx, where string, args ...any) error {
-	rows, err := tx.Query(ctx, `DELETE FROM totp_secrets WHERE `+where+` RETURNING data_key_id::text`, args...)
-	if err != nil {
-		return err
-	}
-	keys, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return err
-	}
-	for _, k := range keys {
-		if err := s.keys.Shred(ctx, tx, k); err != nil {
-			return err
-		}
-	}
-	return nil
+	_, err := s.keys.ShredReturned(ctx, tx, `DELETE FROM totp_secrets WHERE `+where+` RETURNING data_key_id::text`, args...)
+	return err
 }
 
 func (s *AccountStore) UseTOTPStep(ctx context.Context, secretID, step int64) (bool, error) {
