@@ -27,7 +27,8 @@ func (s *Server) teamsView(r *http.Request, fe accounts.FieldErrors, name, lob s
 	v.Problems = pages.Problems(v.Name, v.LOB)
 	for _, t := range teams {
 		at := pages.AdminTeam{ID: strconv.FormatInt(t.ID, 10), Name: t.Name, LineOfBusiness: t.LineOfBusiness,
-			AddURL: fmt.Sprintf("/admin/teams/%d/members", t.ID), RemoveURL: fmt.Sprintf("/admin/teams/%d/members/remove", t.ID)}
+			AddURL: fmt.Sprintf("/admin/teams/%d/members", t.ID), RemoveURL: fmt.Sprintf("/admin/teams/%d/members/remove", t.ID),
+			RepliesURL: fmt.Sprintf("/admin/teams/%d/replies", t.ID)}
 		for _, m := range t.Members {
 			at.Members = append(at.Members, pages.Option{Value: m.Email, Label: m.Name})
 		}

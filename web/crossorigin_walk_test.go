@@ -243,6 +243,15 @@ func TestEveryUnsafeRouteRefusesCrossOriginRequestsAndStoresNothing(t *testing.T
 			createUser("loose@plan.example", accounts.RoleStaff) // in no team yet
 			return xoRequest{b: as(adminEmail)(), path: fmt.Sprintf("/admin/teams/%d/members", teamID), form: url.Values{"email": {"loose@plan.example"}}}
 		},
+		"POST /admin/teams/{id}/replies": func() xoRequest {
+			return xoRequest{b: as(adminEmail)(), path: fmt.Sprintf("/admin/teams/%d/replies", teamID), form: url.Values{"title": {"Hours"}, "body": {"Closed on the 25th."}}}
+		},
+		"POST /admin/teams/{id}/replies/{reply}/delete": func() xoRequest {
+			b := as(adminEmail)()
+			b.post(fmt.Sprintf("/admin/teams/%d/replies", teamID), url.Values{"title": {"To delete"}, "body": {"Soon gone."}})
+			id := regexp.MustCompile(`/replies/([0-9a-f-]{36})/delete`).FindStringSubmatch(b.get(fmt.Sprintf("/admin/teams/%d/replies", teamID)).Body)[1]
+			return xoRequest{b: b, path: fmt.Sprintf("/admin/teams/%d/replies/%s/delete", teamID, id), form: url.Values{}}
+		},
 		"POST /admin/teams/{id}/members/remove": func() xoRequest {
 			_, team := s.staffIn("member@plan.example", "Max Member", "Provider Services – Los Angeles County")
 			return xoRequest{b: as(adminEmail)(), path: fmt.Sprintf("/admin/teams/%d/members/remove", team), form: url.Values{"email": {"member@plan.example"}}}

@@ -34,12 +34,10 @@ func (s *Server) repliesPage(w http.ResponseWriter, r *http.Request) {
 // body: a saved reply's; signature when that form was posted).
 func (s *Server) repliesView(r *http.Request, fe accounts.FieldErrors, title, body, signature string) (pages.RepliesView, error) {
 	u, _ := currentUser(r.Context())
-	v := pages.RepliesView{Chrome: s.chrome(r),
-		TeamField: pages.Field{Name: "team", Label: "Team", Error: fe["team"]},
-		Title: pages.Field{Name: "title", Label: "Title", Value: title, Error: fe["title"], MaxLength: messaging.MaxSavedReplyTitle,
-			Hint: "What colleagues pick it by, for example “Documents received”. No patient details."},
-		Body:      pages.Field{Name: "body", Label: "Reply", Value: body, Error: fe["body"]},
-		Signature: pages.Field{Name: "signature", Label: "Signature", Value: signature, Error: fe["signature"], MaxLength: messaging.MaxSignature}}
+	v := s.replyForm(r, fe, title, body)
+	v.AddAction = "/staff/replies"
+	v.TeamField = pages.Field{Name: "team", Label: "Team", Error: fe["team"]}
+	v.Signature = pages.Field{Name: "signature", Label: "Signature", Value: signature, Error: fe["signature"], MaxLength: messaging.MaxSignature}
 	if _, posted := fe["signature"]; !posted {
 		sig, err := s.messages.Signature(r.Context(), u.ID)
 		if err != nil {
@@ -58,11 +56,113 @@ func (s *Server) repliesView(r *http.Request, fe accounts.FieldErrors, title, bo
 	if err != nil {
 		return v, err
 	}
-	for _, sr := range list {
-		v.Replies = append(v.Replies, pages.SavedReplyView{Team: sr.TeamName, Title: sr.Title, Body: sr.Body, DeleteAction: "/staff/replies/" + sr.ID + "/delete"})
-	}
+	v.Replies = replyViews(list, "/staff/replies/")
 	v.Problems = pages.Problems(v.Signature, v.TeamField, v.Title, v.Body)
 	return v, nil
+}
+
+// replyForm is the replies page with the add form's fields (what was
+// posted shown again, with its problems).
+func (s *Server) replyForm(r *http.Request, fe accounts.FieldErrors, title, body string) pages.RepliesView {
+	return pages.RepliesView{Chrome: s.chrome(r),
+		Title: pages.Field{Name: "title", Label: "Title", Value: title, Error: fe["title"], MaxLength: messaging.MaxSavedReplyTitle,
+			Hint: "What colleagues pick it by, for example “Documents received”. No patient details."},
+		Body: pages.Field{Name: "body", Label: "Reply", Value: body, Error: fe["body"]}}
+}
+
+// replyViews list saved replies, each deleted at prefix+ID+"/delete".
+func replyViews(list []messaging.SavedReply, prefix string) []pages.SavedReplyView {
+	var out []pages.SavedReplyView
+	for _, sr := range list {
+		out = append(out, pages.SavedReplyView{Team: sr.TeamName, Title: sr.Title, Body: sr.Body, DeleteAction: prefix + sr.ID + "/delete"})
+	}
+	return out
+}
+
+// adminTeamOf is the team {id} for an admin; it answers 404 itself.
+func (s *Server) adminTeamOf(w http.ResponseWriter, r *http.Request) (messaging.Team, bool) {
+	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
+	if err != nil {
+		s.notFound(w, r)
+		return messaging.Team{}, false
+	}
+	teams, err := s.messages.Teams(r.Context())
+	if err != nil {
+		s.serverError(w, r, err)
+		return messaging.Team{}, false
+	}
+	for _, t := range teams {
+		if t.ID == id {
+			return t.Team, true
+		}
+	}
+	s.notFound(w, r)
+	return messaging.Team{}, false
+}
+
+// teamRepliesPage shows an admin one team's saved replies, with the add
+// form holding what was posted (status: 200, or 422 with problems fe).
+func (s *Server) teamRepliesPage(w http.ResponseWriter, r *http.Request, team messaging.Team, status int, fe accounts.FieldErrors, title, body string) {
+	list, err := s.messages.TeamSavedReplies(r.Context(), team.ID)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	base := "/admin/teams/" + strconv.FormatInt(team.ID, 10) + "/replies"
+	v := s.replyForm(r, fe, title, body)
+	v.ForTeam, v.AddAction, v.Replies = team.Name, base, replyViews(list, base+"/")
+	v.Problems = pages.Problems(v.Title, v.Body)
+	switch {
+	case r.URL.Query().Get("added") == "1":
+		v.Notice = "The reply was saved for the team."
+	case r.URL.Query().Get("deleted") == "1":
+		v.Notice = "The saved reply was deleted."
+	}
+	s.render(w, r, status, pages.Replies(v))
+}
+
+func (s *Server) adminTeamReplies(w http.ResponseWriter, r *http.Request) {
+	if team, ok := s.adminTeamOf(w, r); ok {
+		s.teamRepliesPage(w, r, team, http.StatusOK, nil, "", "")
+	}
+}
+
+func (s *Server) adminTeamReplyAdd(w http.ResponseWriter, r *http.Request) {
+	team, ok := s.adminTeamOf(w, r)
+	if !ok {
+		return
+	}
+	f, ok := s.postForm(w, r, "title", "body")
+	if !ok {
+		return
+	}
+	err := f.textErr()
+	if err == nil {
+		err = s.messages.AddTeamSavedReply(r.Context(), s.viewer(r), team.ID, f.Get("title"), f.Get("body"))
+	}
+	if fe, bad := fieldErrors(err); bad {
+		s.teamRepliesPage(w, r, team, http.StatusUnprocessableEntity, fe, f.Get("title"), f.Get("body"))
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/admin/teams/"+strconv.FormatInt(team.ID, 10)+"/replies?added=1", http.StatusSeeOther)
+}
+
+func (s *Server) adminTeamReplyDelete(w http.ResponseWriter, r *http.Request) {
+	team, ok := s.adminTeamOf(w, r)
+	if !ok {
+		return
+	}
+	if _, ok := s.postForm(w, r); !ok {
+		return
+	}
+	if s.failed(w, r, s.messages.DeleteTeamSavedReply(r.Context(), s.viewer(r), team.ID, chi.URLParam(r, "reply"))) {
+		return
+	}
+	http.Redirect(w, r, "/admin/teams/"+strconv.FormatInt(team.ID, 10)+"/replies?deleted=1", http.StatusSeeOther)
 }
 
 // addSavedReply saves a ready answer for one of the representative's teams.

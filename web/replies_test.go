@@ -85,3 +85,27 @@ func TestSavedReplyFormsExplainWhatIsWrong(t *testing.T) {
 	must(t, "long signature", p.Status == http.StatusUnprocessableEntity && strings.Contains(p.Body, "Keep the signature to 500 characters."))
 	must(t, "nothing saved", s.audited("saved_reply.added", "{}") == 0 && s.audited("account.signature_set", "{}") == 0)
 }
+
+// Admins manage any team's saved replies from the teams page; the team
+// uses them, and nobody but admins reaches those pages.
+func TestAdminsManageATeamsSavedReplies(t *testing.T) {
+	s := newSite(t, nil)
+	_, la := s.staffIn("rep.la@plan.example", "Lena", "LA")
+	_, admin := s.admin("admin@plan.example")
+	base := "/admin/teams/" + strconv.FormatInt(la, 10) + "/replies"
+	contains(t, "linked from the teams page", admin.get("/admin/teams").Body, `href="`+base+`"`)
+	contains(t, "the team's page", admin.get(base).Body, "Saved replies of LA", `data-testid="no-saved-replies"`)
+	p := admin.post(base, url.Values{"title": {""}, "body": {"Hi"}})
+	must(t, "problems shown", p.Status == http.StatusUnprocessableEntity && strings.Contains(p.Body, "Enter a title"))
+	p = admin.post(base, url.Values{"title": {"Holiday hours"}, "body": {"ADMIN-REPLY-77: we are closed on the 25th."}})
+	must(t, "added: "+p.Location, p.Status == http.StatusSeeOther && p.Location == base+"?added=1")
+	lena := s.signedIn("rep.la@plan.example")
+	page := lena.get("/staff/replies").Body
+	contains(t, "the team has it", page, "ADMIN-REPLY-77")
+	id := savedReplyDelete.FindStringSubmatch(page)[1]
+	must(t, "another team's id through this team's page is not found", admin.post("/admin/teams/999999/replies/"+id+"/delete", url.Values{}).Status == http.StatusNotFound)
+	p = admin.post(base+"/"+id+"/delete", url.Values{})
+	must(t, "deleted", p.Status == http.StatusSeeOther && !strings.Contains(lena.get("/staff/replies").Body, "ADMIN-REPLY-77"))
+	must(t, "audited", s.audited("saved_reply.added", "{}") == 1 && s.audited("saved_reply.deleted", "{}") == 1)
+	must(t, "staff cannot", lena.get(base).Status == http.StatusNotFound)
+}

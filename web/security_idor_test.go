@@ -162,6 +162,18 @@ func TestSecurityIDOROnEveryIDRouteForEveryRolePair(t *testing.T) {
 			{actor: secStaffX, real: team(w.teamY, "/members"), missing: "/admin/teams/" + missingNum + "/members", form: url.Values{"email": {"rep.x@plan.example"}}},
 			{actor: secProvA, real: team(w.teamX, "/members"), missing: "/admin/teams/" + missingNum + "/members", form: url.Values{"email": {"rep.y@plan.example"}}},
 		},
+		"GET /admin/teams/{id}/replies": {
+			{actor: secStaffX, real: team(w.teamX, "/replies"), missing: "/admin/teams/" + missingNum + "/replies"},
+			{actor: secProvA, real: team(w.teamX, "/replies"), missing: "/admin/teams/" + missingNum + "/replies"},
+		},
+		"POST /admin/teams/{id}/replies": {
+			{actor: secStaffY, real: team(w.teamX, "/replies"), missing: "/admin/teams/" + missingNum + "/replies", form: url.Values{"title": {"x"}, "body": {"intrusion"}}},
+			{actor: secProvA, real: team(w.teamX, "/replies"), missing: "/admin/teams/" + missingNum + "/replies", form: url.Values{"title": {"x"}, "body": {"intrusion"}}},
+		},
+		"POST /admin/teams/{id}/replies/{reply}/delete": {
+			{actor: secStaffY, real: team(w.teamX, "/replies/"+w.replyX+"/delete"), missing: team(w.teamX, "/replies/"+missingUID+"/delete"), form: url.Values{}},
+			{actor: secAdmin, real: team(w.teamY, "/replies/"+w.replyX+"/delete"), missing: team(w.teamY, "/replies/"+missingUID+"/delete"), form: url.Values{}}, // team X's reply through team Y
+		},
 		"POST /admin/teams/{id}/members/remove": {
 			{actor: secStaffY, real: team(w.teamX, "/members/remove"), missing: "/admin/teams/" + missingNum + "/members/remove", form: url.Values{"email": {"rep.x@plan.example"}}},
 			{actor: secProvA, real: team(w.teamX, "/members/remove"), missing: "/admin/teams/" + missingNum + "/members/remove", form: url.Values{"email": {"rep.x@plan.example"}}},

@@ -374,6 +374,13 @@ type Store interface {
 	SavedReplies(ctx context.Context, staff Viewer) ([]SavedReply, error)
 	AddSavedReply(ctx context.Context, staff Viewer, teamID int64, title, body string) error
 	DeleteSavedReply(ctx context.Context, staff Viewer, id string) error
+	// The same for an admin (actor) managing any team's: TeamSavedReplies
+	// lists one team's, AddTeamSavedReply adds one (ErrNotInTeam when there
+	// is no such team), DeleteTeamSavedReply deletes one of that team's
+	// (ErrNotFound otherwise). Audited.
+	TeamSavedReplies(ctx context.Context, teamID int64) ([]SavedReply, error)
+	AddTeamSavedReply(ctx context.Context, admin Viewer, teamID int64, title, body string) error
+	DeleteTeamSavedReply(ctx context.Context, admin Viewer, teamID int64, id string) error
 	// Signature is a representative's signature ("" when none); SetSignature
 	// sets it ("" clears it), audited.
 	Signature(ctx context.Context, userID int64) (string, error)

@@ -384,6 +384,29 @@ func (s *Service) AddSavedReply(ctx context.Context, staff Viewer, teamID int64,
 	if !staff.Staff {
 		return ErrNotFound
 	}
+	return addSavedReply(title, body, func(title, body string) error { return s.store.AddSavedReply(ctx, staff, teamID, title, body) })
+}
+
+// AddTeamSavedReply is AddSavedReply for an admin, for any team.
+func (s *Service) AddTeamSavedReply(ctx context.Context, admin Viewer, teamID int64, title, body string) error {
+	return addSavedReply(title, body, func(title, body string) error { return s.store.AddTeamSavedReply(ctx, admin, teamID, title, body) })
+}
+
+// TeamSavedReplies are one team's saved replies (for an admin).
+func (s *Service) TeamSavedReplies(ctx context.Context, teamID int64) ([]SavedReply, error) {
+	return s.store.TeamSavedReplies(ctx, teamID)
+}
+
+// DeleteTeamSavedReply deletes one of a team's saved replies (an admin).
+func (s *Service) DeleteTeamSavedReply(ctx context.Context, admin Viewer, teamID int64, id string) error {
+	if !ValidID(id) {
+		return ErrNotFound
+	}
+	return s.store.DeleteTeamSavedReply(ctx, admin, teamID, id)
+}
+
+// addSavedReply checks a saved reply's title and body and saves them.
+func addSavedReply(title, body string, save func(title, body string) error) error {
 	title = strings.TrimSpace(title)
 	errs := FieldErrors{}
 	switch n := utf8.RuneCountInString(title); {
@@ -398,7 +421,7 @@ func (s *Service) AddSavedReply(ctx context.Context, staff Viewer, teamID int64,
 	if len(errs) > 0 {
 		return errs
 	}
-	if err := s.store.AddSavedReply(ctx, staff, teamID, title, body); errors.Is(err, ErrNotInTeam) {
+	if err := save(title, body); errors.Is(err, ErrNotInTeam) {
 		return FieldErrors{"team": "Choose one of your teams."}
 	} else if err != nil {
 		return err

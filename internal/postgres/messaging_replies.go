@@ -26,10 +26,20 @@ func savedReplySeal(id string) (Owner, envelope.Binding) {
 }
 
 func (s *MessagingStore) SavedReplies(ctx context.Context, staff messaging.Viewer) ([]messaging.SavedReply, error) {
+	return s.savedReplies(ctx, `r.team_id IN (SELECT team_id FROM team_members WHERE user_id = $1)`, staff.UserID)
+}
+
+func (s *MessagingStore) TeamSavedReplies(ctx context.Context, teamID int64) ([]messaging.SavedReply, error) {
+	return s.savedReplies(ctx, `r.team_id = $1`, teamID)
+}
+
+// savedReplies are the saved replies where (over arg $1) holds, opened.
+func (s *MessagingStore) savedReplies(ctx context.Context, where string, arg any) ([]messaging.SavedReply, error) {
 	rows, err := s.pool.Query(ctx, `SELECT r.id::text, r.team_id, t.name, r.title, r.body_key::text, r.body_ct, `+keyColumns+`
-		FROM saved_replies r JOIN teams t ON t.id = r.team_id JOIN team_members m ON m.team_id = r.team_id AND m.user_id = $1
+		FROM saved_replies r JOIN teams t ON t.id = r.team_id
 		LEFT JOIN data_keys dk ON dk.id = r.body_key
-		ORDER BY t.name, lower(r.title), r.id`, staff.UserID)
+		WHERE `+where+`
+		ORDER BY t.name, lower(r.title), r.id`, arg)
 	if err != nil {
 		return nil, wrap("saved replies", err)
 	}
@@ -61,12 +71,22 @@ func (s *MessagingStore) SavedReplies(ctx context.Context, staff messaging.Viewe
 }
 
 func (s *MessagingStore) AddSavedReply(ctx context.Context, staff messaging.Viewer, teamID int64, title, body string) error {
+	return s.addSavedReply(ctx, staff, teamID, title, body, `SELECT EXISTS (SELECT 1 FROM team_members WHERE team_id = $1 AND user_id = $2)`)
+}
+
+func (s *MessagingStore) AddTeamSavedReply(ctx context.Context, admin messaging.Viewer, teamID int64, title, body string) error {
+	return s.addSavedReply(ctx, admin, teamID, title, body, `SELECT EXISTS (SELECT 1 FROM teams WHERE id = $1 AND $2::bigint IS NOT NULL)`)
+}
+
+// addSavedReply seals and saves a reply for team teamID when allowedSQL
+// (over the team $1 and the actor $2) holds; ErrNotInTeam otherwise.
+func (s *MessagingStore) addSavedReply(ctx context.Context, actor messaging.Viewer, teamID int64, title, body, allowedSQL string) error {
 	return wrap("add saved reply", pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var member bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM team_members WHERE team_id = $1 AND user_id = $2)`, teamID, staff.UserID).Scan(&member); err != nil {
+		var allowed bool
+		if err := tx.QueryRow(ctx, allowedSQL, teamID, actor.UserID).Scan(&allowed); err != nil {
 			return err
 		}
-		if !member {
+		if !allowed {
 			return messaging.ErrNotInTeam
 		}
 		id, err := newUUID()
@@ -79,20 +99,29 @@ func (s *MessagingStore) AddSavedReply(ctx context.Context, staff messaging.View
 			return err
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO saved_replies (id, team_id, title, body_key, body_ct, created_by) VALUES ($1, $2, $3, $4, $5, $6)`,
-			id, teamID, title, keyID, ct, staff.UserID); err != nil {
+			id, teamID, title, keyID, ct, actor.UserID); err != nil {
 			return err
 		}
-		return AppendAudit(ctx, tx, audit.Event{ActorID: staff.UserID, Action: auditSavedReplyAdded, TargetType: "saved_reply", TargetID: id, IP: staff.IP,
+		return AppendAudit(ctx, tx, audit.Event{ActorID: actor.UserID, Action: auditSavedReplyAdded, TargetType: "saved_reply", TargetID: id, IP: actor.IP,
 			Detail: map[string]any{"team_id": teamID}})
 	}))
 }
 
 func (s *MessagingStore) DeleteSavedReply(ctx context.Context, staff messaging.Viewer, id string) error {
+	return s.deleteSavedReply(ctx, staff, id, `r.team_id IN (SELECT team_id FROM team_members WHERE user_id = $2)`, staff.UserID)
+}
+
+func (s *MessagingStore) DeleteTeamSavedReply(ctx context.Context, admin messaging.Viewer, teamID int64, id string) error {
+	return s.deleteSavedReply(ctx, admin, id, `r.team_id = $2`, teamID)
+}
+
+// deleteSavedReply deletes reply id where allowedSQL (over $2, arg) holds,
+// shredding its key; ErrNotFound otherwise.
+func (s *MessagingStore) deleteSavedReply(ctx context.Context, actor messaging.Viewer, id, allowedSQL string, arg any) error {
 	return wrap("delete saved reply", pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var keyID string
 		var teamID int64
-		err := tx.QueryRow(ctx, `DELETE FROM saved_replies r USING team_members m
-			WHERE r.id = $1 AND m.team_id = r.team_id AND m.user_id = $2 RETURNING r.body_key::text, r.team_id`, id, staff.UserID).Scan(&keyID, &teamID)
+		err := tx.QueryRow(ctx, `DELETE FROM saved_replies r WHERE r.id = $1 AND `+allowedSQL+` RETURNING r.body_key::text, r.team_id`, id, arg).Scan(&keyID, &teamID)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return messaging.ErrNotFound
 		}
@@ -102,7 +131,7 @@ func (s *MessagingStore) DeleteSavedReply(ctx context.Context, staff messaging.V
 		if err := s.keys.Shred(ctx, tx, keyID); err != nil {
 			return err
 		}
-		return AppendAudit(ctx, tx, audit.Event{ActorID: staff.UserID, Action: auditSavedReplyDeleted, TargetType: "saved_reply", TargetID: id, IP: staff.IP,
+		return AppendAudit(ctx, tx, audit.Event{ActorID: actor.UserID, Action: auditSavedReplyDeleted, TargetType: "saved_reply", TargetID: id, IP: actor.IP,
 			Detail: map[string]any{"team_id": teamID}})
 	}))
 }

@@ -89,6 +89,8 @@ type AdminTeam struct {
 	ID, Name, LineOfBusiness string
 	AddURL, RemoveURL        string
 	Members                  []Option // Value: email, Label: name
+	// RepliesURL is the team's saved replies.
+	RepliesURL string
 }
 
 // AdminAuditView is the audit log viewer.

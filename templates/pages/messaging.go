@@ -250,10 +250,15 @@ type RecallConfirmView struct {
 	SentByEmail bool
 }
 
-// RepliesView feeds the staff page of saved replies and the signature.
+// RepliesView feeds the staff page of saved replies and the signature,
+// and an admin's page of one team's saved replies.
 type RepliesView struct {
-	Chrome    layout.Chrome
-	Notice    string
+	Chrome layout.Chrome
+	Notice string
+	// ForTeam, on an admin's page, is the team's name: no signature, no
+	// choice of team; the form posts to AddAction.
+	ForTeam   string
+	AddAction string
 	Signature Field
 	// The form that adds a saved reply; Teams empty when the
 	// representative is in no team (nothing can be saved then).
@@ -268,4 +273,12 @@ type RepliesView struct {
 type SavedReplyView struct {
 	Team, Title, Body string
 	DeleteAction      string
+}
+
+// repliesTitle is the replies page's title: the staff's, or the team's.
+func repliesTitle(v RepliesView) string {
+	if v.ForTeam != "" {
+		return "Saved replies of " + v.ForTeam
+	}
+	return "Saved replies and signature"
 }
