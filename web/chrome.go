@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/healthnet/secureportal/internal/accounts"
@@ -23,6 +24,9 @@ func (s *Server) chrome(r *http.Request) layout.Chrome {
 		c.LogoutURL = "/logout"
 		c.Nav = s.navFor(u)
 		c.IdleSeconds = int(s.cfg.SessionIdle.Seconds())
+		if u.Role == accounts.RoleProvider {
+			s.countUnread(r, &c)
+		}
 		c.ScriptURLs = append(c.ScriptURLs, s.assets.URL("js/idle.js"))
 	} else {
 		c.Nav = []layout.NavItem{{Label: "Sign in", URL: "/login"}}
@@ -73,9 +77,26 @@ func displayName(u accounts.User) string {
 	return u.Email
 }
 
-// navFor is the main navigation of a signed-in user. Unread counts are shown
-// per conversation in the inbox, not as a badge here: counting across every
-// thread on every page would cost a scan of the user's whole history.
+// countUnread puts a provider's count of conversations with an unopened
+// message in the title and beside Inbox. A provider has few threads, so
+// it is one small query per page; a representative's teams may have tens
+// of thousands, so staff see unread counts per conversation in the list
+// only. A failure leaves the count out (the page itself still works).
+func (s *Server) countUnread(r *http.Request, c *layout.Chrome) {
+	n, err := s.messages.UnreadThreads(r.Context(), s.viewer(r))
+	if err != nil {
+		s.log.WarnContext(r.Context(), "unread count unavailable", "request_id", RequestID(r.Context()), "err", err)
+		return
+	}
+	c.Unread = n
+	for i := range c.Nav {
+		if c.Nav[i].URL == "/inbox" && n > 0 {
+			c.Nav[i].Badge = strconv.Itoa(n)
+		}
+	}
+}
+
+// navFor is the main navigation of a signed-in user.
 func (s *Server) navFor(u accounts.User) []layout.NavItem {
 	var nav []layout.NavItem
 	switch u.Role {

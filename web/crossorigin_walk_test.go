@@ -276,6 +276,9 @@ func TestEveryUnsafeRouteRefusesCrossOriginRequestsAndStoresNothing(t *testing.T
 			}
 			return xoRequest{b: ab, path: "/admin/domains/check", form: url.Values{"domain": {"webmail.example"}}, storesNothing: true}
 		},
+		"POST /threads/{id}/archive": func() xoRequest {
+			return xoRequest{b: as(drEmail)(), path: "/threads/" + tid + "/archive", form: url.Values{"archive": {"1"}}}
+		},
 		"POST /threads/{id}/reply": func() xoRequest {
 			return xoRequest{b: as(drEmail)(), path: "/threads/" + tid + "/reply", multipart: true,
 				form: url.Values{"body": {"Thanks, see the consent."}}, file: &file{"consent.txt", []byte("signed")}}

@@ -61,13 +61,20 @@ type staffFilter struct {
 var staffFilters = []staffFilter{{"All", messaging.FilterAll}, {"Mine", messaging.FilterMine}, {"Team unassigned", messaging.FilterNoOwner},
 	{"Unread", messaging.FilterUnread}, {"Awaiting reply", messaging.FilterAwaiting}, {"Not done", messaging.FilterNotDone}, {"Done", messaging.FilterDone}}
 
+// providerFilters are a provider's tabs: their inbox and what they filed.
+var providerFilters = []staffFilter{{"Inbox", messaging.FilterAll}, {"Archived", messaging.FilterArchived}}
+
 // inboxView is a page of the viewer's threads (only those with provider
 // providerID, when not 0), with the staff's filters.
 func (s *Server) inboxView(r *http.Request, providerID int64) (pages.InboxView, error) {
 	a := areaOf(r)
 	q := r.URL.Query()
 	filter := messaging.Filter(q.Get("filter"))
-	if !a.staff || !slices.ContainsFunc(staffFilters, func(f staffFilter) bool { return f.filter == filter }) {
+	tabs := providerFilters
+	if a.staff {
+		tabs = staffFilters
+	}
+	if !slices.ContainsFunc(tabs, func(f staffFilter) bool { return f.filter == filter }) {
 		filter = messaging.FilterAll
 	}
 	page := messaging.Page{Filter: filter, Before: q.Get("before"), Limit: 25, ProviderID: providerID}
@@ -100,24 +107,28 @@ func (s *Server) inboxView(r *http.Request, providerID int64) (pages.InboxView, 
 		}
 		v.Title = "Staff inbox"
 		v.EmptyText = "Threads you or your teams have with providers appear here. To send protected health information to a provider, choose New message."
-		for _, f := range staffFilters {
-			u := listURL
-			vals := searchValues(q)
-			if f.filter != "" {
-				vals.Set("filter", string(f.filter))
-			}
-			if len(vals) > 0 {
-				u += "?" + vals.Encode()
-			}
-			v.Filters = append(v.Filters, pages.FilterLink{Label: f.label, URL: u, Current: f.filter == filter})
-		}
 		if filter != messaging.FilterAll {
 			v.EmptyTitle, v.EmptyText = "Nothing here", "No conversation matches this filter."
 		}
+	} else if filter == messaging.FilterArchived {
+		v.EmptyTitle, v.EmptyText = "Nothing archived", "Conversations you archive appear here. A new message from "+s.cfg.Org.Name+" brings one back to your inbox."
+	}
+	for _, f := range tabs {
+		u := listURL
+		vals := searchValues(q)
+		if f.filter != "" {
+			vals.Set("filter", string(f.filter))
+		}
+		if len(vals) > 0 {
+			u += "?" + vals.Encode()
+		}
+		v.Filters = append(v.Filters, pages.FilterLink{Label: f.label, URL: u, Current: f.filter == filter})
 	}
 	switch {
 	case q.Get("sent") == "1":
 		v.Notice = "Your message was sent securely."
+	case q.Get("archived") == "1" && !a.staff:
+		v.Notice = "The conversation was archived. Find it under Archived; a new message from " + s.cfg.Org.Name + " brings it back."
 	case q.Get("done") != "" && a.staff:
 		v.Notice = bulkNotice(q.Get("done"), "done")
 	case q.Get("read") != "" && a.staff:
@@ -296,6 +307,8 @@ func (s *Server) showThreadWith(w http.ResponseWriter, r *http.Request, id strin
 		v.Notice = reminderWords[r.URL.Query().Get("reminded")]
 	case form.notice != "":
 		v.Notice = form.notice
+	case r.URL.Query().Get("archived") == "0" && !a.staff:
+		v.Notice = "The conversation is back in your inbox."
 	}
 	v.Problems = pages.Problems(v.Reply)
 	for _, m := range th.Messages {
@@ -335,6 +348,9 @@ func (s *Server) showThreadWith(w http.ResponseWriter, r *http.Request, id strin
 			v.StatusOptions = append(v.StatusOptions, pages.Option{Value: string(st), Label: statusWords[st], Selected: st == th.Status})
 		}
 		v.Problems = append(v.Problems, pages.Problems(v.StatusField)...)
+	}
+	if !a.staff && !a.readOnly {
+		v.ArchiveAction, v.Archived = "/threads/"+id+"/archive", th.ProviderArchived
 	}
 	if a.staff && !a.readOnly && !v.Withdrawn && th.ExpiredAt.IsZero() {
 		if err := s.replyStart(r, &v, a.threadURL+id); err != nil {
@@ -381,7 +397,26 @@ func (s *Server) ownerForms(r *http.Request, v *pages.ThreadView, th messaging.T
 		v.TakeAs = u.Email
 	}
 	v.CanRelease = th.OwnerID != 0 && th.HasTeam
+	for _, h := range th.History {
+		line := pages.HistoryLine{Text: historyWords(h)}
+		line.When, line.WhenISO = s.formatTime(h.At)
+		v.History = append(v.History, line)
+	}
 	v.Problems = append(v.Problems, pages.Problems(v.Assignee)...)
+}
+
+// historyWords say what a change in a thread's history was.
+func historyWords(h messaging.ThreadEvent) string {
+	switch {
+	case !h.Assigned:
+		return h.Actor + " set the status to “" + statusWords[h.Status] + "”"
+	case h.Took:
+		return h.Actor + " took it"
+	case h.ToOwner == "":
+		return h.Actor + " left it to the team"
+	default:
+		return h.Actor + " handed it to " + h.ToOwner
+	}
 }
 
 // assign hands a staff thread to a colleague, to the viewer, or to its team.
@@ -466,6 +501,24 @@ func (s *Server) remind(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/staff/threads/"+threadID+"?reminded="+outcome, http.StatusSeeOther)
+}
+
+// archive files a provider's thread under "Archived" (archive=1) or back
+// in the inbox (archive=0).
+func (s *Server) archive(w http.ResponseWriter, r *http.Request) {
+	f, ok := s.postForm(w, r)
+	if !ok {
+		return
+	}
+	id, archived := chi.URLParam(r, "id"), f.Get("archive") != "0"
+	if s.failed(w, r, s.messages.SetArchived(r.Context(), s.viewer(r), id, archived)) {
+		return
+	}
+	if archived {
+		http.Redirect(w, r, "/inbox?archived=1", http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, "/threads/"+id+"?archived=0", http.StatusSeeOther)
 }
 
 // bulkNotice says how many ticked conversations were marked (count, from

@@ -45,6 +45,10 @@ func TestThreadsAreTakenHandedOverAndLeftToTheTeam(t *testing.T) {
 	must(t, "not under Lena's Mine", !strings.Contains(staff.get("/staff?filter=mine").Body, "Referral"))
 	must(t, "and handed back", assign(mate, "REP.LA@plan.example").Status == http.StatusSeeOther && owner(staff) == "You")
 	must(t, "each change audited", s.audited("thread.assigned", "{}") == 3)
+	history := staff.get("/staff/threads/" + tid).Body
+	contains(t, "the thread's history", history, `data-testid="thread-history"`, "Lena left it to the team", "Marco took it", "Marco handed it to Lena")
+	must(t, "in order", strings.Index(history, "Lena left it") < strings.Index(history, "Marco took it") &&
+		strings.Index(history, "Marco took it") < strings.Index(history, "Marco handed it"))
 	must(t, "another team's representative cannot", assign(s.signedIn("rep.sd@plan.example"), "").Status == http.StatusNotFound)
 
 	// The owner can no longer sign in: the provider's message tells the team.

@@ -102,6 +102,7 @@ func (s *Server) Handler() http.Handler {
 				r.Get("/attachments/{id}", s.downloadAttachment) // scoped by viewer: provider, staff, or an admin's emergency grant
 				r.With(asProvider...).Get("/inbox", s.inbox)
 				r.With(asProvider...).Get("/threads/{id}", s.thread)
+				r.With(asProvider...).Post("/threads/{id}/archive", s.archive)
 				r.With(asProvider...).Get("/compose", s.composeForm)
 				r.Route("/staff", func(r chi.Router) {
 					r.Use(asStaff...)

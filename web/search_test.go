@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -69,4 +70,32 @@ func TestSearchFiltersNarrowTheList(t *testing.T) {
 	today := s.clock.Now().Format("2006-01-02")
 	contains(t, "today's threads", staff.get("/staff?from="+today+"&to="+today).Body, "Claim 4471 review", "Referral")
 	contains(t, "none last year", staff.get("/staff?to=2025-12-31").Body, "No conversation matches these filters.")
+}
+
+// A provider files a conversation under Archived; a new message from the
+// plan brings it back, and a search still finds it while archived. The
+// count of conversations with something unopened is in the title and
+// beside Inbox.
+func TestProvidersArchiveAndSeeTheirUnreadCount(t *testing.T) {
+	_, staff, drA, drB, claim := searchWorld(t)
+	p := drA.get("/inbox")
+	contains(t, "tabs", p.Body, `href="/inbox?filter=archived"`, "Archived")
+	contains(t, "the unread count: title and badge", p.Body, "<title>(1) Your secure messages", `<span class="badge">1<span class="visually-hidden"> unread</span>`)
+	page := drA.get("/threads/" + claim)
+	contains(t, "the button", page.Body, `action="/threads/`+claim+`/archive"`, "Archive")
+	must(t, "opened: no unread left", !strings.Contains(drA.get("/inbox").Body, `class="badge"`))
+	p = drA.post("/threads/"+claim+"/archive", url.Values{"archive": {"1"}})
+	must(t, "archived: "+p.Location, p.Status == http.StatusSeeOther && p.Location == "/inbox?archived=1")
+	inbox := drA.get(p.Location).Body
+	contains(t, "the notice", inbox, "The conversation was archived.")
+	must(t, "gone from the inbox", !strings.Contains(inbox, "Claim 4471 review"))
+	contains(t, "under Archived", drA.get("/inbox?filter=archived").Body, "Claim 4471 review")
+	contains(t, "a search finds it", drA.get("/inbox?q=4471").Body, "Claim 4471 review")
+	must(t, "another provider cannot", drB.post("/threads/"+claim+"/archive", url.Values{"archive": {"1"}}).Status == http.StatusNotFound)
+	staff.postMessage("/staff/threads/"+claim+"/reply", url.Values{"body": {"One more form, please."}})
+	contains(t, "a new message brings it back", drA.get("/inbox").Body, "Claim 4471 review", "<title>(1) ")
+	drA.post("/threads/"+claim+"/archive", url.Values{"archive": {"1"}})
+	p = drA.post("/threads/"+claim+"/archive", url.Values{"archive": {"0"}})
+	must(t, "moved back by hand", p.Location == "/threads/"+claim+"?archived=0" && strings.Contains(drA.get("/inbox").Body, "Claim 4471 review"))
+	contains(t, "empty archive explained", drA.get("/inbox?filter=archived").Body, "Nothing archived")
 }

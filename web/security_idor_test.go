@@ -59,6 +59,11 @@ func TestSecurityIDOROnEveryIDRouteForEveryRolePair(t *testing.T) {
 			{actor: secStaffX, real: th("/threads/", w.threadA) + "/reply", missing: th("/threads/", missingUID) + "/reply", form: reply, multipart: true},
 			{actor: secAdmin, real: th("/threads/", w.threadB) + "/reply", missing: th("/threads/", missingUID) + "/reply", form: reply, multipart: true},
 		},
+		"POST /threads/{id}/archive": {
+			{actor: secProvB, real: th("/threads/", w.threadA) + "/archive", missing: th("/threads/", missingUID) + "/archive", form: url.Values{"archive": {"1"}}},
+			{actor: secStaffX, real: th("/threads/", w.threadA) + "/archive", missing: th("/threads/", missingUID) + "/archive", form: url.Values{"archive": {"1"}}},
+			{actor: secAdmin, real: th("/threads/", w.threadB) + "/archive", missing: th("/threads/", missingUID) + "/archive", form: url.Values{"archive": {"1"}}},
+		},
 		"GET /staff/threads/{id}": {
 			{actor: secStaffY, real: th("/staff/threads/", w.threadA), missing: th("/staff/threads/", missingUID)},
 			{actor: secProvA, real: th("/staff/threads/", w.threadA), missing: th("/staff/threads/", missingUID)},

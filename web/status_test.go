@@ -35,6 +35,8 @@ func TestThreadStatusFollowsTheConversationAndTheRepresentative(t *testing.T) {
 	contains(t, "done filter", staff.get("/staff?filter=done").Body, "Authorization", `data-testid="done-tag"`)
 	must(t, "not under Not done", !strings.Contains(staff.get("/staff?filter=open").Body, "Authorization"))
 	must(t, "audited", s.audited("thread.status_changed", `{"from":"open","to":"done"}`) == 1)
+	contains(t, "in the thread's history", staff.get("/staff/threads/"+tid).Body, "set the status to “Done”")
+	must(t, "the provider's page shows no history", !strings.Contains(prov.get("/threads/"+tid).Body, "thread-history"))
 	must(t, "another team cannot", s.signedIn("rep.sd@plan.example").post("/staff/threads/"+tid+"/status", url.Values{"status": {"open"}}).Status == http.StatusNotFound)
 	must(t, "nor the provider", prov.post("/staff/threads/"+tid+"/status", url.Values{"status": {"open"}}).Status == http.StatusNotFound)
 	must(t, "the provider's page shows no status", !strings.Contains(prov.get("/threads/"+tid).Body, "status-now"))

@@ -141,7 +141,12 @@ type Thread struct {
 	// Either way the team is told of the provider's new messages.
 	OwnerAwayUntil time.Time
 	OwnerDisabled  bool
-	Messages       []Message
+	// ProviderArchived: the provider filed it under "Archived".
+	ProviderArchived bool
+	// History (staff only) is who took, handed over or released the
+	// thread, and who set its status by hand, oldest first.
+	History  []ThreadEvent
+	Messages []Message
 	// Notes are the staff's internal notes, oldest first; only ever
 	// loaded for staff.
 	Notes []Note
@@ -228,6 +233,8 @@ const (
 	FilterDone     Filter = "done"
 	FilterMine     Filter = "mine"       // the viewer owns it
 	FilterNoOwner  Filter = "unassigned" // the team's, nobody's in particular
+	// A provider's own filing: their inbox leaves out what they archived.
+	FilterArchived Filter = "archived"
 )
 
 // Page is a window of an inbox. Before is the keyset cursor of the last row
@@ -250,6 +257,22 @@ type Page struct {
 	NotOpenedOnly bool      // only threads flagged by NotOpenedBefore
 	// IDs, when not nil, keeps only these threads (a search's page).
 	IDs []string
+	// WithArchived keeps a provider's archived threads in the list (a
+	// search looks through everything).
+	WithArchived bool
+}
+
+// ThreadEvent is one change of a thread's owner or status by hand.
+type ThreadEvent struct {
+	At    time.Time
+	Actor string // who did it
+	// Owner change: ToOwner is the new owner's name ("": left to the
+	// team), Took that the actor made themselves the owner.
+	Assigned bool
+	ToOwner  string
+	Took     bool
+	// Status change: the new status.
+	Status Status
 }
 
 // Draft is a message's form as posted after its writer's session ended:
@@ -356,6 +379,12 @@ type Store interface {
 	// thread they may see (the others are skipped) and returns how many
 	// threads had unread messages.
 	MarkThreadsRead(ctx context.Context, staff Viewer, threadIDs []string) (int, error)
+	// SetArchived files a provider's thread under "Archived" or back in
+	// their inbox (ErrNotFound when it is not theirs).
+	SetArchived(ctx context.Context, provider Viewer, threadID string, archived bool) error
+	// UnreadThreads counts a provider's threads with a message they have
+	// not opened.
+	UnreadThreads(ctx context.Context, provider Viewer) (int, error)
 	// SetAway sets (or, with a zero Away, clears) staff's out of office
 	// (audited); AwayOf is a representative's, zero when none is set or it
 	// is over.

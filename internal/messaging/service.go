@@ -118,6 +118,7 @@ func (s *Service) Search(ctx context.Context, v Viewer, p Page, q Query) (Search
 		threads, next, err := s.store.Inbox(ctx, v, p)
 		return SearchResult{Threads: threads, Next: next}, err
 	}
+	p.WithArchived = true // a provider's search looks through what they filed too
 	return s.store.Search(ctx, v, p, q)
 }
 
@@ -324,6 +325,19 @@ func (s *Service) MarkRead(ctx context.Context, staff Viewer, threadIDs []string
 		return 0, err
 	}
 	return s.store.MarkThreadsRead(ctx, staff, ids)
+}
+
+// SetArchived files a provider's own thread under "Archived" (or back).
+func (s *Service) SetArchived(ctx context.Context, provider Viewer, threadID string, archived bool) error {
+	if provider.Staff || provider.Emergency || !ValidID(threadID) {
+		return ErrNotFound
+	}
+	return s.store.SetArchived(ctx, provider, threadID, archived)
+}
+
+// UnreadThreads counts a provider's threads with a message not opened.
+func (s *Service) UnreadThreads(ctx context.Context, provider Viewer) (int, error) {
+	return s.store.UnreadThreads(ctx, provider)
 }
 
 // ReminderEvery is how often staff may remind a provider of one message.

@@ -37,6 +37,14 @@ func pageConds(v messaging.Viewer, p messaging.Page) (cond []string, args []any,
 		// The team's: nobody's, or an owner who is away or disabled.
 		cond = append(cond, `(t.staff_id IS NULL OR `+unavailableOwnerSQL+`)`)
 	}
+	if !v.Staff && !v.Emergency {
+		switch {
+		case p.Filter == messaging.FilterArchived:
+			cond = append(cond, `t.provider_archived`)
+		case !p.WithArchived && p.IDs == nil:
+			cond = append(cond, `NOT t.provider_archived`)
+		}
+	}
 	if p.ProviderID != 0 {
 		cond = append(cond, `t.provider_id = `+arg(p.ProviderID))
 	}

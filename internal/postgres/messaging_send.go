@@ -159,10 +159,12 @@ func (s *MessagingStore) insertMessage(ctx context.Context, tx pgx.Tx, sender me
 	if err != nil {
 		return "", err
 	}
-	// A staff message leaves the thread waiting on the provider; the
+	// A staff message leaves the thread waiting on the provider and brings
+	// it back to the provider's inbox if they had archived it; the
 	// provider's reopens it, even when it was done.
 	if _, err := tx.Exec(ctx, `UPDATE threads SET last_message_at = now(), last_sender_id = $2,
-		status = CASE WHEN provider_id = $2 THEN 'open' ELSE 'waiting' END WHERE id = $1`, threadID, sender.UserID); err != nil {
+		status = CASE WHEN provider_id = $2 THEN 'open' ELSE 'waiting' END,
+		provider_archived = provider_archived AND provider_id = $2 WHERE id = $1`, threadID, sender.UserID); err != nil {
 		return "", err
 	}
 	if err := AppendAudit(ctx, tx, audit.Event{ActorID: sender.UserID, Action: auditMessageSent, TargetType: "message", TargetID: id, IP: sender.IP,

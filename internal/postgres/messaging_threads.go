@@ -21,11 +21,11 @@ func (s *MessagingStore) Thread(ctx context.Context, v messaging.Viewer, threadI
 			SELECT t.subject_key::text, t.subject_ct, t.provider_id, coalesce(t.expired_at, 'epoch'),
 				coalesce(nullif(pu.display_name, ''), pu.email::text), pu.email::text, coalesce(su.display_name, ''), coalesce(tm.name, ''), t.status, coalesce(t.staff_id, 0), t.team_id IS NOT NULL,
 				coalesce((SELECT a.ends_at FROM staff_away a WHERE a.user_id = t.staff_id AND a.starts_at <= now() AND now() < a.ends_at), 'epoch'),
-				coalesce(su.status <> 'active', false)
+				coalesce(su.status <> 'active', false), t.provider_archived
 			FROM threads t JOIN users pu ON pu.id = t.provider_id
 			LEFT JOIN users su ON su.id = t.staff_id LEFT JOIN teams tm ON tm.id = t.team_id
 			WHERE `+threadScope(v)+` AND t.id = $2`, v.UserID, threadID).
-			Scan(&key, &ct, &providerID, &th.ExpiredAt, &th.ProviderName, &th.ProviderEmail, &th.StaffName, &th.TeamName, &th.Status, &th.OwnerID, &th.HasTeam, &th.OwnerAwayUntil, &th.OwnerDisabled)
+			Scan(&key, &ct, &providerID, &th.ExpiredAt, &th.ProviderName, &th.ProviderEmail, &th.StaffName, &th.TeamName, &th.Status, &th.OwnerID, &th.HasTeam, &th.OwnerAwayUntil, &th.OwnerDisabled, &th.ProviderArchived)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return messaging.ErrNotFound
 		}
@@ -57,6 +57,9 @@ func (s *MessagingStore) Thread(ctx context.Context, v messaging.Viewer, threadI
 				th.Messages[i].Deliveries = deliveries[th.Messages[i].ID]
 			}
 			if th.Notes, err = s.threadNotes(ctx, tx, threadID); err != nil {
+				return err
+			}
+			if th.History, err = threadHistory(ctx, tx, threadID); err != nil {
 				return err
 			}
 		}
@@ -181,4 +184,28 @@ func (s *MessagingStore) markRead(ctx context.Context, tx pgx.Tx, v messaging.Vi
 		}
 	}
 	return len(ids), nil
+}
+
+// threadHistory is the thread's owner and status changes by hand, from
+// the audit log (where they are recorded anyway), oldest first.
+func threadHistory(ctx context.Context, tx pgx.Tx, threadID string) ([]messaging.ThreadEvent, error) {
+	rows, err := tx.Query(ctx, `SELECT e.at, e.action = '`+string(auditAssigned)+`', coalesce(nullif(a.display_name, ''), a.email::text, ''),
+			coalesce(nullif(o.display_name, ''), o.email::text, ''), coalesce(o.id = e.actor_id, false), coalesce(e.detail->>'to', '')
+		FROM audit_events e
+		LEFT JOIN users a ON a.id = e.actor_id
+		LEFT JOIN users o ON o.id = CASE WHEN e.action = '`+string(auditAssigned)+`' THEN (e.detail->>'to')::bigint END
+		WHERE e.target_type = 'thread' AND e.target_id = $1 AND e.action IN ('`+string(auditAssigned)+`', '`+string(auditStatusChanged)+`')
+		ORDER BY e.at, e.id`, threadID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (messaging.ThreadEvent, error) {
+		var ev messaging.ThreadEvent
+		var to string
+		err := r.Scan(&ev.At, &ev.Assigned, &ev.Actor, &ev.ToOwner, &ev.Took, &to)
+		if !ev.Assigned {
+			ev.Status = messaging.Status(to)
+		}
+		return ev, err
+	})
 }

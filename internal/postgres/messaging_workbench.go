@@ -230,3 +230,25 @@ func (s *MessagingStore) MarkThreadsRead(ctx context.Context, staff messaging.Vi
 	})
 	return changed, wrap("mark threads read", err)
 }
+
+const auditThreadArchived audit.Action = "thread.archived"
+
+func (s *MessagingStore) SetArchived(ctx context.Context, provider messaging.Viewer, threadID string, archived bool) error {
+	return wrap("set archived", pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE threads t SET provider_archived = $3 WHERE `+threadScope(provider)+` AND t.id = $2`, provider.UserID, threadID, archived)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return messaging.ErrNotFound
+		}
+		return AppendAudit(ctx, tx, audit.Event{ActorID: provider.UserID, Action: auditThreadArchived, TargetType: "thread", TargetID: threadID, IP: provider.IP,
+			Detail: map[string]any{"archived": archived}})
+	}))
+}
+
+func (s *MessagingStore) UnreadThreads(ctx context.Context, provider messaging.Viewer) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM threads t WHERE `+threadScope(provider)+` AND EXISTS (`+unreadMessagesSQL+`)`, provider.UserID).Scan(&n)
+	return n, wrap("unread threads", err)
+}

@@ -3,6 +3,8 @@
 // the organisation's contacts. Views receive plain data, never domain objects.
 package layout
 
+import "strconv"
+
 // Chrome is what the frame needs to know about the deployment and the viewer.
 type Chrome struct {
 	OrgName       string
@@ -16,6 +18,9 @@ type Chrome struct {
 	LogoutURL string
 	// ScriptURLs are this page's own scripts (never inline: the CSP forbids it).
 	ScriptURLs []string
+	// Unread, for a provider, counts their conversations with a message
+	// not opened: in the page title and beside Inbox.
+	Unread int
 	// IdleSeconds, when signed in, is the idle sign-out period: the page
 	// warns before it (static/js/idle.js) with "Stay signed in".
 	IdleSeconds int
@@ -36,4 +41,14 @@ type Contact struct {
 	Value string
 	// Href is the link target (tel:, mailto:, https:), empty for a fax number.
 	Href string
+}
+
+// PageTitle is the document's title: the page's, with the unread count
+// first when there is one, then the site's name.
+func (c Chrome) PageTitle(title string) string {
+	t := title + " – " + c.OrgName + " Secure Messaging"
+	if c.Unread > 0 {
+		t = "(" + strconv.Itoa(c.Unread) + ") " + t
+	}
+	return t
 }

@@ -109,9 +109,15 @@ type ThreadView struct {
 	ComposeURL  string
 	// ReadOnly hides the reply form (an admin's emergency access).
 	ReadOnly bool
-	Notice   string
-	Limits   string
-	Problems []Problem
+	// History (staff) is the owner and status changes, oldest first.
+	History []HistoryLine
+	// ArchiveAction (a provider's thread) files it under "Archived", or
+	// with Archived set, back in the inbox.
+	ArchiveAction string
+	Archived      bool
+	Notice        string
+	Limits        string
+	Problems      []Problem
 	// Notes are the team's internal notes (staff only: nil for the
 	// provider); NoteAction is where a new one is posted ("" hides the form).
 	Notes      []NoteView
@@ -281,4 +287,9 @@ func repliesTitle(v RepliesView) string {
 		return "Saved replies of " + v.ForTeam
 	}
 	return "Saved replies and signature"
+}
+
+// HistoryLine is one change in a thread's history.
+type HistoryLine struct {
+	When, WhenISO, Text string
 }
