@@ -124,7 +124,7 @@ func TestJourney1And2MessageToNewProvider(t *testing.T) {
 	}
 	p.checkPage("thread-replied")
 
-	p.click(link("Inbox"))
+	p.click(navLink("Inbox"))
 	p.waitFor(testid("inbox-page"))
 	if got := p.texts(`[data-testid="thread-row"] .thread-link`); !slices.Equal(got, []string{subject}) {
 		t.Errorf("inbox lists %q, want just %q", got, subject)

@@ -74,7 +74,7 @@ func TestJourney3ProviderWritesToATeam(t *testing.T) {
 	}
 	j.checkPage("thread-sent")
 
-	j.click(link("Inbox"))
+	j.click(navLink("Inbox"))
 	j.waitFor(testid("inbox-page"))
 	if got := j.texts(`[data-testid="thread-row"] .thread-link`); !slices.Equal(got, []string{subject, earlier}) {
 		t.Errorf("inbox lists %q, want the new message first: %q", got, []string{subject, earlier})

@@ -62,7 +62,7 @@ var staffFilters = []staffFilter{{"All", messaging.FilterAll}, {"Mine", messagin
 	{"Unread", messaging.FilterUnread}, {"Awaiting reply", messaging.FilterAwaiting}, {"Not done", messaging.FilterNotDone}, {"Done", messaging.FilterDone}}
 
 // providerFilters are a provider's tabs: their inbox and what they filed.
-var providerFilters = []staffFilter{{"Inbox", messaging.FilterAll}, {"Archived", messaging.FilterArchived}}
+var providerFilters = []staffFilter{{"Current", messaging.FilterAll}, {"Archived", messaging.FilterArchived}}
 
 // inboxView is a page of the viewer's threads (only those with provider
 // providerID, when not 0), with the staff's filters.
