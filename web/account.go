@@ -39,7 +39,17 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request) {
 		}
 		v.Away = s.awayState(a)
 	}
+	if u.Role == accounts.RoleProvider {
+		p, err := s.accounts.Profile(r.Context(), u)
+		if err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+		v.Profile = &pages.ProfileView{Practice: p.Practice, Phone: p.Phone, Language: languageName(p.Language)}
+	}
 	switch r.URL.Query().Get("changed") {
+	case "profile":
+		v.Notice = "Your profile was saved."
 	case "away":
 		v.Notice = "Your out of office was saved."
 	case "password":

@@ -162,6 +162,9 @@ func TestEveryUnsafeRouteRefusesCrossOriginRequestsAndStoresNothing(t *testing.T
 		"POST /session/keepalive": func() xoRequest {
 			return xoRequest{b: as(drEmail)(), path: "/session/keepalive", form: url.Values{}, want: http.StatusNoContent, storesNothing: true} // the session only
 		},
+		"POST /account/profile": func() xoRequest {
+			return xoRequest{b: as(drEmail)(), path: "/account/profile", form: url.Values{"name": {"Dr. Shah"}, "practice": {"Harbor Pediatrics"}, "phone": {""}, "language": {"es"}}}
+		},
 		"POST /account/away": func() xoRequest {
 			day := time.Now().Format("2006-01-02")
 			return xoRequest{b: as(repEmail)(), path: "/account/away", form: url.Values{"away_from": {day}, "away_until": {day}}}

@@ -188,7 +188,8 @@ func (s *Server) providerPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v.Title = firstNonEmpty(card.Name, card.Email)
-	cv := &pages.ProviderCardView{Name: card.Name, Email: card.Email, State: "Registered", LastLogin: "Never"}
+	cv := &pages.ProviderCardView{Name: card.Name, Email: card.Email, State: "Registered", LastLogin: "Never",
+		Practice: card.Practice, Phone: card.Phone, Language: languageName(card.Language)}
 	switch {
 	case card.Pending:
 		cv.State = "Invited, not registered yet"

@@ -85,6 +85,8 @@ func (s *Server) Handler() http.Handler {
 				r.Use(s.requireUser)
 				r.Get("/account", s.account)
 				r.Post("/session/keepalive", s.keepAlive)
+				r.With(s.requireRole(accounts.RoleProvider)).Get("/account/profile", s.profilePage)
+				r.With(s.requireRole(accounts.RoleProvider)).Post("/account/profile", s.updateProfile)
 				r.With(s.requireRole(accounts.RoleStaff)).Get("/account/away", s.awayPage)
 				r.With(s.requireRole(accounts.RoleStaff)).Post("/account/away", s.setAway)
 				r.Get("/account/password", s.changePasswordForm)

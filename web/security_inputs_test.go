@@ -83,6 +83,8 @@ func (w *secWorld) inputRoutes() map[string]inputRoute {
 		"POST /account/password": {secInputs, "/account/password", []string{"current_password", "password", "password_confirm"},
 			vals("current_password", "", "password", "too short", "password_confirm", "too short"), false},
 		"POST /session/keepalive":           {secProvB, "/session/keepalive", nil, none, false},
+		"GET /account/profile":              {secProvB, "/account/profile", nil, none, false},
+		"POST /account/profile":             {secProvB, "/account/profile", []string{"name", "practice", "phone", "language"}, vals("name", "Dr. B", "practice", "", "phone", "", "language", "en"), false},
 		"GET /account/away":                 {secStaffX, "/account/away", nil, none, false},
 		"POST /account/away":                {secStaffX, "/account/away", []string{"away_from", "away_until"}, vals("away_from", "", "away_until", ""), false},
 		"POST /account/sessions/end-others": {secProvB, "/account/sessions/end-others", nil, none, false},

@@ -144,6 +144,12 @@ func TestSecurityStoredAndReflectedXSSIsEscapedEverywhere(t *testing.T) {
 	}
 	t2 := threadID(t, p.Location)
 
+	// The provider's profile, typed as markup.
+	if p := prov.post("/account/profile", url.Values{"name": {xss("PROV")}, "practice": {xss("PRACTICE")}, "phone": {""}, "language": {"en"}}); p.Status != http.StatusSeeOther {
+		t.Fatalf("profile with markup: %d", p.Status)
+	}
+	provPage := "/staff/providers/" + w.queryString(`SELECT id::text FROM users WHERE email = 'p.xss@clinic-x.example'`)
+
 	// The representative's saved reply and signature, typed as markup.
 	if p := staff.post("/staff/replies", url.Values{"team": {teamID}, "title": {xss("RTITLE")}, "body": {xss("RBODY")}}); p.Status != http.StatusSeeOther {
 		t.Fatalf("saved reply with markup: %d", p.Status)
@@ -181,13 +187,15 @@ func TestSecurityStoredAndReflectedXSSIsEscapedEverywhere(t *testing.T) {
 		{"staff", staff, "/staff/threads/" + t2, []string{xss("PSUBJ"), xss("PBODY"), xss("PROV")}},
 		{"staff", staff, "/staff/compose", []string{xss("STAFF")}},
 		{"staff", staff, "/staff/replies", []string{xss("RTITLE"), xss("RBODY"), xss("SIG"), xss("TEAM")}},
+		{"staff", staff, provPage, []string{xss("PROV"), xss("PRACTICE")}},
 		{"staff", staff, "/staff/threads/" + t1 + "?saved=" + savedID, []string{xss("RTITLE"), xss("RBODY"), xss("SIG")}},
 		{"staff", staff, "/account", []string{xss("STAFF")}},
 		{"provider", prov, "/inbox", []string{xss("SUBJ"), xss("PSUBJ"), xss("STAFF"), xss("TEAM")}},
 		{"provider", prov, "/threads/" + t1, []string{xss("SUBJ"), xss("BODY"), xssFile("FILE"), xss("PREPLY"), xss("STAFF")}},
 		{"provider", prov, "/threads/" + t2, []string{xss("PSUBJ"), xss("PBODY"), xss("TEAM")}},
 		{"provider", prov, "/compose", []string{xss("STAFF"), xss("TEAM")}},
-		{"provider", prov, "/account", []string{xss("PROV")}},
+		{"provider", prov, "/account", []string{xss("PROV"), xss("PRACTICE")}},
+		{"provider", prov, "/account/profile", []string{xss("PROV"), xss("PRACTICE")}},
 		{"admin", admin, "/admin/users", []string{xss("STAFF"), xss("PROV")}},
 		{"admin", admin, staffPage, []string{xss("STAFF"), xss("TEAM")}},
 		{"admin", admin, "/admin/teams", []string{xss("TEAM"), xss("LOB"), xss("STAFF")}},

@@ -65,6 +65,18 @@ type User struct {
 	Passkeys     int       // how many passkeys the account has
 }
 
+// Profile is how a provider presents themselves to the plan (issue 15):
+// their name (the account's display name), practice, phone and the
+// language they prefer to read in.
+type Profile struct {
+	Name, Practice, Phone string
+	Language              string // one of Languages
+}
+
+// Languages are the languages a provider may prefer, by code, with their
+// names in that language.
+var Languages = []struct{ Code, Name string }{{"en", "English"}, {"es", "Español"}}
+
 // HasSecondFactor reports whether u has anything beyond the password.
 func (u User) HasSecondFactor() bool { return u.HasTOTP || u.Passkeys > 0 }
 
@@ -140,6 +152,11 @@ type NewUser struct {
 type Store interface {
 	MFAStore
 	PasskeyStore
+	// Profile is a user's profile (the defaults when none was saved);
+	// UpdateProfile saves it and the display name, with ev, in one
+	// transaction.
+	Profile(ctx context.Context, userID int64) (Profile, error)
+	UpdateProfile(ctx context.Context, userID int64, p Profile, ev audit.Event) error
 	UserByEmail(ctx context.Context, email string) (User, error)
 	UserByID(ctx context.Context, id int64) (User, error)
 	// CreateUser inserts the account (ErrEmailTaken if the email exists),

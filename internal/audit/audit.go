@@ -25,6 +25,7 @@ const (
 	PasswordRehashed   Action = "password.rehashed"
 	PasswordChanged    Action = "password.changed"
 	SessionsEnded      Action = "sessions.ended_elsewhere"
+	ProfileUpdated     Action = "account.profile_updated"
 	EmergencyAccess    Action = "admin.emergency_access"
 	TeamChanged        Action = "admin.team_changed"
 	RoleChanged        Action = "admin.role_changed"

@@ -314,6 +314,8 @@ type ProviderCard struct {
 	Pending     bool // invited, not registered yet
 	Disabled    bool
 	LastLoginAt time.Time // zero: never
+	// From the provider's profile ("" when not given; Language: not set).
+	Practice, Phone, Language string
 }
 
 // PurgeReport says what one retention run destroyed.

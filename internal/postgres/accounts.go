@@ -429,3 +429,26 @@ func (s *AccountStore) ChangeRole(ctx context.Context, userID int64, role accoun
 	})
 	return u, wrap("change role", err)
 }
+
+func (s *AccountStore) Profile(ctx context.Context, userID int64) (accounts.Profile, error) {
+	p := accounts.Profile{Language: "en"}
+	err := s.pool.QueryRow(ctx, `SELECT practice, phone, language FROM provider_profiles WHERE user_id = $1`, userID).Scan(&p.Practice, &p.Phone, &p.Language)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return p, nil
+	}
+	return p, wrap("profile", err)
+}
+
+func (s *AccountStore) UpdateProfile(ctx context.Context, userID int64, p accounts.Profile, ev audit.Event) error {
+	return wrap("update profile", pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE users SET display_name = $2 WHERE id = $1`, userID, p.Name); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO provider_profiles (user_id, practice, phone, language) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (user_id) DO UPDATE SET practice = EXCLUDED.practice, phone = EXCLUDED.phone, language = EXCLUDED.language`,
+			userID, p.Practice, p.Phone, p.Language); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, ev)
+	}))
+}

@@ -163,9 +163,11 @@ func (s *MessagingStore) Provider(ctx context.Context, staff messaging.Viewer, p
 	var c messaging.ProviderCard
 	var status string
 	var last *time.Time
-	err := s.pool.QueryRow(ctx, `SELECT u.id, u.display_name, u.email::text, u.status, u.last_login_at FROM users u
+	err := s.pool.QueryRow(ctx, `SELECT u.id, u.display_name, u.email::text, u.status, u.last_login_at,
+			coalesce(p.practice, ''), coalesce(p.phone, ''), coalesce(p.language, '')
+		FROM users u LEFT JOIN provider_profiles p ON p.user_id = u.id
 		WHERE u.id = $2 AND u.role = 'provider' AND EXISTS (SELECT 1 FROM threads t WHERE t.provider_id = u.id AND `+threadScope(staff)+`)`,
-		staff.UserID, providerID).Scan(&c.ID, &c.Name, &c.Email, &status, &last)
+		staff.UserID, providerID).Scan(&c.ID, &c.Name, &c.Email, &status, &last, &c.Practice, &c.Phone, &c.Language)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return c, messaging.ErrNotFound
 	}

@@ -62,7 +62,9 @@ type SearchForm struct {
 // ("" hides it) emails a pending provider a fresh registration link.
 type ProviderCardView struct {
 	Name, Email, State, LastLogin string
-	ResendAction                  string
+	// From the provider's profile; "" leaves a line out.
+	Practice, Phone, Language string
+	ResendAction              string
 }
 
 // FilterLink is one tab of the staff inbox's filters.

@@ -104,6 +104,20 @@ type AccountView struct {
 	Factors AccountFactors
 	// Away, for staff, is their out of office in words ("" for others).
 	Away string
+	// Profile, for providers, is their practice, phone and language.
+	Profile *ProfileView
+}
+
+// ProfileView is a provider's profile as the account page shows it.
+type ProfileView struct {
+	Practice, Phone, Language string
+}
+
+// ProfileFormView feeds the provider's profile form.
+type ProfileFormView struct {
+	Chrome                          layout.Chrome
+	Name, Practice, Phone, Language Field
+	Languages                       []Option
 }
 
 // AwayView feeds a representative's out-of-office page.
@@ -121,4 +135,12 @@ type ChangePasswordView struct {
 	Current Field
 	Pass    Field
 	Confirm Field
+}
+
+// orDash is s, or a dash when it is empty.
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
 }

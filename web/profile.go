@@ -1,0 +1,65 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/healthnet/secureportal/internal/accounts"
+	"github.com/healthnet/secureportal/templates/pages"
+)
+
+// languageName is the name of a preferred language's code ("" if none).
+func languageName(code string) string {
+	for _, l := range accounts.Languages {
+		if l.Code == code {
+			return l.Name
+		}
+	}
+	return ""
+}
+
+// profileForm is a provider's profile form, filled with p.
+func (s *Server) profileForm(r *http.Request, p accounts.Profile, fe accounts.FieldErrors) pages.ProfileFormView {
+	v := pages.ProfileFormView{Chrome: s.chrome(r),
+		Name: pages.Field{Name: "name", Label: "Your name", Type: "text", Value: p.Name, Error: fe["name"], Autocomplete: "name", MaxLength: 200,
+			Hint: "As it should appear to " + s.cfg.Org.Name + ", for example “Dr. Priya Shah” or “Harbor Pediatrics front desk”."},
+		Practice: pages.Field{Name: "practice", Label: "Practice (optional)", Type: "text", Value: p.Practice, Error: fe["practice"], Autocomplete: "organization", MaxLength: 200},
+		Phone: pages.Field{Name: "phone", Label: "Phone (optional)", Type: "tel", Value: p.Phone, Error: fe["phone"], Autocomplete: "tel", MaxLength: 40,
+			Hint: "Where a representative can call back, for example (619) 555-0142 ext. 12."},
+		Language: pages.Field{Name: "language", Label: "Language you prefer to read in", Error: fe["language"]}}
+	for _, l := range accounts.Languages {
+		v.Languages = append(v.Languages, pages.Option{Value: l.Code, Label: l.Name, Selected: l.Code == p.Language})
+	}
+	return v
+}
+
+func (s *Server) profilePage(w http.ResponseWriter, r *http.Request) {
+	u, _ := currentUser(r.Context())
+	p, err := s.accounts.Profile(r.Context(), u)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, pages.ProfileForm(s.profileForm(r, p, nil)))
+}
+
+func (s *Server) updateProfile(w http.ResponseWriter, r *http.Request) {
+	f, ok := s.postForm(w, r, "name", "practice", "phone", "language")
+	if !ok {
+		return
+	}
+	u, _ := currentUser(r.Context())
+	p := accounts.Profile{Name: f.Get("name"), Practice: f.Get("practice"), Phone: f.Get("phone"), Language: f.Get("language")}
+	err := f.textErr()
+	if err == nil {
+		err = s.accounts.UpdateProfile(r.Context(), u, p, ClientIP(r.Context()).String())
+	}
+	if fe, bad := fieldErrors(err); bad {
+		s.render(w, r, http.StatusUnprocessableEntity, pages.ProfileForm(s.profileForm(r, p, fe)))
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/account?changed=profile", http.StatusSeeOther)
+}
