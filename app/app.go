@@ -119,7 +119,11 @@ func New(cfg *config.Config, log *slog.Logger, pool *pgxpool.Pool, keyring envel
 		RescueStuckJobsAfter: limits.RescueAfter,
 		// Retention runs every 15 minutes on the elected leader only.
 		PeriodicJobs: []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(15*time.Minute),
-			func() (river.JobArgs, *river.InsertOpts) { return jobs.PurgeArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true})},
+			func() (river.JobArgs, *river.InsertOpts) { return jobs.PurgeArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true}),
+			// Providers who chose one email a day hear of waiting messages
+			// from this hourly look (internal/jobs/digest.go).
+			river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
+				func() (river.JobArgs, *river.InsertOpts) { return jobs.DigestArgs{}, nil }, nil)},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("portal: job client: %w", err)
@@ -163,6 +167,8 @@ func New(cfg *config.Config, log *slog.Logger, pool *pgxpool.Pool, keyring envel
 	}
 	river.AddWorker(workers, &jobs.NotifyWorker{Messages: messageStore, Accounts: accountSvc, Mailer: mailer, Site: site,
 		TLS: tls, Deliveries: deliveryStore, Sent: sent, Limits: limits, Observe: metrics.ObserveDelivery, Log: jobLog})
+	river.AddWorker(workers, &jobs.DigestWorker{Digests: messageStore, Log: jobLog})
+	river.AddWorker(workers, &jobs.DigestEmailWorker{AccountMail: accountMail, Digests: messageStore})
 	messages := messaging.NewService(messageStore)
 	drafts := postgres.NewDrafts(pool, keys)
 	river.AddWorker(workers, &jobs.PurgeWorker{Store: messageStore, Retention: cfg.Retention, Sent: sent, Drafts: drafts, Limits: limits, Log: jobLog})

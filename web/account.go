@@ -45,7 +45,7 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request) {
 			s.serverError(w, r, err)
 			return
 		}
-		v.Profile = &pages.ProfileView{Practice: p.Practice, Phone: p.Phone, Language: languageName(p.Language)}
+		v.Profile = &pages.ProfileView{Practice: p.Practice, Phone: p.Phone, Language: languageName(p.Language), Notify: notifyWords(p.Notify)}
 	}
 	switch r.URL.Query().Get("changed") {
 	case "profile":

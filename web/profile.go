@@ -25,7 +25,8 @@ func (s *Server) profileForm(r *http.Request, p accounts.Profile, fe accounts.Fi
 		Practice: pages.Field{Name: "practice", Label: "Practice (optional)", Type: "text", Value: p.Practice, Error: fe["practice"], Autocomplete: "organization", MaxLength: 200},
 		Phone: pages.Field{Name: "phone", Label: "Phone (optional)", Type: "tel", Value: p.Phone, Error: fe["phone"], Autocomplete: "tel", MaxLength: 40,
 			Hint: "Where a representative can call back, for example (619) 555-0142 ext. 12."},
-		Language: pages.Field{Name: "language", Label: "Language you prefer to read in", Error: fe["language"]}}
+		Language: pages.Field{Name: "language", Label: "Language you prefer to read in", Error: fe["language"]},
+		Notify:   pages.Field{Name: "notify", Label: "Emails about new messages", Error: fe["notify"]}, NotifyDaily: p.Notify == accounts.NotifyDaily}
 	for _, l := range accounts.Languages {
 		v.Languages = append(v.Languages, pages.Option{Value: l.Code, Label: l.Name, Selected: l.Code == p.Language})
 	}
@@ -43,12 +44,12 @@ func (s *Server) profilePage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) updateProfile(w http.ResponseWriter, r *http.Request) {
-	f, ok := s.postForm(w, r, "name", "practice", "phone", "language")
+	f, ok := s.postForm(w, r, "name", "practice", "phone", "language", "notify")
 	if !ok {
 		return
 	}
 	u, _ := currentUser(r.Context())
-	p := accounts.Profile{Name: f.Get("name"), Practice: f.Get("practice"), Phone: f.Get("phone"), Language: f.Get("language")}
+	p := accounts.Profile{Name: f.Get("name"), Practice: f.Get("practice"), Phone: f.Get("phone"), Language: f.Get("language"), Notify: f.Get("notify")}
 	err := f.textErr()
 	if err == nil {
 		err = s.accounts.UpdateProfile(r.Context(), u, p, ClientIP(r.Context()).String())
@@ -62,4 +63,12 @@ func (s *Server) updateProfile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/account?changed=profile", http.StatusSeeOther)
+}
+
+// notifyWords say a profile's choice of notification.
+func notifyWords(choice string) string {
+	if choice == accounts.NotifyDaily {
+		return "One a day, saying how many messages wait"
+	}
+	return "One for every new message"
 }

@@ -71,7 +71,16 @@ type User struct {
 type Profile struct {
 	Name, Practice, Phone string
 	Language              string // one of Languages
+	// Notify is how they hear of new messages waiting in the portal:
+	// NotifyEach (an email per message) or NotifyDaily (one digest a day).
+	Notify string
 }
+
+// Notification choices of a profile.
+const (
+	NotifyEach  = "each"
+	NotifyDaily = "daily"
+)
 
 // Languages are the languages a provider may prefer, by code, with their
 // names in that language.

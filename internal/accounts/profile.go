@@ -56,6 +56,12 @@ func (s *Service) UpdateProfile(ctx context.Context, u User, p Profile, ip strin
 	if !known {
 		errs["language"] = "Choose English or Español."
 	}
+	if p.Notify == "" {
+		p.Notify = NotifyEach // the default, as for a profile never saved
+	}
+	if p.Notify != NotifyEach && p.Notify != NotifyDaily {
+		errs["notify"] = "Choose an email for every message or one a day."
+	}
 	if len(errs) > 0 {
 		return errs
 	}
@@ -65,7 +71,8 @@ func (s *Service) UpdateProfile(ctx context.Context, u User, p Profile, ip strin
 	}
 	var changed []string
 	for _, f := range []struct{ name, before, after string }{
-		{"name", old.Name, p.Name}, {"practice", old.Practice, p.Practice}, {"phone", old.Phone, p.Phone}, {"language", old.Language, p.Language}} {
+		{"name", old.Name, p.Name}, {"practice", old.Practice, p.Practice}, {"phone", old.Phone, p.Phone}, {"language", old.Language, p.Language},
+		{"notify", old.Notify, p.Notify}} {
 		if f.before != f.after {
 			changed = append(changed, f.name)
 		}

@@ -93,6 +93,17 @@ func (w *NotifyWorker) Work(ctx context.Context, job *river.Job[messaging.Notify
 			}
 		}
 	}
+	if result.notify && provider && u.Status == accounts.StatusActive {
+		// A provider who chose one email a day hears of it in the digest.
+		p, err := w.Accounts.Profile(ctx, u)
+		if err != nil {
+			return err
+		}
+		if p.Notify == accounts.NotifyDaily {
+			result.notify = false
+			result.record.Reason += "; announced in the provider's daily digest"
+		}
+	}
 	if result.notify {
 		if err := w.notify(ctx, job, u, threadID); err != nil {
 			return err

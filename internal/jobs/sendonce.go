@@ -35,6 +35,7 @@ const (
 	sentLink            = "link"
 	sentPasswordChanged = "password_changed"
 	sentSecurityNotice  = "security_notice"
+	sentDigest          = "digest"
 )
 
 // Limits are the jobs' time limits. Each is shorter than RescueAfter, so

@@ -431,8 +431,8 @@ func (s *AccountStore) ChangeRole(ctx context.Context, userID int64, role accoun
 }
 
 func (s *AccountStore) Profile(ctx context.Context, userID int64) (accounts.Profile, error) {
-	p := accounts.Profile{Language: "en"}
-	err := s.pool.QueryRow(ctx, `SELECT practice, phone, language FROM provider_profiles WHERE user_id = $1`, userID).Scan(&p.Practice, &p.Phone, &p.Language)
+	p := accounts.Profile{Language: "en", Notify: accounts.NotifyEach}
+	err := s.pool.QueryRow(ctx, `SELECT practice, phone, language, notify FROM provider_profiles WHERE user_id = $1`, userID).Scan(&p.Practice, &p.Phone, &p.Language, &p.Notify)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return p, nil
 	}
@@ -444,9 +444,9 @@ func (s *AccountStore) UpdateProfile(ctx context.Context, userID int64, p accoun
 		if _, err := tx.Exec(ctx, `UPDATE users SET display_name = $2 WHERE id = $1`, userID, p.Name); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO provider_profiles (user_id, practice, phone, language) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (user_id) DO UPDATE SET practice = EXCLUDED.practice, phone = EXCLUDED.phone, language = EXCLUDED.language`,
-			userID, p.Practice, p.Phone, p.Language); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO provider_profiles (user_id, practice, phone, language, notify) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (user_id) DO UPDATE SET practice = EXCLUDED.practice, phone = EXCLUDED.phone, language = EXCLUDED.language, notify = EXCLUDED.notify`,
+			userID, p.Practice, p.Phone, p.Language, p.Notify); err != nil {
 			return err
 		}
 		return s.record(ctx, tx, ev)

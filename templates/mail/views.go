@@ -167,3 +167,37 @@ func notificationAction(register bool) string {
 	}
 	return "Read the message"
 }
+
+// DigestView feeds a provider's daily digest: how many messages wait,
+// never what they are about.
+type DigestView struct {
+	OrgName    string
+	Count      int
+	InboxURL   string
+	AccountURL string // where the choice of emails is changed
+	HelpURL    string
+	Contacts   []string
+}
+
+func (v DigestView) Subject() string {
+	if v.Count == 1 {
+		return "[SECURE] 1 new secure message from " + v.OrgName
+	}
+	return fmt.Sprintf("[SECURE] %d new secure messages from %s", v.Count, v.OrgName)
+}
+
+// Waiting says how many messages wait, in one sentence.
+func (v DigestView) Waiting() string {
+	if v.Count == 1 {
+		return "1 new secure message waits for you in " + v.OrgName + " Secure Messaging."
+	}
+	return fmt.Sprintf("%d new secure messages wait for you in %s Secure Messaging.", v.Count, v.OrgName)
+}
+
+func (v DigestView) Text() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\n\nSign in to read them: %s\n\n", v.Waiting(), v.InboxURL)
+	fmt.Fprintf(&b, "You get one such email a day, as you chose. To get one for every message instead, change it at %s.\n\n", v.AccountURL)
+	writeFooter(&b, v.OrgName, v.HelpURL, v.Contacts)
+	return b.String()
+}

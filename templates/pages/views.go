@@ -111,6 +111,7 @@ type AccountView struct {
 // ProfileView is a provider's profile as the account page shows it.
 type ProfileView struct {
 	Practice, Phone, Language string
+	Notify                    string // in words
 }
 
 // ProfileFormView feeds the provider's profile form.
@@ -118,6 +119,9 @@ type ProfileFormView struct {
 	Chrome                          layout.Chrome
 	Name, Practice, Phone, Language Field
 	Languages                       []Option
+	// Notify is the choice of notification (radio buttons, field notify).
+	Notify      Field
+	NotifyDaily bool
 }
 
 // AwayView feeds a representative's out-of-office page.
