@@ -241,6 +241,13 @@ func TestAdminPagesWalk(t *testing.T) {
 	j.checkPage("admin-teams")
 	j.expectFitsPhone("admin-teams")
 
+	j.click(link("Saved replies of " + teamLA))
+	j.waitFor(testid("replies-page"))
+	j.checkPage("admin-team-replies")
+	j.expectFitsPhone("admin-team-replies")
+	j.click(link("Teams"))
+	j.waitFor(testid("admin-teams-page"))
+
 	j.click(link("Users"))
 	j.waitFor(testid("admin-users-page"))
 	j.click(link("Add a representative or admin"))

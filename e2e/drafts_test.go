@@ -73,4 +73,10 @@ func TestJourneyIdleWarningAndTheKeptReply(t *testing.T) {
 	if n := j.count(`[data-testid="message"]`); n != 2 {
 		t.Errorf("the thread shows %d messages after sending the kept reply, want 2", n)
 	}
+
+	// The front desk's profile and choice of emails, on the phone too.
+	j.navigate("/account/profile")
+	j.waitFor(testid("profile-page"))
+	j.checkPage("profile")
+	j.expectFitsPhone("profile")
 }
