@@ -24,9 +24,6 @@ func (s *Server) chrome(r *http.Request) layout.Chrome {
 		c.LogoutURL = "/logout"
 		c.Nav = s.navFor(u)
 		c.IdleSeconds = int(s.cfg.SessionIdle.Seconds())
-		if u.Role == accounts.RoleProvider {
-			s.countUnread(r, &c)
-		}
 		c.ScriptURLs = append(c.ScriptURLs, s.assets.URL("js/idle.js"))
 	} else {
 		c.Nav = []layout.NavItem{{Label: "Sign in", URL: "/login"}}
@@ -77,17 +74,12 @@ func displayName(u accounts.User) string {
 	return u.Email
 }
 
-// countUnread puts a provider's count of conversations with an unopened
-// message in the title and beside Inbox. A provider has few threads, so
-// it is one small query per page; a representative's teams may have tens
-// of thousands, so staff see unread counts per conversation in the list
-// only. A failure leaves the count out (the page itself still works).
-func (s *Server) countUnread(r *http.Request, c *layout.Chrome) {
-	n, err := s.messages.UnreadThreads(r.Context(), s.viewer(r))
-	if err != nil {
-		s.log.WarnContext(r.Context(), "unread count unavailable", "request_id", RequestID(r.Context()), "err", err)
-		return
-	}
+// showUnread puts a provider's count of inbox conversations with an
+// unopened message in the title and beside Inbox. Only the inbox page
+// shows it: counting on every page cost about a fifth of a provider page's
+// throughput at 32 clients (docs/PERFORMANCE.md), and the inbox usually
+// has the count at hand (inboxUnread).
+func showUnread(c *layout.Chrome, n int) {
 	c.Unread = n
 	for i := range c.Nav {
 		if c.Nav[i].URL == "/inbox" && n > 0 {

@@ -136,6 +136,13 @@ func (s *Server) inboxView(r *http.Request, providerID int64) (pages.InboxView, 
 	case q.Get("bulk") == "none" && a.staff:
 		v.BulkProblem = "Tick the conversations first, then choose what to mark them."
 	}
+	if !a.staff && !a.readOnly && filter == messaging.FilterAll && query.Empty() && !form.Open && page.Before == "" {
+		n, err := s.inboxUnread(r, threads, next)
+		if err != nil {
+			return pages.InboxView{}, err
+		}
+		showUnread(&v.Chrome, n)
+	}
 	for _, t := range threads {
 		row := pages.ThreadRow{ID: t.ID, URL: a.threadURL + t.ID, Subject: t.Subject, Counterpart: t.Counterpart, Unread: t.Unread,
 			Awaiting: a.staff && t.AwaitingReply && t.Status != messaging.StatusDone, Done: a.staff && t.Status == messaging.StatusDone}
@@ -172,6 +179,22 @@ func (s *Server) inboxView(r *http.Request, providerID int64) (pages.InboxView, 
 	s.describeSearch(&v, &form, query, res)
 	v.Search = &form
 	return v, nil
+}
+
+// inboxUnread counts a provider's inbox conversations with an unopened
+// message: from the first page itself when it holds the whole inbox (most
+// providers have a few conversations), else with one query.
+func (s *Server) inboxUnread(r *http.Request, firstPage []messaging.ThreadSummary, next string) (int, error) {
+	if next != "" {
+		return s.messages.UnreadThreads(r.Context(), s.viewer(r))
+	}
+	n := 0
+	for _, t := range firstPage {
+		if t.Unread > 0 {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // providerPage is a provider as staff who serve them see them: the account

@@ -384,8 +384,8 @@ type Store interface {
 	// SetArchived files a provider's thread under "Archived" or back in
 	// their inbox (ErrNotFound when it is not theirs).
 	SetArchived(ctx context.Context, provider Viewer, threadID string, archived bool) error
-	// UnreadThreads counts a provider's threads with a message they have
-	// not opened.
+	// UnreadThreads counts a provider's inbox threads (not archived) with
+	// a message they have not opened.
 	UnreadThreads(ctx context.Context, provider Viewer) (int, error)
 	// SetAway sets (or, with a zero Away, clears) staff's out of office
 	// (audited); AwayOf is a representative's, zero when none is set or it

@@ -335,7 +335,7 @@ func (s *Service) SetArchived(ctx context.Context, provider Viewer, threadID str
 	return s.store.SetArchived(ctx, provider, threadID, archived)
 }
 
-// UnreadThreads counts a provider's threads with a message not opened.
+// UnreadThreads counts a provider's inbox threads with a message not opened.
 func (s *Service) UnreadThreads(ctx context.Context, provider Viewer) (int, error) {
 	return s.store.UnreadThreads(ctx, provider)
 }
