@@ -3,6 +3,7 @@ package web_test
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -98,4 +99,25 @@ func TestProvidersArchiveAndSeeTheirUnreadCount(t *testing.T) {
 	p = drA.post("/threads/"+claim+"/archive", url.Values{"archive": {"0"}})
 	must(t, "moved back by hand", p.Location == "/threads/"+claim+"?archived=0" && strings.Contains(drA.get("/inbox").Body, "Claim 4471 review"))
 	contains(t, "empty archive explained", drA.get("/inbox?filter=archived").Body, "Nothing archived")
+}
+
+// A provider whose inbox is longer than a page still gets the right count:
+// the first page cannot hold it, so it is counted by a query; archived
+// conversations are not in the inbox and not in the count.
+func TestTheUnreadCountOfALongInbox(t *testing.T) {
+	s := newSite(t, nil)
+	s.staffIn("rep@plan.example", "Rep", "LA")
+	s.provider("dr@clinic.example")
+	rep := s.signedIn("rep@plan.example")
+	var ids []string
+	for i := range 27 {
+		ids = append(ids, threadID(t, rep.postMessage("/staff/compose",
+			url.Values{"to": {"dr@clinic.example"}, "subject": {"Notice " + strconv.Itoa(i)}, "body": {"Please read."}}).Location))
+	}
+	dr := s.signedIn("dr@clinic.example")
+	contains(t, "27 unread over two pages", dr.get("/inbox").Body, "<title>(27) ", "Older conversations")
+	dr.get("/threads/" + ids[0]) // the oldest, on the second page: read
+	dr.post("/threads/"+ids[1]+"/archive", url.Values{"archive": {"1"}})
+	contains(t, "one read, one archived", dr.get("/inbox").Body, "<title>(25) ")
+	must(t, "no count on other pages", !strings.Contains(dr.get("/threads/"+ids[2]).Body, `class="badge"`))
 }
