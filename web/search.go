@@ -55,10 +55,12 @@ func (s *Server) searchForm(r *http.Request, page *messaging.Page) (pages.Search
 	}
 	if a.staff {
 		f.Hint = "Words from a subject, a message or a file name, or a provider's name or email address."
-		f.Attachment, page.HasAttachment = q.Get("attachment") == "1", q.Get("attachment") == "1"
+		f.Attachment = q.Get("attachment") == "1"
+		page.HasAttachment = f.Attachment
 		if !page.NotOpenedBefore.IsZero() {
 			f.UnopenedLabel = "not opened by the provider for over " + layout.Duration(s.cfg.NotOpenedAfter)
-			f.Unopened, page.NotOpenedOnly = q.Get("unopened") == "1", q.Get("unopened") == "1"
+			f.Unopened = q.Get("unopened") == "1"
+			page.NotOpenedOnly = f.Unopened
 		}
 		if err := s.teamChoice(r, q.Get("team"), &f, page); err != nil {
 			return f, query, err

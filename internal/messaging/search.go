@@ -2,6 +2,7 @@ package messaging
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -44,7 +45,7 @@ func ParseQuery(s string, titlesOnly bool) (Query, error) {
 	}
 	var q Query
 	for _, t := range strings.Fields(Fold(s)) {
-		if !contains(q.Terms, t) {
+		if !slices.Contains(q.Terms, t) {
 			q.Terms = append(q.Terms, t)
 		}
 	}
@@ -53,15 +54,6 @@ func ParseQuery(s string, titlesOnly bool) (Query, error) {
 	}
 	q.TitlesOnly = titlesOnly
 	return q, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Empty reports whether there is nothing to search for.

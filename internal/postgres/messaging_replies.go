@@ -71,19 +71,23 @@ func (s *MessagingStore) savedReplies(ctx context.Context, where string, arg any
 }
 
 func (s *MessagingStore) AddSavedReply(ctx context.Context, staff messaging.Viewer, teamID int64, title, body string) error {
-	return s.addSavedReply(ctx, staff, teamID, title, body, `SELECT EXISTS (SELECT 1 FROM team_members WHERE team_id = $1 AND user_id = $2)`)
+	return s.addSavedReply(ctx, staff, teamID, title, body, true)
 }
 
 func (s *MessagingStore) AddTeamSavedReply(ctx context.Context, admin messaging.Viewer, teamID int64, title, body string) error {
-	return s.addSavedReply(ctx, admin, teamID, title, body, `SELECT EXISTS (SELECT 1 FROM teams WHERE id = $1 AND $2::bigint IS NOT NULL)`)
+	return s.addSavedReply(ctx, admin, teamID, title, body, false)
 }
 
-// addSavedReply seals and saves a reply for team teamID when allowedSQL
-// (over the team $1 and the actor $2) holds; ErrNotInTeam otherwise.
-func (s *MessagingStore) addSavedReply(ctx context.Context, actor messaging.Viewer, teamID int64, title, body, allowedSQL string) error {
+// addSavedReply seals and saves a reply for team teamID: a team that
+// exists, and with memberOnly one the actor is in; ErrNotInTeam otherwise.
+func (s *MessagingStore) addSavedReply(ctx context.Context, actor messaging.Viewer, teamID int64, title, body string, memberOnly bool) error {
+	allowedSQL, args := `SELECT EXISTS (SELECT 1 FROM teams WHERE id = $1)`, []any{teamID}
+	if memberOnly {
+		allowedSQL, args = `SELECT EXISTS (SELECT 1 FROM team_members WHERE team_id = $1 AND user_id = $2)`, append(args, actor.UserID)
+	}
 	return wrap("add saved reply", pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var allowed bool
-		if err := tx.QueryRow(ctx, allowedSQL, teamID, actor.UserID).Scan(&allowed); err != nil {
+		if err := tx.QueryRow(ctx, allowedSQL, args...).Scan(&allowed); err != nil {
 			return err
 		}
 		if !allowed {
