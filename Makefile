@@ -122,4 +122,4 @@ bench-search:
 	@$(GO) build -o .dev/bench/portal ./cmd/portal
 	@$(GO) build -o .dev/bench/loadgen ./cmd/loadgen
 	@PORTAL_BENCH_SERVER_URL="$${PORTAL_BENCH_SERVER_URL:-$$(scripts/postgres.sh)}" \
-		./.dev/bench/loadgen search-bench -portal ./.dev/bench/portal -threads $(SEARCH_THREADS)
+		./.dev/bench/loadgen search-bench -portal ./.dev/bench/portal -threads $(SEARCH_THREADS) -runs 5

@@ -66,6 +66,9 @@ type App struct {
 // deleted.
 const sweepEvery = 5 * time.Minute
 
+// searchIndexEvery is how often new messages are indexed for search.
+const searchIndexEvery = time.Minute
+
 // keyringReloadEvery is how soon an instance notices a keyring file that
 // another process rotated: until then it still wraps new DEKs under the
 // previous version (which remains readable everywhere).
@@ -123,7 +126,11 @@ func New(cfg *config.Config, log *slog.Logger, pool *pgxpool.Pool, keyring envel
 			// Providers who chose one email a day hear of waiting messages
 			// from this hourly look (internal/jobs/digest.go).
 			river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
-				func() (river.JobArgs, *river.InsertOpts) { return jobs.DigestArgs{}, nil }, nil)},
+				func() (river.JobArgs, *river.InsertOpts) { return jobs.DigestArgs{}, nil }, nil),
+			// New messages get their search tokens within a minute; until
+			// then a search decrypts them (internal/postgres/searchindex.go).
+			river.NewPeriodicJob(river.PeriodicInterval(searchIndexEvery),
+				func() (river.JobArgs, *river.InsertOpts) { return jobs.SearchIndexArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true})},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("portal: job client: %w", err)
@@ -171,6 +178,7 @@ func New(cfg *config.Config, log *slog.Logger, pool *pgxpool.Pool, keyring envel
 	river.AddWorker(workers, &jobs.DigestEmailWorker{AccountMail: accountMail, Digests: messageStore})
 	messages := messaging.NewService(messageStore)
 	drafts := postgres.NewDrafts(pool, keys)
+	river.AddWorker(workers, &jobs.SearchIndexWorker{Index: messageStore, Limits: limits, Log: jobLog})
 	river.AddWorker(workers, &jobs.PurgeWorker{Store: messageStore, Retention: cfg.Retention, Sent: sent, Drafts: drafts, Limits: limits, Log: jobLog})
 
 	return &App{

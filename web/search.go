@@ -36,7 +36,7 @@ func (s *Server) searchForm(r *http.Request, page *messaging.Page) (pages.Search
 	a := areaOf(r)
 	q := r.URL.Query()
 	f := pages.SearchForm{Query: q.Get("q"), TitlesOnly: q.Get("in") == "titles", From: q.Get("from"), To: q.Get("to"), Staff: a.staff,
-		Hint: "Words from a subject, a message or a file name, or a name."}
+		Hint: "Words from a subject, a message or a file name, or a name. Each word matches from its start: john finds Johnson."}
 	query, err := messaging.ParseQuery(f.Query, f.TitlesOnly)
 	if errors.Is(err, messaging.ErrQueryTooLong) {
 		f.Problem = "Search for at most " + strconv.Itoa(messaging.MaxQueryTerms) + " words and " + strconv.Itoa(messaging.MaxQueryLen) + " characters."
@@ -54,7 +54,7 @@ func (s *Server) searchForm(r *http.Request, page *messaging.Page) (pages.Search
 		page.Until = until.AddDate(0, 0, 1) // the whole last day
 	}
 	if a.staff {
-		f.Hint = "Words from a subject, a message or a file name, or a provider's name or email address."
+		f.Hint = "Words from a subject, a message or a file name, or a provider's name or email address. Each word matches from its start: john finds Johnson."
 		f.Attachment = q.Get("attachment") == "1"
 		page.HasAttachment = f.Attachment
 		if !page.NotOpenedBefore.IsZero() {

@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/text/runes"
+
+	"github.com/healthnet/secureportal/internal/blindindex"
 	"golang.org/x/text/transform"
 	"golang.org/x/text/unicode/norm"
 )
@@ -25,11 +27,13 @@ var ErrQueryTooLong = errors.New("messaging: search too long")
 
 // Query is a search: every term must appear somewhere in a thread (its
 // subject, the provider's name or address, a message, a file name), in
-// any case and with or without accents. Terms match inside words, so a
-// member ID's last digits or the start of a name find it.
+// any case and with or without accents. A term matches where it begins a
+// word (blindindex.Matches): "john" finds "Johnson", "12345678" finds
+// member "A12345678", "471" does not find claim "4471".
 //
-// Matching happens in the portal's memory after decryption, never in SQL:
-// the database sees neither the terms nor the text (see SearchThreads).
+// The database sees neither the terms nor the text: it narrows the search
+// with keyed tokens (internal/blindindex), and the portal confirms each
+// match in memory after decryption.
 type Query struct {
 	Terms []string // folded, at most MaxQueryTerms
 	// TitlesOnly searches subjects and providers' names and addresses
@@ -69,7 +73,7 @@ type Found uint16
 // Match adds the terms that text (already folded) contains to f.
 func (q Query) Match(f Found, text string) Found {
 	for i, t := range q.Terms {
-		if f&(1<<i) == 0 && strings.Contains(text, t) {
+		if f&(1<<i) == 0 && blindindex.Matches(text, t) {
 			f |= 1 << i
 		}
 	}

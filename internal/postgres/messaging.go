@@ -37,11 +37,12 @@ type MessagingStore struct {
 	keys   *DataKeys
 	jobs   JobInserter
 	limits MessagingLimits
+	search *searchKeys
 }
 
 // NewMessagingStore returns the store.
 func NewMessagingStore(pool *pgxpool.Pool, keys *DataKeys, jobs JobInserter, limits MessagingLimits) *MessagingStore {
-	return &MessagingStore{pool: pool, keys: keys, jobs: jobs, limits: limits}
+	return &MessagingStore{pool: pool, keys: keys, jobs: jobs, limits: limits, search: &searchKeys{keys: keys}}
 }
 
 var _ messaging.Store = (*MessagingStore)(nil)

@@ -7,26 +7,32 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/healthnet/secureportal/internal/messaging"
 )
 
-// Search decrypts on demand: it reads the viewer's threads newest first,
-// in growing batches, opens their subjects (and, unless q.TitlesOnly,
-// their messages and file names) on as many goroutines as there are
-// cores, and compares them with q in memory, until it has a page or its
-// time is up. Why this and not a keyed index of words (issue 14 weighed
-// both; figures in docs/PERFORMANCE.md):
-//   - nothing new is stored, so nothing new can leak: the database never
-//     sees the terms (they are not in any SQL, so not in a query log
-//     either) and holds no token that tells which threads share a word;
-//   - what was withdrawn or expired is unsearchable at once, because its
-//     key is gone; there is no index to keep in step with recall,
-//     retention and key rotation;
-//   - terms match inside words (a member ID's digits, the start of a name).
+// Search narrows, then decrypts. Each term of q long enough to be indexed
+// (internal/blindindex) becomes a condition on the keyed tokens of
+// migration 0021: some subject, message or provider of the thread holds
+// all of the term's tokens, or has not been indexed yet. The newest
+// threads, then those that pass, are read newest first, in growing batches; their subjects (and,
+// unless q.TitlesOnly, their messages and file names) are opened on as
+// many goroutines as there are cores and compared with q in memory, until
+// there is a page or the time is up. So a search costs what its matches
+// cost, not what the archive holds, while:
+//   - the database never sees a term or a word: tokens only, and the
+//     terms are in no SQL (nor in a query log);
+//   - what was withdrawn or expired is unfindable at once: its key is
+//     gone, and its tokens are emptied in the same transaction;
+//   - a term of only short words (under blindindex.MinPrefix letters)
+//     narrows nothing; a query of only such terms reads every thread in
+//     scope, as before the index.
 //
-// The cost is linear in how many threads are searched, so a search is
-// bounded by time (MessagingLimits.SearchTime): past it, the result says
-// how far back it looked and Next continues from there.
+// A search is bounded by time (MessagingLimits.SearchTime): past it, the
+// result says how far back it looked and Next continues from there.
+// docs/PERFORMANCE.md has the figures, docs/SECURITY.md what the tokens
+// reveal.
 func (s *MessagingStore) Search(ctx context.Context, v messaging.Viewer, p messaging.Page, q messaging.Query) (messaging.SearchResult, error) {
 	if p.Limit <= 0 {
 		p.Limit = 25
@@ -38,10 +44,21 @@ func (s *MessagingStore) Search(ctx context.Context, v messaging.Viewer, p messa
 	deadline := time.Now().Add(budget)
 	var res messaging.SearchResult
 	var found []searchCandidate
+	var within []string // the index's candidates; nil: not narrowed
 	// The first batch is small so that a common word answers at once; a
 	// rare one soon reads in larger steps.
 	for batch := 100; ; batch = min(batch*2, 2000) {
-		cands, err := s.searchCandidates(ctx, v, p, batch)
+		// The newest threads are read whole, without the index: a common
+		// word finds its page among them at once, while asking the index
+		// would fetch every record that holds it. Past them, the index
+		// is asked once.
+		if batch == 200 {
+			var err error
+			if within, err = s.indexCandidates(ctx, q); err != nil {
+				return res, wrap("search", err)
+			}
+		}
+		cands, err := s.searchCandidates(ctx, v, p, within, batch)
 		if err != nil {
 			return res, wrap("search", err)
 		}
@@ -99,16 +116,21 @@ type searchCandidate struct {
 }
 
 // searchCandidates reads the next n threads of page p (p.Before is the
-// cursor), in the viewer's scope, newest first.
-func (s *MessagingStore) searchCandidates(ctx context.Context, v messaging.Viewer, p messaging.Page, n int) ([]searchCandidate, error) {
+// cursor), in the viewer's scope, newest first; only those among within
+// unless within is nil.
+func (s *MessagingStore) searchCandidates(ctx context.Context, v messaging.Viewer, p messaging.Page, within []string, n int) ([]searchCandidate, error) {
 	if !p.NotOpenedOnly {
 		p.NotOpenedBefore = time.Time{} // no flag to show here: no unused argument
 	}
 	cond, args, _ := pageConds(v, p)
+	if within != nil {
+		args = append(args, within)
+		cond = append(cond, `t.id = ANY($`+strconv.Itoa(len(args))+`::uuid[])`)
+	}
 	args = append(args, n)
 	limit := "$" + strconv.Itoa(len(args))
 	where := append([]string{threadScope(v)}, cond...)
-	if v.Staff && !v.Emergency {
+	if v.Staff && !v.Emergency && within == nil {
 		where = append(where, `t.id IN (`+staffPageCandidates(cond, limit)+`)`)
 	}
 	rows, err := s.pool.Query(ctx, `
@@ -133,6 +155,76 @@ func (s *MessagingStore) searchCandidates(ctx context.Context, v messaging.Viewe
 		out = append(out, c)
 	}
 	return out, rows.Err()
+}
+
+// indexCapRows bounds what the index is asked for one term: a term in
+// more records than this is too common to narrow much, and reading them
+// all would cost more than decrypting until a page is found.
+const indexCapRows = 20000
+
+// indexCandidates asks the index which threads may hold every term of q:
+// per term that can narrow, the threads whose subject, provider or
+// (unless q.TitlesOnly) one of its messages holds all the term's tokens,
+// or is not indexed yet; then the threads every such term gave. nil: no
+// term narrows (all too short, or too common). The threads are not yet
+// limited to the viewer's: searchCandidates does that.
+func (s *MessagingStore) indexCandidates(ctx context.Context, q messaging.Query) ([]string, error) {
+	key, err := s.search.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var within map[string]bool
+	for _, term := range q.Terms {
+		tokens := key.TermTokens(term)
+		if tokens == nil {
+			continue
+		}
+		rows, err := s.pool.Query(ctx, mayHoldSQL(q.TitlesOnly)+` LIMIT $2`, tokens, indexCapRows+1)
+		if err != nil {
+			return nil, err
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return nil, err
+		}
+		if len(ids) > indexCapRows {
+			continue
+		}
+		next := make(map[string]bool, len(ids))
+		for _, id := range ids {
+			if within == nil || within[id] {
+				next[id] = true
+			}
+		}
+		within = next
+	}
+	if within == nil {
+		return nil, nil
+	}
+	out := make([]string, 0, len(within)) // empty, not nil, when nothing can match
+	for id := range within {
+		out = append(out, id)
+	}
+	return out, nil
+}
+
+// mayHoldSQL selects the threads that may hold a term whose tokens are
+// $1: its subject, its provider or (unless titlesOnly) one of its
+// messages holds them all, or is not indexed yet. Each source is its own
+// branch, so each uses its own index; a thread may come more than once.
+func mayHoldSQL(titlesOnly bool) string {
+	branches := []string{
+		`SELECT id::text FROM threads WHERE search_tokens @> $1`,
+		`SELECT id::text FROM threads WHERE search_tokens IS NULL`,
+		`SELECT x.id::text FROM users u JOIN threads x ON x.provider_id = u.id WHERE u.search_tokens @> $1`,
+		`SELECT x.id::text FROM users u JOIN threads x ON x.provider_id = u.id WHERE u.search_tokens IS NULL`,
+	}
+	if !titlesOnly {
+		branches = append(branches,
+			`SELECT thread_id::text FROM messages WHERE search_tokens @> $1`,
+			`SELECT thread_id::text FROM messages WHERE search_tokens IS NULL`)
+	}
+	return strings.Join(branches, " UNION ALL ")
 }
 
 // matchCandidates tells which candidates hold every term of q.

@@ -39,6 +39,15 @@ func (f *storeFixture) searchQuery(store *postgres.MessagingStore, v messaging.V
 // an admin without a grant nothing.
 func TestSearchFindsOnlyWithinTheViewersScope(t *testing.T) {
 	w := newScopeWorld(t)
+	for _, indexed := range []bool{false, true} {
+		if indexed {
+			w.index()
+		}
+		w.searchEveryViewer(t)
+	}
+}
+
+func (w *scopeWorld) searchEveryViewer(t *testing.T) {
 	for _, c := range w.visibility() {
 		// "body of" is in every thread's first message.
 		got, _ := w.search(w.messages, c.viewer, "BODY of", messaging.Page{})
@@ -65,12 +74,23 @@ func TestSearchLooksInEveryFieldAndNeedsEveryWord(t *testing.T) {
 	claim := f.threadToProvider(rep, prov, "Claim 4471 review", "eob-march.pdf")
 	f.reply(asProvider(prov), claim, "The member's Sertraline dose changed in February.")
 	other := f.threadToProvider(rep, prov, "Referral")
+	// Before and after the index: it may only make the search faster.
+	f.searchEveryField(rep, prov, claim, other)
+	f.index()
+	f.searchEveryField(rep, prov, claim, other)
+}
+
+func (f *storeFixture) searchEveryField(rep, prov accounts.User, claim, other string) {
+	t := f.t
+	t.Helper()
 	staff := asStaff(rep)
 	for _, c := range []struct {
 		query string
 		want  []string
 	}{
-		{"4471", []string{claim}},                       // inside the subject
+		{"4471", []string{claim}},                       // a word of the subject
+		{"447", []string{claim}},                        // the start of a word
+		{"471", nil},                                    // not the start of a word
 		{"claim REVIEW", []string{claim}},               // case does not matter
 		{"sertraline", []string{claim}},                 // in a reply's text
 		{"eob-mar", []string{claim}},                    // part of a file name
