@@ -8,7 +8,7 @@ GO ?= go
 SHELL := /bin/bash
 SOURCES := cmd app web internal templates static migrations e2e faults
 
-.PHONY: run test test-faults check lint generate build clean-dev screenshots
+.PHONY: run test test-faults check lint generate build build-hsm clean-dev screenshots
 
 ## run: start the portal for development at http://localhost:8080
 run:
@@ -96,6 +96,11 @@ generate:
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/portal ./cmd/portal
+
+## build-hsm: the same with cgo, which PORTAL_KEK_PROVIDER=pkcs11 needs to load
+## the HSM's PKCS#11 module (links against the C library; needs gcc).
+build-hsm:
+	CGO_ENABLED=1 $(GO) build -trimpath -o bin/portal ./cmd/portal
 
 ## bench: the load tool's short run (issue 12, docs/PERFORMANCE.md): builds the
 ## portal and cmd/loadgen, recreates the portal_bench database, migrates, seeds

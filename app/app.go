@@ -50,7 +50,7 @@ type App struct {
 	Metrics     *web.Metrics
 	Web         *web.Server
 
-	keyring       *envelope.Keyring // nil for a KEK provider that is not a local file
+	reloader      kekReloader // the KEK provider, when it can look again
 	keyringReload time.Duration
 	db            *postgres.Database
 	// mailSent records the emails the mail server accepted, on connections
@@ -194,11 +194,11 @@ func New(cfg *config.Config, log *slog.Logger, pool *pgxpool.Pool, keyring envel
 		ReplyTokens:   replyTokens,
 		mailSent:      sent,
 		Metrics:       metrics,
-		keyring:       localKeyring(keyring),
+		reloader:      reloaderOf(keyring),
 		keyringReload: cmp.Or(opts.KeyringReload, keyringReloadEvery),
 		db:            db,
 		Web: web.New(cfg, log, metrics, web.Services{Accounts: accountSvc, Messages: messages, Audit: postgres.NewAuditLog(pool),
-			Keys:     keyAdmin{keyring: localKeyring(keyring), keys: keys, accounts: accountSvc},
+			Keys:     keyAdmin{keyring: adminKEKsOf(keyring), keys: keys, accounts: accountSvc},
 			Sessions: db.SessionStore(), RateLimits: postgres.NewRateLimits(pool), Readiness: db,
 			Delivery: deliveryAdmin{router, deliveryStore}, Drafts: drafts}),
 	}, nil
@@ -210,7 +210,7 @@ func (a *App) Start(ctx context.Context) error {
 		return fmt.Errorf("portal: start jobs: %w", err)
 	}
 	ctx, a.stopBackground = context.WithCancel(ctx)
-	if a.keyring != nil {
+	if a.reloader != nil {
 		a.background.Go(func() { a.reloadKeyring(ctx) })
 	}
 	a.background.Go(func() { a.sweepExpired(ctx) })
@@ -245,12 +245,12 @@ func (a *App) reloadKeyring(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			changed, err := a.keyring.Reload()
+			changed, err := a.reloader.Reload()
 			switch {
 			case err != nil:
-				a.Log.Warn("keyring reload failed; keeping the keys in memory", "path", a.keyring.Path(), "err", err)
+				a.Log.Warn("KEK reload failed; keeping the keys in memory", "provider", a.Config.KEK.Provider, "path", a.Config.KeyringPath, "err", err)
 			case changed:
-				a.Log.Info("keyring reloaded", "path", a.keyring.Path(), "active_version", a.keyring.CurrentVersion())
+				a.Log.Info("KEKs reloaded", "provider", a.Config.KEK.Provider, "path", a.Config.KeyringPath, "active_version", a.reloader.CurrentVersion())
 			}
 		}
 	}
@@ -285,8 +285,14 @@ func contactLines(cs []config.Contact) []string {
 	return out
 }
 
-// localKeyring is the keyring file behind kek, or nil for another provider.
-func localKeyring(kek envelope.KEKProvider) *envelope.Keyring {
-	kr, _ := kek.(*envelope.Keyring)
-	return kr
+// kekReloader is a KEK provider that can look again for versions another
+// process made (a keyring file, an HSM token).
+type kekReloader interface {
+	Reload() (changed bool, err error)
+	CurrentVersion() uint32
+}
+
+func reloaderOf(kek envelope.KEKProvider) kekReloader {
+	r, _ := kek.(kekReloader)
+	return r
 }

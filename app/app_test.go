@@ -76,7 +76,7 @@ func TestRunningPortalPicksUpARotationMadeElsewhere(t *testing.T) {
 			t.Fatalf("the running portal still wraps under v%d after another process rotated to v2", keyring.CurrentVersion())
 		}
 	}
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), "keyring reloaded"); time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), "KEKs reloaded"); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no log line for the reload:\n%s", logs.String())
 		}

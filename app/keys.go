@@ -8,6 +8,7 @@ import (
 	"github.com/healthnet/secureportal/internal/accounts"
 	"github.com/healthnet/secureportal/internal/audit"
 	"github.com/healthnet/secureportal/internal/envelope"
+	"github.com/healthnet/secureportal/internal/hsm"
 	"github.com/healthnet/secureportal/internal/postgres"
 	"github.com/healthnet/secureportal/web"
 )
@@ -15,12 +16,37 @@ import (
 // keyAdmin gives the admin console's keys page the keyring file and the
 // data-key counts: the same operations as `portal keys status` and `rotate`.
 type keyAdmin struct {
-	keyring  *envelope.Keyring
+	keyring  adminKEKs
 	keys     *postgres.DataKeys
 	accounts *accounts.Service // records the rotation, as every admin action is
 }
 
 var errNoKeyring = errors.New("portal: keys are not held in a local keyring file")
+
+// adminKEKs is what the admin keys page shows and rotates: the keyring
+// file, or the HSM token.
+type adminKEKs interface {
+	Versions() []envelope.KeyInfo
+	CurrentVersion() uint32
+	Rotate() (uint32, error)
+}
+
+// tokenKEKs rotates on the token as `portal keys rotate` does.
+type tokenKEKs struct{ *hsm.Provider }
+
+func (t tokenKEKs) Rotate() (uint32, error) { return t.Provider.Rotate(0) }
+
+// adminKEKsOf is kek as the admin page handles it, or nil for a provider
+// it cannot (tests' own).
+func adminKEKsOf(kek envelope.KEKProvider) adminKEKs {
+	switch k := kek.(type) {
+	case *envelope.Keyring:
+		return k
+	case *hsm.Provider:
+		return tokenKEKs{k}
+	}
+	return nil
+}
 
 func (k keyAdmin) Versions(ctx context.Context) ([]web.KeyVersion, error) {
 	if k.keyring == nil {

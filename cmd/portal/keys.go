@@ -9,11 +9,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"text/tabwriter"
 	"time"
-
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/healthnet/secureportal/internal/config"
 	"github.com/healthnet/secureportal/internal/envelope"
@@ -23,13 +22,16 @@ import (
 const keysUsage = `Usage: portal keys <command>
 
 Commands:
-  init                create the keyring at PORTAL_KEYRING (mode 0600); never overwrites one
+  init                create the keyring at PORTAL_KEYRING (mode 0600), or with PORTAL_KEK_PROVIDER=pkcs11
+                      the first KEK on the token; never overwrites one
   rotate              add a KEK version and make it the one new data keys are wrapped with
   rewrap [--batch N]  rewrap every data key to the current KEK version (resumable; default N 500)
   status              list KEK versions, their state and how many data keys each wraps
   retire V            destroy KEK version V; refused while any data key still uses it
+  migrate-to-hsm      with PORTAL_KEK_PROVIDER=pkcs11 and the keyring still at PORTAL_KEYRING: make the
+                      token's first KEK, numbered after the keyring's; then restart the portals and rewrap
 
-Rotation: rotate, wait a minute (running portals re-read the keyring), rewrap, then retire the old version.
+Rotation: rotate, wait a minute (running portals re-read the keyring or token), rewrap, then retire the old version.
 See "Keys and encryption" in README.md.`
 
 // cmdKeys runs `portal keys ...`, the operator's tools for the keyring
@@ -63,6 +65,11 @@ func cmdKeys(ctx context.Context, args []string, getenv func(string) string, std
 			return usageError{fmt.Sprintf("portal keys rewrap: --batch must be at least 1\n\n%s", keysUsage)}
 		}
 		return keysRewrap(ctx, getenv, batch, stdout, stderr)
+	case "migrate-to-hsm":
+		if _, err := keysArgs(sub, rest, 0, nil); err != nil {
+			return err
+		}
+		return keysMigrateToHSM(getenv, stdout)
 	case "status":
 		if _, err := keysArgs(sub, rest, 0, nil); err != nil {
 			return err
@@ -103,7 +110,14 @@ func keysArgs(name string, args []string, positional int, define func(*flag.Flag
 }
 
 func keysInit(getenv func(string) string, stdout io.Writer) error {
+	kc, err := config.KEKSettings(getenv)
+	if err != nil {
+		return err
+	}
 	path := config.KeyringPath(getenv)
+	if kc.Provider == "pkcs11" {
+		return tokenInit(kc, path, stdout)
+	}
 	if _, err := envelope.InitKeyring(path); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("keys init: PORTAL_KEYRING %s already exists; refusing to overwrite it, "+
@@ -116,8 +130,83 @@ func keysInit(getenv func(string) string, stdout io.Writer) error {
 	return nil
 }
 
-func keysRotate(getenv func(string) string, stdout io.Writer) error {
+// tokenInit makes the first KEK of a new deployment on the HSM token.
+func tokenInit(kc config.KEK, keyringPath string, stdout io.Writer) error {
+	k, err := loadKEKs(kc, keyringPath)
+	if err != nil {
+		return err
+	}
+	defer k.close()
+	switch {
+	case k.token.CurrentVersion() > 0:
+		return fmt.Errorf("keys init: token %q already holds KEK version %d; nothing was changed", kc.PKCS11TokenLabel, k.token.CurrentVersion())
+	case k.keyring != nil:
+		return fmt.Errorf("keys init: a keyring exists at PORTAL_KEYRING %s; to move its data keys to the token run `portal keys migrate-to-hsm`", keyringPath)
+	}
+	v, err := k.token.Rotate(0)
+	if err != nil {
+		return fmt.Errorf("keys init: %w", err)
+	}
+	fmt.Fprintf(stdout, "created KEK version %d on token %q (AES-256, not extractable)\n", v, kc.PKCS11TokenLabel)
+	fmt.Fprintln(stdout, "Back up the token as its vendor says: without it no data key, and no backup, can be read.")
+	return nil
+}
+
+// keysMigrateToHSM starts the move from the keyring file to the token:
+// the token's first KEK, numbered after the keyring's versions. Data keys
+// move by rewrap; the keyring stays readable until they have.
+func keysMigrateToHSM(getenv func(string) string, stdout io.Writer) error {
+	kc, err := config.KEKSettings(getenv)
+	if err != nil {
+		return err
+	}
+	if kc.Provider != "pkcs11" {
+		return errors.New("keys migrate-to-hsm: set PORTAL_KEK_PROVIDER=pkcs11 and PORTAL_PKCS11_* for the token first")
+	}
 	path := config.KeyringPath(getenv)
+	k, err := loadKEKs(kc, path)
+	if err != nil {
+		return err
+	}
+	defer k.close()
+	if k.keyring == nil {
+		return fmt.Errorf("keys migrate-to-hsm: no keyring at PORTAL_KEYRING %s to move from (a new deployment uses `portal keys init`)", path)
+	}
+	if v := k.token.CurrentVersion(); v > 0 {
+		fmt.Fprintf(stdout, "token %q already holds KEK version %d; run `portal keys rewrap` to move the remaining data keys to it\n", kc.PKCS11TokenLabel, v)
+		return nil
+	}
+	v, err := k.token.Rotate(k.newest())
+	if err != nil {
+		return fmt.Errorf("keys migrate-to-hsm: %w", err)
+	}
+	fmt.Fprintf(stdout, "created KEK version %d on token %q; the keyring's versions stay readable through PORTAL_KEYRING\n", v, kc.PKCS11TokenLabel)
+	fmt.Fprintln(stdout, "Next: restart every portal with PORTAL_KEK_PROVIDER=pkcs11 (an instance still on the keyring cannot read keys the token wraps), "+
+		"run `portal keys rewrap`, then `portal keys retire` each keyring version; after that PORTAL_KEYRING is no longer needed.")
+	return nil
+}
+
+func keysRotate(getenv func(string) string, stdout io.Writer) error {
+	kc, err := config.KEKSettings(getenv)
+	if err != nil {
+		return err
+	}
+	path := config.KeyringPath(getenv)
+	if kc.Provider == "pkcs11" {
+		k, err := loadKEKs(kc, path)
+		if err != nil {
+			return err
+		}
+		defer k.close()
+		old := k.token.CurrentVersion()
+		v, err := k.token.Rotate(k.newest())
+		if err != nil {
+			return fmt.Errorf("keys rotate: %w", err)
+		}
+		fmt.Fprintf(stdout, "KEK version %d is now active on token %q; version %d is decrypt-only.\n", v, kc.PKCS11TokenLabel, old)
+		fmt.Fprintln(stdout, "Next: wait a minute (running portals look at the token again and wrap new keys with the new version), then run `portal keys rewrap`.")
+		return nil
+	}
 	kr, err := loadKeyring(path)
 	if err != nil {
 		return err
@@ -138,11 +227,12 @@ func keysRewrap(ctx context.Context, getenv func(string) string, batch int, stdo
 		return err
 	}
 	defer pool.Close()
-	kr, err := openKeyring(ctx, cfg, pool)
+	k, err := openKEKs(ctx, cfg, pool)
 	if err != nil {
 		return err
 	}
-	keys := postgres.NewDataKeys(pool, kr, 1, log)
+	defer k.close()
+	keys := postgres.NewDataKeys(pool, k.provider, 1, log)
 	var left int64
 	_, err = keys.Rewrap(ctx, batch, func(done, remaining int64) {
 		left = remaining
@@ -155,7 +245,7 @@ func keysRewrap(ctx context.Context, getenv func(string) string, batch int, stdo
 		fmt.Fprintf(stdout, "%d data keys are being rewrapped by another process; run again to check\n", left)
 		return nil
 	}
-	fmt.Fprintf(stdout, "every data key is wrapped by KEK version %d\n", kr.CurrentVersion())
+	fmt.Fprintf(stdout, "every data key is wrapped by KEK version %d\n", k.provider.CurrentVersion())
 	return nil
 }
 
@@ -165,18 +255,37 @@ func keysStatus(ctx context.Context, getenv func(string) string, stdout, stderr 
 		return err
 	}
 	defer pool.Close()
-	// Not openKeyring: status must still work, and show the gap, when the
-	// keyring lacks a version the database needs.
-	kr, err := loadKeyring(cfg.KeyringPath)
+	// Not openKEKs: status must still work, and show the gap, when the
+	// keys lack a version the database needs.
+	k, err := loadKEKs(cfg.KEK, cfg.KeyringPath)
 	if err != nil {
 		return err
 	}
-	counts, err := postgres.NewDataKeys(pool, kr, 1, log).Status(ctx)
+	defer k.close()
+	counts, err := postgres.NewDataKeys(pool, k.provider, 1, log).Status(ctx)
 	if err != nil {
 		return err
 	}
-	writeStatus(stdout, kr.Versions(), counts)
+	writeStatus(stdout, k.versions(), counts)
 	return nil
+}
+
+// versions lists the keyring's versions and then the token's; beside a
+// token, the keyring's are decrypt-only whatever the file says.
+func (k *keks) versions() []envelope.KeyInfo {
+	var out []envelope.KeyInfo
+	if k.keyring != nil {
+		for _, v := range k.keyring.Versions() {
+			if k.token != nil && v.State == envelope.KeyActive {
+				v.State = envelope.KeyDecryptOnly
+			}
+			out = append(out, v)
+		}
+	}
+	if k.token != nil {
+		out = append(out, k.token.Versions()...)
+	}
+	return out
 }
 
 // writeStatus prints one line per KEK version in the keyring, plus a
@@ -190,12 +299,16 @@ func writeStatus(w io.Writer, versions []envelope.KeyInfo, counts []postgres.Ver
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "VERSION\tSTATE\tCREATED\tDATA KEYS")
 	for _, v := range versions {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\n", v.Version, v.State, v.CreatedAt.UTC().Format(time.DateTime), byVersion[v.Version])
+		created := "- (on the token)"
+		if !v.CreatedAt.IsZero() {
+			created = v.CreatedAt.UTC().Format(time.DateTime)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\n", v.Version, v.State, created, byVersion[v.Version])
 		delete(byVersion, v.Version)
 	}
 	for _, c := range counts {
 		if n, ok := byVersion[c.Version]; ok {
-			fmt.Fprintf(tw, "%d\tMISSING from keyring\t-\t%d\n", c.Version, n)
+			fmt.Fprintf(tw, "%d\tMISSING from the keys\t-\t%d\n", c.Version, n)
 		}
 	}
 	tw.Flush()
@@ -207,31 +320,48 @@ func keysRetire(ctx context.Context, getenv func(string) string, v uint32, stdou
 		return err
 	}
 	defer pool.Close()
-	kr, err := loadKeyring(cfg.KeyringPath)
+	k, err := loadKEKs(cfg.KEK, cfg.KeyringPath)
 	if err != nil {
 		return err
 	}
-	if err := postgres.NewDataKeys(pool, kr, 1, log).RetireKEK(ctx, kr, v); err != nil {
+	defer k.close()
+	var holder postgres.Retirer = k.keyring
+	where := cfg.KeyringPath
+	switch {
+	case k.token != nil && slices.ContainsFunc(k.token.Versions(), func(i envelope.KeyInfo) bool { return i.Version == v }):
+		holder, where = k.token, "token "+cfg.KEK.PKCS11TokenLabel
+	case k.keyring == nil:
+		return fmt.Errorf("keys retire: KEK version %d is not on the token and there is no keyring", v)
+	case k.token != nil:
+		holder = leftKeyring{k.keyring}
+	}
+	if err := postgres.NewDataKeys(pool, k.provider, 1, log).RetireKEK(ctx, holder, v); err != nil {
 		return fmt.Errorf("keys retire: %w", err)
 	}
-	fmt.Fprintf(stdout, "KEK version %d retired: its key material is gone from %s.\n", v, cfg.KeyringPath)
-	fmt.Fprintln(stdout, "Destroy older copies of the keyring file too: until then, data shredded before the rotation can still be read from database backups.")
+	fmt.Fprintf(stdout, "KEK version %d retired: its key material is gone from %s.\n", v, where)
+	fmt.Fprintln(stdout, "Destroy older copies of the keyring file (or token backups) too: until then, data shredded before the rotation can still be read from database backups.")
 	return nil
 }
 
-// openKeyring loads the keyring named by PORTAL_KEYRING and checks that it
-// holds every KEK version the database references. The portal must refuse to
-// start otherwise: a wrong or outdated keyring would turn stored messages
-// into errors one page at a time instead of failing loudly once.
-func openKeyring(ctx context.Context, cfg *config.Config, pool *pgxpool.Pool) (*envelope.Keyring, error) {
-	kr, err := loadKeyring(cfg.KeyringPath)
-	if err != nil {
-		return nil, err
+// leftKeyring is the keyring a deployment moved to the token from: its
+// last version, the one the file calls active, is retired by deleting the
+// file, once every other version is retired (a keyring with no active
+// version is not a keyring; nothing wraps with it any more anyway).
+type leftKeyring struct{ *envelope.Keyring }
+
+func (l leftKeyring) Retire(v uint32) error {
+	if v != l.CurrentVersion() {
+		return l.Keyring.Retire(v)
 	}
-	if err := postgres.NewDataKeys(pool, kr, 1, nil).CheckKeyring(ctx, kr); err != nil {
-		return nil, fmt.Errorf("PORTAL_KEYRING: %w", err)
+	for _, info := range l.Versions() {
+		if info.Version != v && info.State != envelope.KeyRetired {
+			return fmt.Errorf("retire the keyring's other versions first (version %d is %s)", info.Version, info.State)
+		}
 	}
-	return kr, nil
+	if err := os.Remove(l.Path()); err != nil {
+		return fmt.Errorf("delete the keyring file: %w", err)
+	}
+	return nil
 }
 
 // loadKeyring reads the keyring with errors that tell an operator what to

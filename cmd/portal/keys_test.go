@@ -68,7 +68,7 @@ func TestOpenKeyringRefusesGroupReadableKeyringSayingChmod600(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.Chmod(path, 0o644)
-	_, err := openKeyring(context.Background(), &config.Config{KeyringPath: path}, pool)
+	_, err := openKEKs(context.Background(), &config.Config{KeyringPath: path}, pool)
 	if !errors.Is(err, envelope.ErrKeyringPermissions) || !strings.Contains(err.Error(), "chmod 600") {
 		t.Fatalf("err = %v; want ErrKeyringPermissions saying chmod 600", err)
 	}
@@ -80,7 +80,7 @@ func TestOpenKeyringRefusesGroupReadableKeyringSayingChmod600(t *testing.T) {
 func TestOpenKeyringMissingFileSaysRunKeysInit(t *testing.T) {
 	pool := pgtest.NewPool(t)
 	path := filepath.Join(t.TempDir(), "absent.keyring")
-	_, err := openKeyring(context.Background(), &config.Config{KeyringPath: path}, pool)
+	_, err := openKEKs(context.Background(), &config.Config{KeyringPath: path}, pool)
 	if err == nil || !strings.Contains(err.Error(), "portal keys init") || !strings.Contains(err.Error(), "PORTAL_KEYRING "+path) {
 		t.Fatalf("err = %v; want PORTAL_KEYRING path and `portal keys init`", err)
 	}
@@ -94,11 +94,11 @@ func TestOpenKeyringRefusesKeyringLackingAReferencedVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	seedDataKeys(t, pool, kr, 2)
-	if _, err := openKeyring(context.Background(), &config.Config{KeyringPath: path}, pool); err != nil {
+	if _, err := openKEKs(context.Background(), &config.Config{KeyringPath: path}, pool); err != nil {
 		t.Fatalf("matching keyring refused: %v", err)
 	}
 	pool.Exec(context.Background(), `UPDATE data_keys SET kek_version = 4`)
-	_, err = openKeyring(context.Background(), &config.Config{KeyringPath: path}, pool)
+	_, err = openKEKs(context.Background(), &config.Config{KeyringPath: path}, pool)
 	if !errors.Is(err, envelope.ErrUnknownKEKVersion) || !strings.Contains(err.Error(), "version(s) 4") {
 		t.Fatalf("err = %v; want one naming version 4", err)
 	}

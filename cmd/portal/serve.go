@@ -231,18 +231,18 @@ func serveInbound(ctx context.Context, app *app.App) (stop func(), err error) {
 }
 
 // openApp loads the configuration, migrates the database, checks the
-// keyring against it and assembles the portal. The caller closes app.Pool.
+// KEKs against it and assembles the portal. The caller closes app.Pool.
 func openApp(ctx context.Context, getenv func(string) string, stderr io.Writer) (*app.App, error) {
 	cfg, log, pool, privilege, err := setup(ctx, getenv, stderr)
 	if err != nil {
 		return nil, err
 	}
-	keyring, err := openKeyring(ctx, cfg, pool)
+	keks, err := openKEKs(ctx, cfg, pool)
 	if err != nil {
 		pool.Close()
 		return nil, err
 	}
-	app, err := app.New(cfg, log, pool, keyring, app.Options{RestrictedRole: privilege == postgres.RoleRestricted})
+	app, err := app.New(cfg, log, pool, keks.provider, app.Options{RestrictedRole: privilege == postgres.RoleRestricted})
 	if err != nil {
 		pool.Close()
 		return nil, err

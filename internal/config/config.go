@@ -31,6 +31,9 @@ type Config struct {
 	MailFrom string
 
 	KeyringPath string
+	// KEK says where the key-encryption keys are: the keyring file, or an
+	// HSM (PORTAL_KEK_PROVIDER).
+	KEK KEK
 
 	TLSCert string
 	TLSKey  string
@@ -220,6 +223,7 @@ func Load(getenv Getenv) (*Config, error) {
 	if strings.TrimSpace(c.Org.Name) == "" {
 		l.fail("PORTAL_ORG_NAME", "must not be empty")
 	}
+	c.KEK = l.kek()
 	if err := errors.Join(l.errs...); err != nil {
 		return nil, err
 	}
@@ -234,6 +238,44 @@ func KeyringPath(getenv Getenv) string {
 		return v
 	}
 	return "portal.keyring"
+}
+
+// KEK is where the key-encryption keys are.
+type KEK struct {
+	// Provider is "keyring" (the file at PORTAL_KEYRING) or "pkcs11" (keys
+	// on an HSM token; the keyring file, if it exists, is still read for
+	// the versions the token lacks while data keys move to the token).
+	Provider string
+	// PKCS11 names the token (PORTAL_PKCS11_MODULE, _TOKEN_LABEL,
+	// _PIN_FILE, _KEY_LABEL); only with Provider "pkcs11".
+	PKCS11Module, PKCS11TokenLabel, PKCS11PINFile, PKCS11KeyLabel string
+}
+
+// KEKSettings reads PORTAL_KEK_PROVIDER and PORTAL_PKCS11_*. Key commands
+// use it without the rest of the configuration, as KeyringPath.
+func KEKSettings(getenv Getenv) (KEK, error) {
+	l := loader{getenv: getenv}
+	k := l.kek()
+	return k, errors.Join(l.errs...)
+}
+
+func (l *loader) kek() KEK {
+	k := KEK{
+		Provider:         l.oneOf("PORTAL_KEK_PROVIDER", "keyring", "keyring", "pkcs11"),
+		PKCS11Module:     l.str("PORTAL_PKCS11_MODULE", ""),
+		PKCS11TokenLabel: l.str("PORTAL_PKCS11_TOKEN_LABEL", ""),
+		PKCS11PINFile:    l.str("PORTAL_PKCS11_PIN_FILE", ""),
+		PKCS11KeyLabel:   l.str("PORTAL_PKCS11_KEY_LABEL", "secureportal-kek"),
+	}
+	if k.Provider == "pkcs11" {
+		for _, v := range [][2]string{{"PORTAL_PKCS11_MODULE", k.PKCS11Module},
+			{"PORTAL_PKCS11_TOKEN_LABEL", k.PKCS11TokenLabel}, {"PORTAL_PKCS11_PIN_FILE", k.PKCS11PINFile}} {
+			if v[1] == "" {
+				l.fail(v[0], "is required with PORTAL_KEK_PROVIDER=pkcs11")
+			}
+		}
+	}
+	return k
 }
 
 // loader accumulates errors so that one start-up reports every bad variable.

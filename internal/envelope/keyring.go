@@ -1,6 +1,7 @@
 package envelope
 
 import (
+	"crypto/cipher"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
@@ -259,13 +260,8 @@ func (k *Keyring) Wrap(aad []byte, dek DEK) (uint32, []byte, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	out := make([]byte, 1+nonceSize, WrappedDEKSize)
-	out[0] = wrapFormatV1
-	if _, err := io.ReadFull(k.randReader(), out[1:]); err != nil {
-		return 0, nil, fmt.Errorf("envelope: generating wrap nonce: %w", err)
-	}
-	out = aead.Seal(out, out[1:1+nonceSize], dek.key.bytes(), wrapAD(version, aad))
-	return version, out, nil
+	out, err := WrapWithAEAD(aead, k.randReader(), version, aad, dek)
+	return version, out, err
 }
 
 // Unwrap decrypts a DEK wrapped under KEK version. It fails with
@@ -283,12 +279,35 @@ func (k *Keyring) Unwrap(version uint32, aad, wrapped []byte) (DEK, error) {
 	if !ok || e.key == nil {
 		return DEK{}, fmt.Errorf("envelope: unwrap with KEK version %d: %w", version, ErrUnknownKEKVersion)
 	}
-	if len(wrapped) != WrappedDEKSize || wrapped[0] != wrapFormatV1 {
-		return DEK{}, fmt.Errorf("envelope: wrapped DEK has bad length or format: %w", ErrMalformed)
-	}
 	aead, err := newGCM(e.key.bytes())
 	if err != nil {
 		return DEK{}, err
+	}
+	return UnwrapWithAEAD(aead, version, aad, wrapped)
+}
+
+// WrapWithAEAD wraps dek with aead, an AES-256-GCM under KEK version (the
+// keyring's own, or one whose key stays in an HSM), in the format every
+// KEK provider shares: format (1) || nonce (12) || GCM(DEK) || tag. The
+// associated data binds the format, the version and aad.
+func WrapWithAEAD(aead cipher.AEAD, rnd io.Reader, version uint32, aad []byte, dek DEK) ([]byte, error) {
+	if err := dek.check(); err != nil {
+		return nil, err
+	}
+	out := make([]byte, 1+nonceSize, WrappedDEKSize)
+	out[0] = wrapFormatV1
+	if _, err := io.ReadFull(rnd, out[1:]); err != nil {
+		return nil, fmt.Errorf("envelope: generating wrap nonce: %w", err)
+	}
+	return aead.Seal(out, out[1:1+nonceSize], dek.key.bytes(), wrapAD(version, aad)), nil
+}
+
+// UnwrapWithAEAD reverses WrapWithAEAD: ErrMalformed for a blob of the
+// wrong shape, ErrAuth for one that does not authenticate (another key,
+// version or aad, or tampering).
+func UnwrapWithAEAD(aead cipher.AEAD, version uint32, aad, wrapped []byte) (DEK, error) {
+	if len(wrapped) != WrappedDEKSize || wrapped[0] != wrapFormatV1 {
+		return DEK{}, fmt.Errorf("envelope: wrapped DEK has bad length or format: %w", ErrMalformed)
 	}
 	raw, err := aead.Open(nil, wrapped[1:1+nonceSize], wrapped[1+nonceSize:], wrapAD(version, aad))
 	if err != nil {

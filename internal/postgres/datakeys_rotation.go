@@ -163,6 +163,18 @@ func (d *DataKeys) ReferencedVersions(ctx context.Context) ([]uint32, error) {
 // means the wrong or an outdated keyring file was deployed, and serving
 // would turn every affected record into an error page.
 func (d *DataKeys) CheckKeyring(ctx context.Context, kr *envelope.Keyring) error {
+	return d.CheckKEKs(ctx, kr, "keyring "+kr.Path())
+}
+
+// KEKSet is what holds KEK versions: a keyring, an HSM token (with the
+// keyring it is moving from).
+type KEKSet interface {
+	Has(version uint32) bool
+}
+
+// CheckKEKs is CheckKeyring for any set of KEKs, named by where in the
+// error.
+func (d *DataKeys) CheckKEKs(ctx context.Context, set KEKSet, where string) error {
 	counts, err := d.Status(ctx)
 	if err != nil {
 		return err
@@ -170,7 +182,7 @@ func (d *DataKeys) CheckKeyring(ctx context.Context, kr *envelope.Keyring) error
 	var missing []string
 	var keys int64
 	for _, c := range counts {
-		if !kr.Has(c.Version) {
+		if !set.Has(c.Version) {
 			missing = append(missing, strconv.FormatUint(uint64(c.Version), 10))
 			keys += c.Count
 		}
@@ -178,8 +190,13 @@ func (d *DataKeys) CheckKeyring(ctx context.Context, kr *envelope.Keyring) error
 	if len(missing) == 0 {
 		return nil
 	}
-	return fmt.Errorf("postgres: datakeys: keyring %s lacks KEK version(s) %s, still needed by %d stored data key(s); deploy the keyring file that holds them: %w",
-		kr.Path(), strings.Join(missing, ", "), keys, envelope.ErrUnknownKEKVersion)
+	return fmt.Errorf("postgres: datakeys: %s lacks KEK version(s) %s, still needed by %d stored data key(s); deploy the keys that hold them: %w",
+		where, strings.Join(missing, ", "), keys, envelope.ErrUnknownKEKVersion)
+}
+
+// Retirer destroys a KEK version: envelope.Keyring, hsm.Provider.
+type Retirer interface {
+	Retire(version uint32) error
 }
 
 // RetireKEK retires KEK version v in kr (destroying its key material in the
@@ -188,7 +205,7 @@ func (d *DataKeys) CheckKeyring(ctx context.Context, kr *envelope.Keyring) error
 // readers carry on), so no key can be wrapped under v, or rewrapped back to
 // it, between the count and the file change. The error wraps ErrKEKInUse
 // and names the count when v is still needed.
-func (d *DataKeys) RetireKEK(ctx context.Context, kr *envelope.Keyring, v uint32) error {
+func (d *DataKeys) RetireKEK(ctx context.Context, kr Retirer, v uint32) error {
 	return pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `LOCK TABLE data_keys IN SHARE MODE`); err != nil {
 			return fmt.Errorf("postgres: datakeys: retire: lock: %w", err)

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/healthnet/secureportal/internal/config"
+	"github.com/healthnet/secureportal/internal/envelope"
+	"github.com/healthnet/secureportal/internal/hsm"
+	"github.com/healthnet/secureportal/internal/postgres"
+)
+
+// keks are the key-encryption keys the configuration names
+// (PORTAL_KEK_PROVIDER): the keyring file, or an HSM token together with
+// the keyring it may be moving from.
+type keks struct {
+	// provider wraps and unwraps: keyring or token.
+	provider envelope.KEKProvider
+	// keyring is the keyring file: the provider itself, or (pkcs11) the
+	// one data keys are moving from; nil when there is none.
+	keyring *envelope.Keyring
+	// token is the HSM (pkcs11 only).
+	token *hsm.Provider
+	where string
+}
+
+// loadKEKs opens the KEKs without checking them against the database.
+func loadKEKs(kc config.KEK, keyringPath string) (*keks, error) {
+	if kc.Provider != "pkcs11" {
+		kr, err := loadKeyring(keyringPath)
+		if err != nil {
+			return nil, err
+		}
+		return &keks{provider: kr, keyring: kr, where: "keyring " + keyringPath}, nil
+	}
+	k := &keks{where: "PKCS#11 token " + kc.PKCS11TokenLabel}
+	var previous envelope.KEKProvider
+	if _, err := os.Stat(keyringPath); err == nil {
+		if k.keyring, err = loadKeyring(keyringPath); err != nil {
+			return nil, err
+		}
+		previous, k.where = k.keyring, k.where+" and keyring "+keyringPath
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("PORTAL_KEYRING: %w", err)
+	}
+	token, err := hsm.Open(hsm.Config{Module: kc.PKCS11Module, TokenLabel: kc.PKCS11TokenLabel, PINFile: kc.PKCS11PINFile,
+		KeyLabel: kc.PKCS11KeyLabel}, previous)
+	if err != nil {
+		return nil, err
+	}
+	k.provider, k.token = token, token
+	return k, nil
+}
+
+// Has reports whether some key here unwraps KEK version v.
+func (k *keks) Has(v uint32) bool {
+	if k.token != nil {
+		return k.token.Has(v)
+	}
+	return k.keyring.Has(v)
+}
+
+// newest is the highest version the deployment has made anywhere, so a
+// new one is numbered after it.
+func (k *keks) newest() uint32 {
+	var v uint32
+	if k.keyring != nil {
+		for _, info := range k.keyring.Versions() {
+			v = max(v, info.Version)
+		}
+	}
+	if k.token != nil {
+		v = max(v, k.token.CurrentVersion())
+	}
+	return v
+}
+
+func (k *keks) close() {
+	if k.token != nil {
+		k.token.Close()
+	}
+}
+
+// openKEKs loads the KEKs and checks that they hold every KEK version the
+// database references. The portal must refuse to start otherwise: a wrong
+// or outdated keyring or token would turn stored messages into errors one
+// page at a time instead of failing loudly once.
+func openKEKs(ctx context.Context, cfg *config.Config, pool *pgxpool.Pool) (*keks, error) {
+	k, err := loadKEKs(cfg.KEK, cfg.KeyringPath)
+	if err != nil {
+		return nil, err
+	}
+	if k.token != nil && k.token.CurrentVersion() == 0 {
+		k.close()
+		return nil, fmt.Errorf("PORTAL_KEK_PROVIDER=pkcs11: token %q holds no KEK labelled %s-v<N>; run `portal keys init` (a new deployment) "+
+			"or `portal keys migrate-to-hsm` (moving from PORTAL_KEYRING)", cfg.KEK.PKCS11TokenLabel, cfg.KEK.PKCS11KeyLabel)
+	}
+	if err := postgres.NewDataKeys(pool, k.provider, 1, nil).CheckKEKs(ctx, k, k.where); err != nil {
+		k.close()
+		return nil, fmt.Errorf("KEKs: %w", err)
+	}
+	return k, nil
+}

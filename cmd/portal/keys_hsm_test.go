@@ -1,0 +1,204 @@
+//go:build cgo
+
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/healthnet/secureportal/internal/config"
+	"github.com/healthnet/secureportal/internal/envelope"
+	"github.com/healthnet/secureportal/internal/hsm/hsmtest"
+	"github.com/healthnet/secureportal/internal/pgtest"
+	"github.com/healthnet/secureportal/internal/postgres"
+)
+
+// tokenEnv is keysEnv with PORTAL_KEK_PROVIDER=pkcs11 and a fresh SoftHSM2
+// token; the keyring path stays set (it may or may not exist).
+func tokenEnv(t *testing.T, dbURL string) (getenv func(string) string, keyring string, env map[string]string) {
+	cfg := hsmtest.Token(t)
+	_, keyring = keysEnv(t, dbURL)
+	env = map[string]string{"PORTAL_DATABASE_URL": dbURL, "PORTAL_KEYRING": keyring, "PORTAL_LOG_LEVEL": "warn",
+		"PORTAL_KEK_PROVIDER": "pkcs11", "PORTAL_PKCS11_MODULE": cfg.Module, "PORTAL_PKCS11_TOKEN_LABEL": cfg.TokenLabel,
+		"PORTAL_PKCS11_PIN_FILE": cfg.PINFile}
+	return func(k string) string { return env[k] }, keyring, env
+}
+
+// sealedRecord is a record sealed for the test, to be opened again.
+type sealedRecord struct {
+	keyID string
+	owner postgres.Owner
+	bind  envelope.Binding
+	ct    []byte
+}
+
+func sealRecords(t *testing.T, store *postgres.DataKeys, url string, n int) []sealedRecord {
+	t.Helper()
+	ctx := context.Background()
+	pool, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var out []sealedRecord
+	for i := range n {
+		r := sealedRecord{owner: postgres.Owner{Kind: "test", ID: fmt.Sprint(i)},
+			bind: envelope.Binding{Purpose: "test", Table: "t", Column: "c", RowID: fmt.Sprint(i)}}
+		tx, err := pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.keyID, r.ct, err = store.SealRecord(ctx, tx, r.owner, r.bind, []byte("record "+fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// openAll opens every record through the KEKs the environment names, as
+// a portal started with it would.
+func openAll(t *testing.T, getenv func(string) string, url string, recs []sealedRecord) {
+	t.Helper()
+	ctx := context.Background()
+	pool, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := openKEKs(ctx, cfg, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.close()
+	store := postgres.NewDataKeys(pool, k.provider, 1, nil)
+	for i, r := range recs {
+		pt, err := store.OpenRecord(ctx, pool, r.keyID, r.owner, r.bind, r.ct)
+		if err != nil || string(pt) != "record "+fmt.Sprint(i) {
+			t.Fatalf("record %d: %q, %v", i, pt, err)
+		}
+	}
+}
+
+// Moving a running deployment from the keyring file to the token, as an
+// operator does it: migrate-to-hsm, rewrap, retire the keyring's version;
+// then a rotation on the token. Every record opens at every step.
+func TestKeysMigrateFromTheKeyringToTheToken(t *testing.T) {
+	url := pgtest.New(t)
+	getenv, path, env := tokenEnv(t, url)
+	keyringEnv := func(k string) string {
+		if strings.HasPrefix(k, "PORTAL_KEK_PROVIDER") || strings.HasPrefix(k, "PORTAL_PKCS11_") {
+			return ""
+		}
+		return env[k]
+	}
+	if _, err := keys(t, keyringEnv, "init"); err != nil {
+		t.Fatal(err)
+	}
+	kr, err := envelope.LoadKeyring(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := postgres.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := sealRecords(t, postgres.NewDataKeys(pool, kr, 4, nil), url, 5)
+	pool.Close()
+
+	if _, err := keys(t, getenv, "init"); err == nil || !strings.Contains(err.Error(), "migrate-to-hsm") {
+		t.Errorf("init on the token beside a keyring: %v; want a pointer to migrate-to-hsm", err)
+	}
+	out, err := keys(t, getenv, "migrate-to-hsm")
+	if err != nil || !strings.Contains(out, "created KEK version 2 on token") {
+		t.Fatalf("migrate-to-hsm: %v\n%s", err, out)
+	}
+	openAll(t, getenv, url, recs) // the keyring's version 1, through the provider
+	out, err = keys(t, getenv, "status")
+	if err != nil || !strings.Contains(out, "decrypt-only") || !strings.Contains(out, "(on the token)") {
+		t.Errorf("status: %v\n%s", err, out)
+	}
+	if out, err = keys(t, getenv, "rewrap"); err != nil || !strings.Contains(out, "every data key is wrapped by KEK version 2") {
+		t.Fatalf("rewrap: %v\n%s", err, out)
+	}
+	if out, err = keys(t, getenv, "retire", "1"); err != nil || !strings.Contains(out, path) {
+		t.Fatalf("retire the keyring's version: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the keyring's last version retired, but the file is still there (%v)", err)
+	}
+	openAll(t, getenv, url, recs) // now the token alone
+
+	// A rotation on the token, a rewrap, and the old token version retired.
+	if out, err = keys(t, getenv, "rotate"); err != nil || !strings.Contains(out, "KEK version 3 is now active") {
+		t.Fatalf("rotate: %v\n%s", err, out)
+	}
+	if _, err := keys(t, getenv, "retire", "2"); err == nil {
+		t.Error("retire of a token version still in use was allowed")
+	}
+	if _, err := keys(t, getenv, "rewrap"); err != nil {
+		t.Fatal(err)
+	}
+	if out, err = keys(t, getenv, "retire", "2"); err != nil || !strings.Contains(out, "token") {
+		t.Fatalf("retire version 2: %v\n%s", err, out)
+	}
+	openAll(t, getenv, url, recs)
+}
+
+// A new deployment on a token: init makes version 1 once; a portal will
+// not start on a token without a KEK, nor with a wrong PIN.
+func TestKeysInitOnATokenAndStartUpErrors(t *testing.T) {
+	url := pgtest.New(t)
+	getenv, _, env := tokenEnv(t, url)
+	ctx := context.Background()
+	pool, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := openKEKs(ctx, cfg, pool); err == nil || !strings.Contains(err.Error(), "portal keys init") {
+		t.Errorf("start on an empty token: %v; want a pointer to `portal keys init`", err)
+	}
+	if out, err := keys(t, getenv, "init"); err != nil || !strings.Contains(out, "created KEK version 1 on token") {
+		t.Fatalf("init: %v\n%s", err, out)
+	}
+	if _, err := keys(t, getenv, "init"); err == nil || !strings.Contains(err.Error(), "already holds KEK version 1") {
+		t.Errorf("second init: %v; want a refusal", err)
+	}
+	k, err := openKEKs(ctx, cfg, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.close()
+	env["PORTAL_PKCS11_PIN_FILE"] = writeFile(t, "wrong-pin\n")
+	cfg, _ = config.Load(getenv)
+	if _, err := openKEKs(ctx, cfg, pool); err == nil || !strings.Contains(err.Error(), "refused the PIN") {
+		t.Errorf("start with a wrong PIN: %v", err)
+	}
+}
+
+func writeFile(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
