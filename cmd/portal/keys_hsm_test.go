@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/healthnet/secureportal/internal/config"
 	"github.com/healthnet/secureportal/internal/envelope"
@@ -201,4 +202,49 @@ func writeFile(t *testing.T, content string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// A portal serves with its KEKs on the token: the first data key it makes
+// (the search index's key, at start-up) is wrapped there, and opens again.
+func TestServeWithKEKsOnAToken(t *testing.T) {
+	url := pgtest.NewEmpty(t)
+	getenv, _, env := tokenEnv(t, url)
+	if _, err := keys(t, getenv, "init"); err != nil {
+		t.Fatal(err)
+	}
+	env["PORTAL_ORG_NAME"] = "Health Net"
+	_, logs, stop := startServe(t, env)
+	pool, err := postgres.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var version int64
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		err := pool.QueryRow(context.Background(), `SELECT kek_version FROM data_keys WHERE owner_kind = 'search-key'`).Scan(&version)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the serving portal made no data key: %v\n%s", err, logs)
+		}
+	}
+	stop()
+	if version != 1 {
+		t.Errorf("the portal's first data key is wrapped under version %d, want the token's 1", version)
+	}
+	// Its search works only if the key unwraps on the token again.
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := openKEKs(context.Background(), cfg, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.close()
+	store := postgres.NewMessagingStore(pool, postgres.NewDataKeys(pool, k.provider, 1, nil), nil, postgres.MessagingLimits{})
+	if _, err := store.IndexPending(context.Background(), 10); err != nil {
+		t.Errorf("the search key did not open through the token: %v", err)
+	}
 }
