@@ -37,6 +37,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 	defer cancel()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if s.draining.Load() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte("draining\n"))
+		return
+	}
 	if err := s.readiness.Ready(ctx); err != nil {
 		s.log.WarnContext(ctx, "not ready", "err", err)
 		w.WriteHeader(http.StatusServiceUnavailable)

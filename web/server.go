@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -42,6 +43,9 @@ type Server struct {
 	// passkeys runs the WebAuthn ceremonies; nil when PORTAL_BASE_URL's
 	// host is an IP address, which cannot be a relying party.
 	passkeys *passkeys.Relier
+	// draining: the instance is stopping (PORTAL_DRAIN_DELAY); /readyz
+	// says 503 and every response closes its connection.
+	draining atomic.Bool
 }
 
 // Services are what the handlers call: the domain services, and the few
@@ -180,6 +184,17 @@ func (s *Server) httpServer(h http.Handler) *http.Server {
 	}
 }
 
+// closeWhenDraining asks the client (the balancer) to close each
+// connection after its response once the instance is draining.
+func (s *Server) closeWhenDraining(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.draining.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
 // Serve listens on ln until ctx is cancelled, then stops accepting new
 // connections and waits (up to the configured timeout) for in-flight requests
 // to finish.
@@ -188,7 +203,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 }
 
 func (s *Server) serve(ctx context.Context, ln net.Listener, h http.Handler) error {
-	srv := s.httpServer(h)
+	srv := s.httpServer(s.closeWhenDraining(h))
 	srv.BaseContext = func(net.Listener) context.Context { return context.WithoutCancel(ctx) }
 	limited := s.limitConns(ln)
 	srv.ConnState = limited.connState
@@ -206,6 +221,19 @@ func (s *Server) serve(ctx context.Context, ln net.Listener, h http.Handler) err
 	case err := <-errc:
 		return fmt.Errorf("web: serve: %w", err)
 	case <-ctx.Done():
+	}
+	if d := s.cfg.DrainDelay; d > 0 {
+		// A balancer's health check sees 503 and stops sending new
+		// requests here; those that still come are served, each on a
+		// connection closed after its response, so no request is ever
+		// sent on a connection this instance is about to drop.
+		s.draining.Store(true)
+		s.log.Info("draining: /readyz answers 503 before the listener closes", "delay", d)
+		select {
+		case <-time.After(d):
+		case err := <-errc:
+			return fmt.Errorf("web: serve: %w", err)
+		}
 	}
 	s.log.Info("shutting down: finishing in-flight requests", "timeout", s.cfg.ShutdownTimeout)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)

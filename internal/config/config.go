@@ -73,6 +73,11 @@ type Config struct {
 	// ShutdownTimeout bounds how long in-flight requests may take to finish
 	// after SIGTERM before the server gives up on them.
 	ShutdownTimeout time.Duration
+	// DrainDelay is how long a stopping instance keeps serving while
+	// /readyz already says 503, so that a load balancer's health check
+	// moves new requests elsewhere before the listener closes (0: close
+	// at once, for a single instance).
+	DrainDelay time.Duration
 }
 
 // Org is the organisation's public identity: shown in the layout, the help
@@ -160,6 +165,7 @@ func Load(getenv Getenv) (*Config, error) {
 		LogLevel:        l.oneOf("PORTAL_LOG_LEVEL", "info", "debug", "info", "warn", "error"),
 		MaxFormBytes:    l.bytes("PORTAL_MAX_FORM_BYTES", 1<<20),
 		ShutdownTimeout: l.duration("PORTAL_SHUTDOWN_TIMEOUT", 20*time.Second),
+		DrainDelay:      l.duration("PORTAL_DRAIN_DELAY", 0),
 		Accounts: Accounts{
 			RegistrationTTL:  l.duration("PORTAL_REGISTRATION_TTL", 72*time.Hour),
 			ResetTTL:         l.duration("PORTAL_RESET_TTL", 30*time.Minute),
