@@ -1,9 +1,7 @@
 package web_test
 
 import (
-	"context"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -15,13 +13,7 @@ import (
 // elsewhere, and every response closes its connection; then it stops.
 func TestDrainingSaysNotReadyAndClosesConnectionsBeforeStopping(t *testing.T) {
 	s := newSite(t, map[string]string{"PORTAL_DRAIN_DELAY": "700ms"})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- s.app.Web.Serve(ctx, ln) }()
+	ln, cancel, served := serveOnLoopback(t, s)
 	base := "http://" + ln.Addr().String()
 	get := func(path string) (int, string, string) {
 		t.Helper()

@@ -25,13 +25,7 @@ func TestStalledUploadIsCutAsABadRequest(t *testing.T) {
 	staff := s.signedIn("rep@plan.example")
 
 	// The same portal on the real server, with its deadlines.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- s.app.Web.Serve(ctx, ln) }()
+	ln, cancel, served := serveOnLoopback(t, s)
 	defer func() { cancel(); <-served }()
 
 	var form bytes.Buffer
@@ -74,4 +68,19 @@ func TestStalledUploadIsCutAsABadRequest(t *testing.T) {
 	must(t, "inbox shown", inbox.Status == http.StatusOK)
 	must(t, "nothing stored", !strings.Contains(inbox.Body, "Scans"))
 	contains(t, "log", s.logs.String(), "arrived slower than the minimum rate")
+}
+
+// serveOnLoopback runs the site on the real server (Web.Serve, with its
+// deadlines and shutdown) on a loopback port until cancel; served gets
+// Serve's result.
+func serveOnLoopback(t *testing.T, s *site) (ln net.Listener, cancel context.CancelFunc, served chan error) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served = make(chan error, 1)
+	go func() { served <- s.app.Web.Serve(ctx, ln) }()
+	return ln, cancel, served
 }

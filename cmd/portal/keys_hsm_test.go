@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -31,56 +30,13 @@ func tokenEnv(t *testing.T, dbURL string) (getenv func(string) string, keyring s
 	return func(k string) string { return env[k] }, keyring, env
 }
 
-// sealedRecord is a record sealed for the test, to be opened again.
-type sealedRecord struct {
-	keyID string
-	owner postgres.Owner
-	bind  envelope.Binding
-	ct    []byte
-}
-
-func sealRecords(t *testing.T, store *postgres.DataKeys, url string, n int) []sealedRecord {
-	t.Helper()
-	ctx := context.Background()
-	pool, err := postgres.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	var out []sealedRecord
-	for i := range n {
-		r := sealedRecord{owner: postgres.Owner{Kind: "test", ID: fmt.Sprint(i)},
-			bind: envelope.Binding{Purpose: "test", Table: "t", Column: "c", RowID: fmt.Sprint(i)}}
-		tx, err := pool.Begin(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r.keyID, r.ct, err = store.SealRecord(ctx, tx, r.owner, r.bind, []byte("record "+fmt.Sprint(i))); err != nil {
-			t.Fatal(err)
-		}
-		if err := tx.Commit(ctx); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, r)
-	}
-	return out
-}
-
 // openAll opens every record through the KEKs the environment names, as
 // a portal started with it would.
 func openAll(t *testing.T, getenv func(string) string, url string, recs []sealedRecord) {
 	t.Helper()
 	ctx := context.Background()
-	pool, err := postgres.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	cfg, err := config.Load(getenv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := openKEKs(ctx, cfg, pool)
+	pool := testPool(t, url)
+	k, err := openKEKs(ctx, testConfig(t, getenv), pool)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +44,7 @@ func openAll(t *testing.T, getenv func(string) string, url string, recs []sealed
 	store := postgres.NewDataKeys(pool, k.provider, 1, nil)
 	for i, r := range recs {
 		pt, err := store.OpenRecord(ctx, pool, r.keyID, r.owner, r.bind, r.ct)
-		if err != nil || string(pt) != "record "+fmt.Sprint(i) {
+		if err != nil || string(pt) != recordText(i) {
 			t.Fatalf("record %d: %q, %v", i, pt, err)
 		}
 	}
@@ -113,12 +69,8 @@ func TestKeysMigrateFromTheKeyringToTheToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool, err := postgres.Open(context.Background(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	recs := sealRecords(t, postgres.NewDataKeys(pool, kr, 4, nil), url, 5)
-	pool.Close()
+	pool := testPool(t, url)
+	recs := sealRecords(t, pool, kr, 5)
 
 	if _, err := keys(t, getenv, "init"); err == nil || !strings.Contains(err.Error(), "migrate-to-hsm") {
 		t.Errorf("init on the token beside a keyring: %v; want a pointer to migrate-to-hsm", err)
@@ -165,15 +117,8 @@ func TestKeysInitOnATokenAndStartUpErrors(t *testing.T) {
 	url := pgtest.New(t)
 	getenv, _, env := tokenEnv(t, url)
 	ctx := context.Background()
-	pool, err := postgres.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	cfg, err := config.Load(getenv)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pool := testPool(t, url)
+	cfg := testConfig(t, getenv)
 	if _, err := openKEKs(ctx, cfg, pool); err == nil || !strings.Contains(err.Error(), "portal keys init") {
 		t.Errorf("start on an empty token: %v; want a pointer to `portal keys init`", err)
 	}
@@ -214,11 +159,7 @@ func TestServeWithKEKsOnAToken(t *testing.T) {
 	}
 	env["PORTAL_ORG_NAME"] = "Health Net"
 	_, logs, stop := startServe(t, env)
-	pool, err := postgres.Open(context.Background(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
+	pool := testPool(t, url)
 	var version int64
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		err := pool.QueryRow(context.Background(), `SELECT kek_version FROM data_keys WHERE owner_kind = 'search-key'`).Scan(&version)
@@ -234,11 +175,7 @@ func TestServeWithKEKsOnAToken(t *testing.T) {
 		t.Errorf("the portal's first data key is wrapped under version %d, want the token's 1", version)
 	}
 	// Its search works only if the key unwraps on the token again.
-	cfg, err := config.Load(getenv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := openKEKs(context.Background(), cfg, pool)
+	k, err := openKEKs(context.Background(), testConfig(t, getenv), pool)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,4 +184,14 @@ func TestServeWithKEKsOnAToken(t *testing.T) {
 	if _, err := store.IndexPending(context.Background(), 10); err != nil {
 		t.Errorf("the search key did not open through the token: %v", err)
 	}
+}
+
+// testConfig is the configuration getenv gives.
+func testConfig(t *testing.T, getenv func(string) string) *config.Config {
+	t.Helper()
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }

@@ -107,21 +107,53 @@ func TestOpenKeyringRefusesKeyringLackingAReferencedVersion(t *testing.T) {
 // seedDataKeys stores n records' data keys wrapped by kr's current version.
 func seedDataKeys(t *testing.T, pool *pgxpool.Pool, kr *envelope.Keyring, n int) {
 	t.Helper()
+	sealRecords(t, pool, kr, n)
+}
+
+// sealedRecord is a record sealed for a test, to be opened again.
+type sealedRecord struct {
+	keyID string
+	owner postgres.Owner
+	bind  envelope.Binding
+	ct    []byte
+}
+
+func recordText(i int) string { return "record " + fmt.Sprint(i) }
+
+// sealRecords seals n records under data keys wrapped by kek's current
+// version, each in its own transaction as the portal writes them.
+func sealRecords(t *testing.T, pool *pgxpool.Pool, kek envelope.KEKProvider, n int) []sealedRecord {
+	t.Helper()
 	ctx := context.Background()
-	store := postgres.NewDataKeys(pool, kr, 4, nil)
+	store := postgres.NewDataKeys(pool, kek, 4, nil)
+	var out []sealedRecord
 	for i := range n {
+		r := sealedRecord{owner: postgres.Owner{Kind: "test", ID: fmt.Sprint(i)},
+			bind: envelope.Binding{Purpose: "test", Table: "t", Column: "c", RowID: fmt.Sprint(i)}}
 		tx, err := pool.Begin(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		b := envelope.Binding{Purpose: "test", Table: "t", Column: "c", RowID: fmt.Sprint(i)}
-		if _, _, err := store.SealRecord(ctx, tx, postgres.Owner{Kind: "test", ID: fmt.Sprint(i)}, b, []byte("x")); err != nil {
+		if r.keyID, r.ct, err = store.SealRecord(ctx, tx, r.owner, r.bind, []byte(recordText(i))); err != nil {
 			t.Fatal(err)
 		}
 		if err := tx.Commit(ctx); err != nil {
 			t.Fatal(err)
 		}
+		out = append(out, r)
 	}
+	return out
+}
+
+// testPool is a pool on url, closed when the test ends.
+func testPool(t *testing.T, url string) *pgxpool.Pool {
+	t.Helper()
+	pool, err := postgres.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
 }
 
 // The rotation procedure as an operator runs it.
