@@ -8,11 +8,13 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/healthnet/secureportal/app"
 	"github.com/healthnet/secureportal/internal/accounts"
+	"github.com/healthnet/secureportal/internal/balancertest"
 	"github.com/healthnet/secureportal/internal/config"
 	"github.com/healthnet/secureportal/internal/envelope"
 	"github.com/healthnet/secureportal/internal/mailcatcher"
@@ -44,6 +46,9 @@ type site struct {
 	mailSeen map[string]int // per recipient, the newest message ID already read
 	offset   time.Duration  // how far advanceClock moved the account clock
 	phones   map[string]*phone
+	// served counts the requests each instance answered, health checks
+	// aside.
+	served []atomic.Int64
 }
 
 // now is the clock of the account rules (link expiry, lockout): real time,
@@ -63,6 +68,13 @@ func (s *site) advanceClock(d time.Duration) {
 }
 
 func newSite(t *testing.T, extra map[string]string) *site {
+	return newSiteOf(t, extra, 1)
+}
+
+// newSiteOf is newSite with instances portals on one database, keyring and
+// mail catcher; more than one stand behind HAProxy (balancertest), and
+// the site's URL is the balancer's. App is the first instance.
+func newSiteOf(t *testing.T, extra map[string]string, instances int) *site {
 	t.Helper()
 	logs := newTestWriter(t)
 	mc, err := mailcatcher.Start("127.0.0.1:0")
@@ -71,11 +83,17 @@ func newSite(t *testing.T, extra map[string]string) *site {
 	}
 	t.Cleanup(func() { mc.Close() })
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	listeners := make([]net.Listener, instances)
+	for i := range listeners {
+		if listeners[i], err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
 	}
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	front := listeners[0].Addr().String()
+	if instances > 1 {
+		front = freeLoopbackAddr(t)
+	}
+	_, port, _ := net.SplitHostPort(front)
 	baseURL := "http://localhost:" + port
 
 	dbURL := pgtest.New(t)
@@ -100,27 +118,56 @@ func newSite(t *testing.T, extra map[string]string) *site {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	s := &site{t: t, URL: baseURL, Mail: mc, mailSeen: map[string]int{}, phones: map[string]*phone{}}
-	app, err := app.New(cfg, logger, pool, keyring, app.Options{Now: s.now})
+	s := &site{t: t, URL: baseURL, Mail: mc, mailSeen: map[string]int{}, phones: map[string]*phone{}, served: make([]atomic.Int64, instances)}
+	for i, ln := range listeners {
+		app, err := app.New(cfg, logger, pool, keyring, app.Options{Now: s.now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		if err := app.Start(ctx); err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		handler := app.Web.Handler()
+		counted := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/readyz" { // the balancer's health checks
+				s.served[i].Add(1)
+			}
+			handler.ServeHTTP(w, r)
+		})
+		srv := &http.Server{Handler: counted, ReadHeaderTimeout: 10 * time.Second}
+		go srv.Serve(ln)
+		t.Cleanup(func() {
+			stopCtx, stop := context.WithTimeout(context.Background(), 10*time.Second)
+			defer stop()
+			srv.Shutdown(stopCtx)
+			app.Stop(stopCtx)
+			cancel()
+		})
+		if i == 0 {
+			s.App = app
+		}
+	}
+	if instances > 1 {
+		addrs := make([]string, instances)
+		for i, ln := range listeners {
+			addrs[i] = ln.Addr().String()
+		}
+		balancertest.Start(t, front, balancertest.Options{}, addrs...)
+	}
+	return s
+}
+
+// freeLoopbackAddr is a loopback address with a port free a moment ago.
+func freeLoopbackAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := app.Start(ctx); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: app.Web.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
-	t.Cleanup(func() {
-		stopCtx, stop := context.WithTimeout(context.Background(), 10*time.Second)
-		defer stop()
-		srv.Shutdown(stopCtx)
-		app.Stop(stopCtx)
-		cancel()
-	})
-	s.App = app
-	return s
+	defer ln.Close()
+	return ln.Addr().String()
 }
 
 // testWriter sends the portal's warnings and errors to the test log, and
