@@ -40,10 +40,19 @@ func (w *SearchIndexWorker) Timeout(*river.Job[SearchIndexArgs]) time.Duration {
 }
 
 func (w *SearchIndexWorker) Work(ctx context.Context, job *river.Job[SearchIndexArgs]) error {
+	// A first run over a large archive takes longer than one job may: it
+	// stops short of its limit, and the next run (a minute later) carries
+	// on, since every batch commits.
+	stint, cancel := context.WithTimeout(ctx, w.Limits.orDefault().Batch*9/10)
+	defer cancel()
 	start, total := time.Now(), 0
 	for {
-		n, err := w.Index.IndexPending(ctx, searchIndexBatch)
+		n, err := w.Index.IndexPending(stint, searchIndexBatch)
 		total += n
+		if err != nil && stint.Err() != nil && ctx.Err() == nil {
+			w.Log.InfoContext(ctx, "search index stint over; the next run carries on", "records", total)
+			return nil
+		}
 		if err != nil {
 			return err
 		}
