@@ -18,6 +18,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/healthnet/secureportal/internal/accounts"
+	"github.com/healthnet/secureportal/internal/blobs"
 	"github.com/healthnet/secureportal/internal/config"
 	"github.com/healthnet/secureportal/internal/delivery"
 	"github.com/healthnet/secureportal/internal/envelope"
@@ -130,12 +131,25 @@ func New(cfg *config.Config, log *slog.Logger, pool *pgxpool.Pool, keyring envel
 			// New messages get their search tokens within a minute; until
 			// then a search decrypts them (internal/postgres/searchindex.go).
 			river.NewPeriodicJob(river.PeriodicInterval(searchIndexEvery),
-				func() (river.JobArgs, *river.InsertOpts) { return jobs.SearchIndexArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true})},
+				func() (river.JobArgs, *river.InsertOpts) { return jobs.SearchIndexArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true}),
+			// Objects of shredded attachments leave the bucket within a
+			// minute (internal/postgres/blobs.go); with streams in
+			// PostgreSQL nothing is ever listed.
+			river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
+				func() (river.JobArgs, *river.InsertOpts) { return jobs.BlobGarbageArgs{}, nil }, nil)},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("portal: job client: %w", err)
 	}
 	keys := postgres.NewDataKeys(pool, keyring, dekCacheSize, log.With("component", "datakeys"))
+	if cfg.Blobs.InBucket() {
+		bucket, err := blobs.OpenS3(cfg.Blobs.URL, cfg.Blobs.AccessKey, cfg.Blobs.SecretKey)
+		if err != nil {
+			return nil, fmt.Errorf("portal: %w", err)
+		}
+		keys.UseBlobs(bucket)
+	}
+	river.AddWorker(workers, &jobs.BlobGarbageWorker{Blobs: keys, Limits: limits, Log: log.With("component", "jobs")})
 	accountSvc := accounts.New(postgres.NewAccountStore(pool, client, keys), hasher, accounts.Settings{
 		OrgName:          cfg.Org.Name,
 		RegistrationTTL:  cfg.Accounts.RegistrationTTL,

@@ -42,6 +42,7 @@ Commands:
   migrate   apply database migrations and exit
   keys      manage encryption keys: portal keys init|rotate|rewrap|status|retire V
   audit     verify the audit log's hash chain: portal audit verify
+  blobs     move attachments from PostgreSQL to the bucket: portal blobs migrate [--to s3://...]
   user      create an account: portal user create --email E --name N --role staff|admin|provider [--password-stdin]
             send a password reset link (ends every session): portal user reset --email E
             remove the authenticator app (a lost phone): portal user reset-mfa --email E
@@ -68,6 +69,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdKeys(ctx, rest, getenv, stdout, stderr)
 	case "audit":
 		return cmdAudit(ctx, rest, getenv, stdout, stderr)
+	case "blobs":
+		return cmdBlobs(ctx, rest, getenv, stdout, stderr)
 	case "user":
 		return cmdUser(ctx, rest, getenv, stdinOf(), stdout, stderr)
 	case "delivery":

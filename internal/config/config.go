@@ -34,6 +34,8 @@ type Config struct {
 	// KEK says where the key-encryption keys are: the keyring file, or an
 	// HSM (PORTAL_KEK_PROVIDER).
 	KEK KEK
+	// Blobs says where attachment streams go (PORTAL_BLOB_URL).
+	Blobs Blobs
 
 	TLSCert string
 	TLSKey  string
@@ -230,6 +232,7 @@ func Load(getenv Getenv) (*Config, error) {
 		l.fail("PORTAL_ORG_NAME", "must not be empty")
 	}
 	c.KEK = l.kek()
+	c.Blobs = l.blobs()
 	if err := errors.Join(l.errs...); err != nil {
 		return nil, err
 	}
@@ -255,6 +258,44 @@ type KEK struct {
 	// PKCS11 names the token (PORTAL_PKCS11_MODULE, _TOKEN_LABEL,
 	// _PIN_FILE, _KEY_LABEL); only with Provider "pkcs11".
 	PKCS11Module, PKCS11TokenLabel, PKCS11PINFile, PKCS11KeyLabel string
+}
+
+// Blobs is where attachment streams are stored.
+type Blobs struct {
+	// URL is "postgres" (data_chunks rows, the default) or
+	// s3://BUCKET?endpoint=http://HOST:PORT&region=REGION.
+	URL string
+	// AccessKey and SecretKey are AWS_ACCESS_KEY_ID and
+	// AWS_SECRET_ACCESS_KEY (or their _FILE forms), for s3:// only.
+	AccessKey, SecretKey string
+}
+
+// InBucket reports whether streams go to object storage.
+func (b Blobs) InBucket() bool { return b.URL != "postgres" }
+
+// BlobSettings reads PORTAL_BLOB_URL and the AWS credentials, for the
+// blobs command, as KEKSettings.
+func BlobSettings(getenv Getenv) (Blobs, error) {
+	l := loader{getenv: getenv}
+	b := l.blobs()
+	return b, errors.Join(l.errs...)
+}
+
+func (l *loader) blobs() Blobs {
+	b := Blobs{URL: l.str("PORTAL_BLOB_URL", "postgres")}
+	if !b.InBucket() {
+		return b
+	}
+	if !strings.HasPrefix(b.URL, "s3://") {
+		l.fail("PORTAL_BLOB_URL", "must be postgres or s3://BUCKET?endpoint=http://HOST:PORT&region=REGION (got %q)", b.URL)
+		return b
+	}
+	b.AccessKey = l.secret("AWS_ACCESS_KEY_ID", "")
+	b.SecretKey = l.secret("AWS_SECRET_ACCESS_KEY", "")
+	if b.AccessKey == "" || b.SecretKey == "" {
+		l.fail("PORTAL_BLOB_URL", "is s3://: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_ACCESS_KEY_ID_FILE and AWS_SECRET_ACCESS_KEY_FILE)")
+	}
+	return b
 }
 
 // KEKSettings reads PORTAL_KEK_PROVIDER and PORTAL_PKCS11_*. Key commands

@@ -47,6 +47,9 @@ type DataKeys struct {
 	kek   envelope.KEKProvider
 	cache *envelope.DEKCache
 	log   *slog.Logger
+	// blobs, when set, receives new streams as objects instead of
+	// data_chunks rows (PORTAL_BLOB_URL=s3://).
+	blobs BlobStore
 }
 
 // NewDataKeys returns a store that wraps new DEKs with kek and keeps up to

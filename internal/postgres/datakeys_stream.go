@@ -34,7 +34,11 @@ func (d *DataKeys) WriteStream(ctx context.Context, tx pgx.Tx, owner Owner, b en
 	if err != nil {
 		return "", 0, err
 	}
-	size, err = envelope.SealStream(&chunkWriter{ctx: ctx, tx: tx, id: id}, dek, b, r, maxBytes)
+	if d.blobs != nil {
+		size, err = d.writeObject(ctx, tx, id, dek, b, r, maxBytes)
+	} else {
+		size, err = envelope.SealStream(&chunkWriter{ctx: ctx, tx: tx, id: id}, dek, b, r, maxBytes)
+	}
 	if errors.Is(err, envelope.ErrTooLarge) {
 		return "", 0, fmt.Errorf("postgres: datakeys: write stream: more than %d bytes: %w", maxBytes, ErrTooLarge)
 	}
@@ -59,13 +63,28 @@ func (d *DataKeys) OpenStream(ctx context.Context, dataKeyID string, owner Owner
 	if err != nil {
 		return nil, err
 	}
-	chunks := &chunkReader{ctx: ctx, q: d.pool, id: dataKeyID}
-	sr, err := envelope.NewStreamReader(chunks, dek, b)
+	var src io.Reader = &chunkReader{ctx: ctx, q: d.pool, id: dataKeyID}
+	var closer io.Closer
+	name, inBucket, err := d.objectOf(ctx, dataKeyID)
 	if err != nil {
+		return nil, err
+	}
+	if inBucket {
+		obj, err := d.openObject(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		src, closer = obj, obj
+	}
+	sr, err := envelope.NewStreamReader(src, dek, b)
+	if err != nil {
+		if closer != nil {
+			closer.Close()
+		}
 		d.logFailure("open stream", dataKeyID, owner, err)
 		return nil, fmt.Errorf("postgres: datakeys: open stream: %w", err)
 	}
-	return &streamReadCloser{r: sr, d: d, id: dataKeyID, owner: owner}, nil
+	return &streamReadCloser{r: sr, d: d, id: dataKeyID, owner: owner, closer: closer}, nil
 }
 
 // chunkWriter turns each Write of the stream writer (the header, then one
@@ -173,13 +192,15 @@ func (c *chunkReader) checkNotShredded() error {
 
 // streamReadCloser logs decryption failures once and wraps them with the
 // package's prefix; Close exists so callers can defer it and so a future
-// implementation holding a connection needs no API change.
+// implementation holding a connection needs no API change; an object's
+// reader is closed by it.
 type streamReadCloser struct {
 	r      io.Reader
 	d      *DataKeys
 	id     string
 	owner  Owner
 	logged bool
+	closer io.Closer // the object being read, if the stream is one
 }
 
 func (s *streamReadCloser) Read(p []byte) (int, error) {
@@ -194,4 +215,9 @@ func (s *streamReadCloser) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (s *streamReadCloser) Close() error { return nil }
+func (s *streamReadCloser) Close() error {
+	if s.closer != nil {
+		return s.closer.Close()
+	}
+	return nil
+}

@@ -20,7 +20,8 @@ type unavailableError struct{ error }
 func (e unavailableError) Unwrap() error     { return e.error }
 func (e unavailableError) Unavailable() bool { return true }
 
-// markUnavailable wraps err when it says the database cannot be reached.
+// markUnavailable wraps err when it says the database (or the object
+// storage of attachments) cannot be reached.
 func markUnavailable(err error) error {
 	if err == nil || !databaseUnavailable(err) {
 		return err
@@ -29,6 +30,9 @@ func markUnavailable(err error) error {
 }
 
 func databaseUnavailable(err error) bool {
+	if errors.Is(err, ErrBlobsUnavailable) {
+		return true // the bucket, like the database, is out of reach: try again
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		// Class 08: connection exceptions; 57P01-57P03: admin shutdown,
