@@ -36,7 +36,17 @@ func loadKEKs(kc config.KEK, keyringPath string) (*keks, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &keks{provider: kr, keyring: kr, where: "keyring " + keyringPath}, nil
+		k := &keks{provider: kr, keyring: kr, where: "keyring " + keyringPath}
+		if kc.PKCS11Module == "" {
+			return k, nil
+		}
+		// Moving back from a token: it still unwraps what it holds.
+		if k.token, err = hsm.OpenDecryptOnly(tokenConfig(kc)); err != nil {
+			return nil, err
+		}
+		k.provider = envelope.Chain{Current: kr, Previous: k.token}
+		k.where += " and PKCS#11 token " + kc.PKCS11TokenLabel
+		return k, nil
 	}
 	k := &keks{where: "PKCS#11 token " + kc.PKCS11TokenLabel}
 	var previous envelope.KEKProvider
@@ -48,8 +58,7 @@ func loadKEKs(kc config.KEK, keyringPath string) (*keks, error) {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("PORTAL_KEYRING: %w", err)
 	}
-	token, err := hsm.Open(hsm.Config{Module: kc.PKCS11Module, TokenLabel: kc.PKCS11TokenLabel, PINFile: kc.PKCS11PINFile,
-		KeyLabel: kc.PKCS11KeyLabel}, previous)
+	token, err := hsm.Open(tokenConfig(kc), previous)
 	if err != nil {
 		return nil, err
 	}
@@ -57,13 +66,18 @@ func loadKEKs(kc config.KEK, keyringPath string) (*keks, error) {
 	return k, nil
 }
 
+func tokenConfig(kc config.KEK) hsm.Config {
+	return hsm.Config{Module: kc.PKCS11Module, TokenLabel: kc.PKCS11TokenLabel, PINFile: kc.PKCS11PINFile, KeyLabel: kc.PKCS11KeyLabel}
+}
+
 // Has reports whether some key here unwraps KEK version v.
 func (k *keks) Has(v uint32) bool {
-	if k.token != nil {
-		return k.token.Has(v)
-	}
-	return k.keyring.Has(v)
+	return (k.token != nil && k.token.Has(v)) || (k.keyring != nil && k.keyring.Has(v))
 }
+
+// onToken: the token wraps (PORTAL_KEK_PROVIDER=pkcs11), rather than only
+// unwrapping what it holds while the deployment moves back to a keyring.
+func (k *keks) onToken() bool { return k.token != nil && k.provider == envelope.KEKProvider(k.token) }
 
 // newest is the highest version the deployment has made anywhere, so a
 // new one is numbered after it.
@@ -95,7 +109,7 @@ func openKEKs(ctx context.Context, cfg *config.Config, pool *pgxpool.Pool) (*kek
 	if err != nil {
 		return nil, err
 	}
-	if k.token != nil && k.token.CurrentVersion() == 0 {
+	if k.onToken() && k.token.CurrentVersion() == 0 {
 		k.close()
 		return nil, fmt.Errorf("PORTAL_KEK_PROVIDER=pkcs11: token %q holds no KEK labelled %s-v<N>; run `portal keys init` (a new deployment) "+
 			"or `portal keys migrate-to-hsm` (moving from PORTAL_KEYRING)", cfg.KEK.PKCS11TokenLabel, cfg.KEK.PKCS11KeyLabel)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/healthnet/secureportal/internal/config"
 	"github.com/healthnet/secureportal/internal/envelope"
+	"github.com/healthnet/secureportal/internal/hsm"
 	"github.com/healthnet/secureportal/internal/postgres"
 )
 
@@ -30,6 +31,8 @@ Commands:
   retire V            destroy KEK version V; refused while any data key still uses it
   migrate-to-hsm      with PORTAL_KEK_PROVIDER=pkcs11 and the keyring still at PORTAL_KEYRING: make the
                       token's first KEK, numbered after the keyring's; then restart the portals and rewrap
+  migrate-to-keyring  the way back: with PORTAL_KEK_PROVIDER=keyring and PORTAL_PKCS11_* still set, make
+                      the keyring's next KEK (creating the file if needed), numbered after the token's
 
 Rotation: rotate, wait a minute (running portals re-read the keyring or token), rewrap, then retire the old version.
 See "Keys and encryption" in README.md.`
@@ -70,6 +73,11 @@ func cmdKeys(ctx context.Context, args []string, getenv func(string) string, std
 			return err
 		}
 		return keysMigrateToHSM(getenv, stdout)
+	case "migrate-to-keyring":
+		if _, err := keysArgs(sub, rest, 0, nil); err != nil {
+			return err
+		}
+		return keysMigrateToKeyring(getenv, stdout)
 	case "status":
 		if _, err := keysArgs(sub, rest, 0, nil); err != nil {
 			return err
@@ -186,6 +194,47 @@ func keysMigrateToHSM(getenv func(string) string, stdout io.Writer) error {
 	return nil
 }
 
+// keysMigrateToKeyring starts the move from the token back to a keyring
+// file: the keyring's next KEK, numbered after the token's versions. The
+// token stays readable (PORTAL_PKCS11_*) until rewrap has moved every
+// data key.
+func keysMigrateToKeyring(getenv func(string) string, stdout io.Writer) error {
+	kc, err := config.KEKSettings(getenv)
+	if err != nil {
+		return err
+	}
+	if kc.Provider != "keyring" || kc.PKCS11Module == "" {
+		return errors.New("keys migrate-to-keyring: set PORTAL_KEK_PROVIDER=keyring and keep PORTAL_PKCS11_* naming the token to move from")
+	}
+	path := config.KeyringPath(getenv)
+	token, err := hsm.OpenDecryptOnly(tokenConfig(kc))
+	if err != nil {
+		return err
+	}
+	defer token.Close()
+	after := token.CurrentVersion()
+	var v uint32
+	if _, statErr := os.Stat(path); statErr == nil {
+		kr, err := loadKeyring(path)
+		if err != nil {
+			return err
+		}
+		v, err = kr.RotateAfter(after)
+		if err != nil {
+			return fmt.Errorf("keys migrate-to-keyring: %w", err)
+		}
+	} else {
+		if _, err := envelope.InitKeyringAt(path, after+1); err != nil {
+			return fmt.Errorf("keys migrate-to-keyring: PORTAL_KEYRING %s: %w", path, err)
+		}
+		v = after + 1
+	}
+	fmt.Fprintf(stdout, "KEK version %d is active in keyring %s; the token's versions stay readable through PORTAL_PKCS11_*\n", v, path)
+	fmt.Fprintln(stdout, "Next: back the keyring up, restart every portal with PORTAL_KEK_PROVIDER=keyring (keeping PORTAL_PKCS11_*), "+
+		"run `portal keys rewrap`, then `portal keys retire` each token version; after that PORTAL_PKCS11_* is no longer needed.")
+	return nil
+}
+
 func keysRotate(getenv func(string) string, stdout io.Writer) error {
 	kc, err := config.KEKSettings(getenv)
 	if err != nil {
@@ -207,12 +256,13 @@ func keysRotate(getenv func(string) string, stdout io.Writer) error {
 		fmt.Fprintln(stdout, "Next: wait a minute (running portals look at the token again and wrap new keys with the new version), then run `portal keys rewrap`.")
 		return nil
 	}
-	kr, err := loadKeyring(path)
+	k, err := loadKEKs(kc, path)
 	if err != nil {
 		return err
 	}
-	old := kr.CurrentVersion()
-	v, err := kr.Rotate()
+	defer k.close()
+	old := k.keyring.CurrentVersion()
+	v, err := k.keyring.RotateAfter(k.newest())
 	if err != nil {
 		return fmt.Errorf("keys rotate: %w", err)
 	}
@@ -276,7 +326,7 @@ func (k *keks) versions() []envelope.KeyInfo {
 	var out []envelope.KeyInfo
 	if k.keyring != nil {
 		for _, v := range k.keyring.Versions() {
-			if k.token != nil && v.State == envelope.KeyActive {
+			if k.onToken() && v.State == envelope.KeyActive {
 				v.State = envelope.KeyDecryptOnly
 			}
 			out = append(out, v)
@@ -332,7 +382,7 @@ func keysRetire(ctx context.Context, getenv func(string) string, v uint32, stdou
 		holder, where = k.token, "token "+cfg.KEK.PKCS11TokenLabel
 	case k.keyring == nil:
 		return fmt.Errorf("keys retire: KEK version %d is not on the token and there is no keyring", v)
-	case k.token != nil:
+	case k.onToken():
 		holder = leftKeyring{k.keyring}
 	}
 	if err := postgres.NewDataKeys(pool, k.provider, 1, log).RetireKEK(ctx, holder, v); err != nil {

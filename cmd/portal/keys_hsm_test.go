@@ -52,7 +52,8 @@ func openAll(t *testing.T, getenv func(string) string, url string, recs []sealed
 
 // Moving a running deployment from the keyring file to the token, as an
 // operator does it: migrate-to-hsm, rewrap, retire the keyring's version;
-// then a rotation on the token. Every record opens at every step.
+// then a rotation on the token; then back to a keyring file. Every record
+// opens at every step.
 func TestKeysMigrateFromTheKeyringToTheToken(t *testing.T) {
 	url := pgtest.New(t)
 	getenv, path, env := tokenEnv(t, url)
@@ -109,6 +110,20 @@ func TestKeysMigrateFromTheKeyringToTheToken(t *testing.T) {
 		t.Fatalf("retire version 2: %v\n%s", err, out)
 	}
 	openAll(t, getenv, url, recs)
+
+	// And back to a keyring file: the token (still named) only unwraps.
+	env["PORTAL_KEK_PROVIDER"] = "keyring"
+	if out, err = keys(t, getenv, "migrate-to-keyring"); err != nil || !strings.Contains(out, "KEK version 4 is active in keyring") {
+		t.Fatalf("migrate-to-keyring: %v\n%s", err, out)
+	}
+	openAll(t, getenv, url, recs) // version 3 through the token
+	if out, err = keys(t, getenv, "rewrap"); err != nil || !strings.Contains(out, "every data key is wrapped by KEK version 4") {
+		t.Fatalf("rewrap back to the keyring: %v\n%s", err, out)
+	}
+	if out, err = keys(t, getenv, "retire", "3"); err != nil || !strings.Contains(out, "token") {
+		t.Fatalf("retire the token's last version: %v\n%s", err, out)
+	}
+	openAll(t, keyringEnv, url, recs) // the keyring alone, no token named
 }
 
 // A new deployment on a token: init makes version 1 once; a portal will

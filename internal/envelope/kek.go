@@ -1,5 +1,7 @@
 package envelope
 
+import "errors"
+
 // KEKProvider wraps and unwraps DEKs under key-encryption keys (KEKs).
 //
 // KEKs are versioned so they can be rotated without re-encrypting data:
@@ -51,3 +53,24 @@ func NewWrappedDEK(p KEKProvider, aad []byte) (dek DEK, version uint32, wrapped 
 	}
 	return dek.WithKEKVersion(version), version, wrapped, nil
 }
+
+// Chain is the KEKs of a deployment moving from one provider to another:
+// it wraps with Current, and unwraps with Current, or with Previous for a
+// version Current does not hold (ErrUnknownKEKVersion).
+type Chain struct {
+	Current, Previous KEKProvider
+}
+
+var _ KEKProvider = Chain{}
+
+func (c Chain) Wrap(aad []byte, dek DEK) (uint32, []byte, error) { return c.Current.Wrap(aad, dek) }
+
+func (c Chain) Unwrap(version uint32, aad, wrapped []byte) (DEK, error) {
+	dek, err := c.Current.Unwrap(version, aad, wrapped)
+	if errors.Is(err, ErrUnknownKEKVersion) && c.Previous != nil {
+		return c.Previous.Unwrap(version, aad, wrapped)
+	}
+	return dek, err
+}
+
+func (c Chain) CurrentVersion() uint32 { return c.Current.CurrentVersion() }

@@ -91,14 +91,22 @@ type kekEntry struct {
 // InitKeyring creates a new keyring file at path, mode 0600, holding one
 // active version (1). It refuses to overwrite an existing file, because
 // replacing a keyring destroys every DEK wrapped under it.
-func InitKeyring(path string) (*Keyring, error) {
+func InitKeyring(path string) (*Keyring, error) { return InitKeyringAt(path, 1) }
+
+// InitKeyringAt is InitKeyring with the first version numbered version: a
+// deployment moving its KEKs back from an HSM numbers the keyring's after
+// the token's, so that no version number means two keys.
+func InitKeyringAt(path string, version uint32) (*Keyring, error) {
+	if version == 0 {
+		return nil, errors.New("envelope: key version 0 is reserved")
+	}
 	k := &Keyring{path: path}
 	key, err := k.newKey()
 	if err != nil {
 		return nil, err
 	}
-	k.keys = map[uint32]kekEntry{1: {state: KeyActive, created: now(), key: key}}
-	k.current = 1
+	k.keys = map[uint32]kekEntry{version: {state: KeyActive, created: now(), key: key}}
+	k.current = version
 	data, err := k.marshal(k.keys)
 	if err != nil {
 		return nil, err
@@ -189,10 +197,15 @@ func (k *Keyring) Versions() []KeyInfo {
 // previously active version to decrypt-only and atomically rewrites the
 // file. It returns the new version. Existing wrapped DEKs keep working;
 // rewrap them (Unwrap + Wrap) before retiring the old version.
-func (k *Keyring) Rotate() (uint32, error) {
+func (k *Keyring) Rotate() (uint32, error) { return k.RotateAfter(0) }
+
+// RotateAfter is Rotate with the new version numbered after both the
+// file's and after (the highest version another provider of the same
+// deployment has used).
+func (k *Keyring) RotateAfter(after uint32) (uint32, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	var maxV uint32
+	maxV := after
 	for v := range k.keys {
 		maxV = max(maxV, v)
 	}

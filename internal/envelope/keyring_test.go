@@ -449,3 +449,35 @@ func TestZeroKeyringFailsInsteadOfPanicking(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// A chain wraps with its current provider and unwraps what only the
+// previous one holds; a version neither holds stays unknown.
+func TestChainUnwrapsWithThePreviousProvider(t *testing.T) {
+	dir := t.TempDir()
+	old, err := InitKeyring(filepath.Join(dir, "old"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, err := InitKeyringAt(filepath.Join(dir, "new"), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain := Chain{Current: cur, Previous: old}
+	aad := WrapAAD("k1", "test", "o1")
+	_, v1, w1, err := NewWrappedDEK(old, aad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chain.Unwrap(v1, aad, w1); err != nil {
+		t.Errorf("unwrap of the previous provider's version: %v", err)
+	}
+	if _, v, _, err := NewWrappedDEK(chain, aad); err != nil || v != 2 {
+		t.Errorf("wrap: version %d, %v; want the current provider's 2", v, err)
+	}
+	if _, err := chain.Unwrap(9, aad, w1); !errors.Is(err, ErrUnknownKEKVersion) {
+		t.Errorf("unwrap of a version neither holds: %v, want ErrUnknownKEKVersion", err)
+	}
+	if v, err := cur.RotateAfter(7); err != nil || v != 8 {
+		t.Errorf("RotateAfter(7): %d, %v; want 8", v, err)
+	}
+}

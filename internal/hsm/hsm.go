@@ -29,6 +29,10 @@ type Provider struct {
 	label    string
 	previous envelope.KEKProvider
 
+	// decryptOnly: the deployment has moved its KEKs off the token (to a
+	// keyring); the token only unwraps, and any version may be retired.
+	decryptOnly bool
+
 	mu      sync.RWMutex
 	keys    map[uint32]tokenKey
 	current uint32
@@ -59,6 +63,18 @@ func Open(cfg Config, previous envelope.KEKProvider) (*Provider, error) {
 		ctx.Close()
 		return nil, err
 	}
+	return p, nil
+}
+
+// OpenDecryptOnly opens the token of a deployment moving back to a
+// keyring: it unwraps what it holds, wraps nothing, and lets any version
+// be retired once no data key needs it.
+func OpenDecryptOnly(cfg Config) (*Provider, error) {
+	p, err := Open(cfg, nil)
+	if err != nil {
+		return nil, err
+	}
+	p.decryptOnly = true
 	return p, nil
 }
 
@@ -138,6 +154,9 @@ func (p *Provider) Wrap(aad []byte, dek envelope.DEK) (uint32, []byte, error) {
 	p.mu.RLock()
 	v, k := p.current, p.keys[p.current]
 	p.mu.RUnlock()
+	if p.decryptOnly {
+		return 0, nil, errors.New("hsm: the token is decrypt-only: the deployment wraps with its keyring now")
+	}
 	if v == 0 {
 		return 0, nil, ErrNoKeys
 	}
@@ -220,7 +239,7 @@ func (p *Provider) Versions() []envelope.KeyInfo {
 	var out []envelope.KeyInfo
 	for v := range p.keys {
 		state := envelope.KeyDecryptOnly
-		if v == p.current {
+		if v == p.current && !p.decryptOnly {
 			state = envelope.KeyActive
 		}
 		out = append(out, envelope.KeyInfo{Version: v, State: state})
@@ -239,7 +258,7 @@ func (p *Provider) Retire(v uint32) error {
 	switch {
 	case !ok:
 		return fmt.Errorf("hsm: KEK version %d is not on the token: %w", v, envelope.ErrUnknownKEKVersion)
-	case v == p.current:
+	case v == p.current && !p.decryptOnly:
 		return fmt.Errorf("hsm: KEK version %d is the active one; rotate first", v)
 	}
 	if err := k.key.Delete(); err != nil {

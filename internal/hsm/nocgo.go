@@ -18,6 +18,9 @@ type Provider struct{}
 // Open fails: this binary cannot load a PKCS#11 module.
 func Open(Config, envelope.KEKProvider) (*Provider, error) { return nil, errNoCgo }
 
+// OpenDecryptOnly fails as Open does.
+func OpenDecryptOnly(Config) (*Provider, error) { return nil, errNoCgo }
+
 func (*Provider) Close() error                                      { return errNoCgo }
 func (*Provider) Reload() (bool, error)                             { return false, errNoCgo }
 func (*Provider) CurrentVersion() uint32                            { return 0 }
