@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"net/http"
 	"net/url"
@@ -17,7 +18,7 @@ import (
 // of an old one too; once it is back, the old file is there.
 func TestFilesInABucketAndABucketOutage(t *testing.T) {
 	srv := blobstest.Start(t)
-	srv.Bucket(t, "attachments")
+	bucket := srv.Bucket(t, "attachments")
 	s := newSite(t, map[string]string{"PORTAL_BLOB_URL": srv.URL("attachments"),
 		"AWS_ACCESS_KEY_ID": blobstest.Access, "AWS_SECRET_ACCESS_KEY": blobstest.Secret})
 	s.staffIn("rep@plan.example", "Rep", "LA")
@@ -53,5 +54,21 @@ func TestFilesInABucketAndABucketOutage(t *testing.T) {
 	srv.Restart()
 	if got := staff.get(link); got.Status != 200 || len(got.Body) != len(data)+9 {
 		t.Errorf("download after the outage: %d, %d bytes", got.Status, len(got.Body))
+	}
+
+	// Withdrawn, the file's object is listed and the garbage job deletes it.
+	var msgID, object string
+	if err := s.app.Pool.QueryRow(context.Background(), `SELECT m.id::text, o.name FROM messages m JOIN attachments a ON a.message_id = m.id
+		JOIN stream_objects o ON o.data_key_id = a.data_key`).Scan(&msgID, &object); err != nil {
+		t.Fatal(err)
+	}
+	if p := staff.post("/staff/messages/"+msgID+"/recall", nil); p.Status != http.StatusSeeOther {
+		t.Fatalf("recall: %d", p.Status)
+	}
+	if n, err := s.app.Keys.CollectBlobGarbage(context.Background(), 10); err != nil || n != 1 {
+		t.Fatalf("garbage run after the recall: %d deleted, %v; want the file's object", n, err)
+	}
+	if ok, err := bucket.Exists(context.Background(), object); err != nil || ok {
+		t.Errorf("the withdrawn file's object is still in the bucket (%v)", err)
 	}
 }
