@@ -91,7 +91,7 @@ func newSiteOf(t *testing.T, extra map[string]string, instances int) *site {
 	}
 	front := listeners[0].Addr().String()
 	if instances > 1 {
-		front = freeLoopbackAddr(t)
+		front = balancertest.FreeAddr(t)
 	}
 	_, port, _ := net.SplitHostPort(front)
 	baseURL := "http://localhost:" + port
@@ -157,17 +157,6 @@ func newSiteOf(t *testing.T, extra map[string]string, instances int) *site {
 		balancertest.Start(t, front, balancertest.Options{}, addrs...)
 	}
 	return s
-}
-
-// freeLoopbackAddr is a loopback address with a port free a moment ago.
-func freeLoopbackAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // testWriter sends the portal's warnings and errors to the test log, and

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"mime/multipart"
-	"net"
 	"net/http"
 	"sync"
 	"testing"
@@ -30,7 +29,7 @@ func TestBalancerMovesWorkOffAStoppingInstance(t *testing.T) {
 	dbURL := pgtest.New(t)
 	keyring, kr := newKeyring(t)
 	sink := startSink(t, 10000)
-	front := freeLoopbackAddr(t)
+	front := balancertest.FreeAddr(t)
 	env := map[string]string{
 		"PORTAL_DATABASE_URL":          dbURL,
 		"PORTAL_KEYRING":               keyring,
@@ -125,17 +124,6 @@ func TestBalancerMovesWorkOffAStoppingInstance(t *testing.T) {
 	if stored != acknowledged || acknowledged == 0 {
 		t.Errorf("%d replies stored, %d acknowledged: want the same, and some", stored, acknowledged)
 	}
-}
-
-// freeLoopbackAddr is a loopback address with a port free a moment ago.
-func freeLoopbackAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 func getPage(c *http.Client, url string) (int, error) {

@@ -26,13 +26,7 @@ func TestBlobsMigrateMovesEveryStreamToTheBucket(t *testing.T) {
 	bucket := srv.Bucket(t, "attachments")
 	url := pgtest.New(t)
 	getenv, path := keysEnv(t, url)
-	if _, err := keys(t, getenv, "init"); err != nil {
-		t.Fatal(err)
-	}
-	kr, err := envelope.LoadKeyring(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kr := initKeyring(t, getenv, path)
 	pool := testPool(t, url)
 	ctx := context.Background()
 	store := postgres.NewDataKeys(pool, kr, 4, nil)

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/healthnet/secureportal/internal/config"
-	"github.com/healthnet/secureportal/internal/envelope"
 	"github.com/healthnet/secureportal/internal/hsm/hsmtest"
 	"github.com/healthnet/secureportal/internal/pgtest"
 	"github.com/healthnet/secureportal/internal/postgres"
@@ -63,13 +62,7 @@ func TestKeysMigrateFromTheKeyringToTheToken(t *testing.T) {
 		}
 		return env[k]
 	}
-	if _, err := keys(t, keyringEnv, "init"); err != nil {
-		t.Fatal(err)
-	}
-	kr, err := envelope.LoadKeyring(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kr := initKeyring(t, keyringEnv, path)
 	pool := testPool(t, url)
 	recs := sealRecords(t, pool, kr, 5)
 

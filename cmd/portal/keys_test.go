@@ -145,6 +145,19 @@ func sealRecords(t *testing.T, pool *pgxpool.Pool, kek envelope.KEKProvider, n i
 	return out
 }
 
+// initKeyring runs `portal keys init` and loads the keyring it made.
+func initKeyring(t *testing.T, getenv func(string) string, path string) *envelope.Keyring {
+	t.Helper()
+	if _, err := keys(t, getenv, "init"); err != nil {
+		t.Fatal(err)
+	}
+	kr, err := envelope.LoadKeyring(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kr
+}
+
 // testPool is a pool on url, closed when the test ends.
 func testPool(t *testing.T, url string) *pgxpool.Pool {
 	t.Helper()
@@ -160,13 +173,7 @@ func testPool(t *testing.T, url string) *pgxpool.Pool {
 func TestKeysRotateRewrapStatusRetire(t *testing.T) {
 	url := pgtest.New(t)
 	getenv, path := keysEnv(t, url)
-	if _, err := keys(t, getenv, "init"); err != nil {
-		t.Fatal(err)
-	}
-	kr, err := envelope.LoadKeyring(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kr := initKeyring(t, getenv, path)
 	pool, err := postgres.Open(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)

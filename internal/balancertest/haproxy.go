@@ -6,6 +6,7 @@ package balancertest
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -93,4 +94,16 @@ func Start(t testing.TB, front string, opts Options, backends ...string) {
 	}
 	// Every backend up in HAProxy's eyes: "rise 2" checks, 100 ms apart.
 	time.Sleep(300 * time.Millisecond)
+}
+
+// FreeAddr is a loopback address with a port free a moment ago, for the
+// balancer's front end.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }

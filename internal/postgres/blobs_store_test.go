@@ -3,10 +3,8 @@ package postgres_test
 import (
 	"bytes"
 	"crypto/rand"
-	"crypto/sha256"
 	"errors"
 	"io"
-	"runtime"
 	"testing"
 
 	"github.com/healthnet/secureportal/internal/blobs"
@@ -135,32 +133,7 @@ func TestALargeStreamToTheBucketKeepsMemoryFlat(t *testing.T) {
 		t.Skip("100 MiB round trip")
 	}
 	f, _, _ := s3Fixture(t)
-	const size = 100 << 20
-	want := sha256.New()
-	io.Copy(want, &deterministicReader{n: size})
-	runtime.GC()
-	var base runtime.MemStats
-	runtime.ReadMemStats(&base)
-	stop := heapPeak()
-	id, n, err := f.writeStream(&deterministicReader{n: size}, size)
-	if err != nil || n != size {
-		t.Fatalf("write: n=%d err=%v", n, err)
-	}
-	rc, err := f.keys.OpenStream(f.ctx, id, attachmentOwner, attachmentBinding)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := sha256.New()
-	_, err = io.Copy(got, rc)
-	rc.Close()
-	peak := stop()
-	if err != nil || !bytes.Equal(got.Sum(nil), want.Sum(nil)) {
-		t.Fatalf("100 MiB came back different (%v)", err)
-	}
-	growth := int64(peak) - int64(base.HeapAlloc)
-	t.Logf("100 MiB through the bucket: heap before %.1f MiB, peak %.1f MiB, growth %.1f MiB",
-		float64(base.HeapAlloc)/(1<<20), float64(peak)/(1<<20), float64(growth)/(1<<20))
-	if growth > 32<<20 {
+	if growth := f.measuredRoundTrip(100<<20, "100 MiB through the bucket"); growth > 32<<20 {
 		t.Errorf("heap grew by %.1f MiB for a 100 MiB stream; want < 32 MiB", float64(growth)/(1<<20))
 	}
 }
