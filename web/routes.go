@@ -184,5 +184,5 @@ func (s *Server) Handler() http.Handler {
 // a panic could skip them; methods the portal serves nowhere are refused
 // before routing, and HEAD is routed as GET.
 func (s *Server) outerMiddleware() []func(http.Handler) http.Handler {
-	return []func(http.Handler) http.Handler{s.requestID, s.clientIP, s.observe, s.securityHeaders, s.recoverPanic, s.knownMethods}
+	return []func(http.Handler) http.Handler{s.requestID, s.clientIP, s.observe, s.securityHeaders, s.language, s.recoverPanic, s.knownMethods}
 }

@@ -1,0 +1,118 @@
+package i18n
+
+// spanish is the Spanish of the portal's words, keyed by their English.
+// Written for clinic front-desk and billing staff: usted, plain words,
+// the terms a California health plan's Spanish notices use ("correo
+// electrónico", "contraseña", "información médica protegida"). Keys with
+// %s keep the value's place in the sentence (Tf). Pages not yet here show
+// in English (README, "Languages").
+var spanish = map[string]string{
+	// The frame of every page.
+	"Skip to main content":        "Ir al contenido principal",
+	"Secure Messaging":            "Mensajería Segura",
+	"Main":                        "Principal",
+	"unread":                      "sin leer",
+	"Signed in as":                "Sesión iniciada como",
+	"Sign out":                    "Cerrar sesión",
+	"Are you still there?":        "¿Sigue ahí?",
+	"Stay signed in":              "Mantener la sesión abierta",
+	"Need help?":                  "¿Necesita ayuda?",
+	"Secure Email Guide":          "Guía del correo seguro",
+	"Inbox":                       "Bandeja de entrada",
+	"New message":                 "Mensaje nuevo",
+	"Your account":                "Su cuenta",
+	"Sign in":                     "Iniciar sesión",
+	"There is a problem":          "Hay un problema",
+	"Error:":                      "Error:",
+	"error":                       "error",
+	"Go to the start page":        "Ir a la página de inicio",
+	"Read the Secure Email Guide": "Leer la Guía del correo seguro",
+	"If you contact support, quote this reference:": "Si se comunica con soporte, indique esta referencia:",
+	"To protect the information on this screen, you will be signed out soon without activity. What you are typing is kept if that happens.": "Para proteger la información de esta pantalla, su sesión se cerrará pronto si no hay actividad. Si eso ocurre, lo que esté escribiendo se guarda.",
+	"Contact the %s representative you work with, or:":                                                              "Comuníquese con el representante de %s con quien trabaja, o:",
+	"This portal carries protected health information. Use it only for %s business and sign out when you are done.": "Este portal contiene información médica protegida. Úselo solo para asuntos de %s y cierre la sesión al terminar.",
+
+	// Error pages.
+	"That request could not be understood":                  "No se pudo entender esa solicitud",
+	"Please go back, check what you entered and try again.": "Regrese, revise lo que escribió e inténtelo de nuevo.",
+	"That action was refused":                               "Esa acción fue rechazada",
+	"For your security the portal accepts forms only from its own pages. Please go back, reload the page and try again.": "Por su seguridad, el portal solo acepta formularios de sus propias páginas. Regrese, vuelva a cargar la página e inténtelo de nuevo.",
+	"Page not found": "Página no encontrada",
+	"There is nothing at this address. If you followed a link from an email, check that the whole link was copied.": "No hay nada en esta dirección. Si siguió un enlace de un correo electrónico, revise que se haya copiado el enlace completo.",
+	"That action is not available here":                                          "Esa acción no está disponible aquí",
+	"Please go back and use the buttons on the page.":                            "Regrese y use los botones de la página.",
+	"That was too large":                                                         "Eso era demasiado grande",
+	"What you sent is larger than the portal accepts. Please send less at once.": "Lo que envió es más grande de lo que el portal acepta. Envíe menos a la vez.",
+	"Too many attempts":                                                          "Demasiados intentos",
+	"Please wait a few minutes before trying again.":                             "Espere unos minutos antes de intentarlo de nuevo.",
+	"Something went wrong on our side":                                           "Algo salió mal de nuestro lado",
+	"The problem has been logged. Please try again in a few minutes; if it keeps happening, contact support and quote the reference below.": "El problema quedó registrado. Inténtelo de nuevo en unos minutos; si sigue ocurriendo, comuníquese con soporte e indique la referencia de abajo.",
+	"The portal is busy":            "El portal está ocupado",
+	"Please try again in a moment.": "Inténtelo de nuevo en un momento.",
+
+	// Signing in.
+	"Forgot password?": "¿Olvidó su contraseña?",
+	"Or, with a passkey on this device (your fingerprint, face or device PIN):": "O bien, con una llave de acceso en este dispositivo (su huella, su rostro o el PIN del dispositivo):",
+	"Sign in with a passkey": "Iniciar sesión con una llave de acceso",
+	"First time here? Use the link in the secure email you received to register.": "¿Es su primera vez aquí? Use el enlace del correo seguro que recibió para registrarse.",
+	"Email address": "Correo electrónico",
+	"Password":      "Contraseña",
+	"The email address or password is not right. Check them and try again, or reset your password. After several failed attempts, sign-in is paused for a while.": "El correo electrónico o la contraseña no son correctos. Revíselos e inténtelo de nuevo, o restablezca su contraseña. Después de varios intentos fallidos, el inicio de sesión se pausa por un tiempo.",
+	"You were signed out after a period without activity, to protect the information on this screen. Please sign in again.":                                       "Se cerró su sesión después de un tiempo sin actividad, para proteger la información de esta pantalla. Inicie sesión de nuevo.",
+	"You were signed out after a period without activity, before your message was sent. Sign in within 10 minutes and it comes back, ready to send.":              "Se cerró su sesión después de un tiempo sin actividad, antes de que se enviara su mensaje. Inicie sesión en menos de 10 minutos y el mensaje volverá, listo para enviar.",
+	"You were signed out because you have been signed in for a long time. Please sign in again.":                                                                  "Se cerró su sesión porque estuvo abierta mucho tiempo. Inicie sesión de nuevo.",
+	"You were signed out because your account changed (for example, its password was reset). Please sign in again.":                                               "Se cerró su sesión porque su cuenta cambió (por ejemplo, se restableció su contraseña). Inicie sesión de nuevo.",
+	"You have signed out.": "Cerró su sesión.",
+	"Your password has been changed and you were signed out everywhere. Sign in with your new password.": "Se cambió su contraseña y se cerró su sesión en todas partes. Inicie sesión con su contraseña nueva.",
+	"Please sign in to continue.": "Inicie sesión para continuar.",
+	"Too many wrong codes or passwords: your account is locked for a while. Try again later, or ask your administrator.": "Demasiados códigos o contraseñas incorrectos: su cuenta está bloqueada por un tiempo. Inténtelo más tarde o pregunte a su administrador.",
+	"Signing in took too long, so it was stopped to protect your account. Please enter your password again.":             "El inicio de sesión tardó demasiado y se detuvo para proteger su cuenta. Escriba su contraseña de nuevo.",
+
+	// Registering.
+	"Register":                         "Registrarse",
+	"Register for %s Secure Messaging": "Regístrese en Mensajería Segura de %s",
+	"Your email address is your username. Choose your name and a password to finish.": "Su correo electrónico es su nombre de usuario. Escriba su nombre y elija una contraseña para terminar.",
+	"Email address (your username)": "Correo electrónico (su nombre de usuario)",
+	"Register and open my messages": "Registrarme y abrir mis mensajes",
+	"Your name":                     "Su nombre",
+	"Type the password again":       "Escriba la contraseña otra vez",
+
+	// Links that no longer work.
+	"This link no longer works": "Este enlace ya no funciona",
+	"Links in our emails work once and for a limited time, and only the newest link works. This one has expired, was already used, or was replaced by a newer email.":                         "Los enlaces de nuestros correos funcionan una sola vez y por un tiempo limitado, y solo funciona el enlace más reciente. Este venció, ya se usó o fue reemplazado por un correo más reciente.",
+	"If this link belongs to an account that still needs to register, we have emailed a new link to that account's address. It may take a few minutes to arrive; check your spam folder too.": "Si este enlace pertenece a una cuenta que todavía debe registrarse, enviamos un enlace nuevo al correo de esa cuenta. Puede tardar unos minutos en llegar; revise también su carpeta de correo no deseado.",
+	"Send me a new link":        "Envíenme un enlace nuevo",
+	"Already registered?":       "¿Ya se registró?",
+	"Forgot your password?":     "¿Olvidó su contraseña?",
+	"Reset it":                  "Restablézcala",
+	"Remembered your password?": "¿Recordó su contraseña?",
+
+	// A forgotten password.
+	"Forgot password": "Olvidé mi contraseña",
+	"Back to sign in": "Volver a iniciar sesión",
+	"Email me a link": "Envíenme un enlace",
+	"Enter the email address you use to sign in. We will email you a link to choose a new password.":                                                                                           "Escriba el correo electrónico con el que inicia sesión. Le enviaremos un enlace para elegir una contraseña nueva.",
+	"If an account exists for that address, we have emailed it a link to choose a new password. The link works once, for %s. It may take a few minutes to arrive; check your spam folder too.": "Si existe una cuenta con ese correo, le enviamos un enlace para elegir una contraseña nueva. El enlace funciona una vez, durante %s. Puede tardar unos minutos en llegar; revise también su carpeta de correo no deseado.",
+	"Choose a new password": "Elija una contraseña nueva",
+	"For %s. Changing your password signs you out everywhere.": "Para %s. Al cambiar su contraseña, se cierra su sesión en todas partes.",
+	"Change password": "Cambiar la contraseña",
+	"10 minutes":      "10 minutos",
+	"15 minutes":      "15 minutos",
+	"30 minutes":      "30 minutos",
+	"1 hour":          "1 hora",
+	"24 hours":        "24 horas",
+	"72 hours":        "72 horas",
+
+	// What a form says about what was typed.
+	"Enter your email address.":                     "Escriba su correo electrónico.",
+	"That email address is too long.":               "Ese correo electrónico es demasiado largo.",
+	"Enter an email address like name@example.org.": "Escriba un correo electrónico como nombre@ejemplo.org.",
+	"Enter your password.":                          "Escriba su contraseña.",
+	"Choose a password.":                            "Elija una contraseña.",
+	"The two passwords do not match. Type the same password in both boxes.":                           "Las dos contraseñas no coinciden. Escriba la misma contraseña en ambos espacios.",
+	"Your password contains characters we could not read. Please retype it.":                          "Su contraseña tiene caracteres que no pudimos leer. Escríbala de nuevo.",
+	"Don't use your name, your email address or the organisation's name in your password.":            "No use su nombre, su correo electrónico ni el nombre de la organización en su contraseña.",
+	"This password appears in lists of commonly used passwords.":                                      "Esta contraseña aparece en listas de contraseñas de uso común.",
+	`Avoid repeated characters, sequences like "abcd" or "1234" and keyboard patterns like "qwerty".`: `Evite caracteres repetidos, secuencias como "abcd" o "1234" y patrones del teclado como "qwerty".`,
+	"This password is too easy to guess. Try a passphrase of four or more unrelated words.":           "Esta contraseña es demasiado fácil de adivinar. Pruebe una frase de cuatro o más palabras sin relación entre sí.",
+}
