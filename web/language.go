@@ -3,6 +3,8 @@ package web
 import (
 	"net/http"
 
+	"golang.org/x/text/language"
+
 	"github.com/healthnet/secureportal/internal/i18n"
 )
 
@@ -19,8 +21,7 @@ func (s *Server) language(next http.Handler) http.Handler {
 		tag, chosen := i18n.Parse(r.URL.Query().Get("lang"))
 		switch {
 		case chosen:
-			http.SetCookie(w, &http.Cookie{Name: langCookie, Value: i18n.Code(tag), Path: "/", MaxAge: 365 * 24 * 3600,
-				Secure: s.cfg.SecureCookies(), HttpOnly: true, SameSite: http.SameSiteLaxMode})
+			s.rememberLanguage(w, tag)
 		default:
 			if c, err := r.Cookie(langCookie); err == nil {
 				tag, chosen = i18n.Parse(c.Value)
@@ -32,4 +33,10 @@ func (s *Server) language(next http.Handler) http.Handler {
 		w.Header().Add("Content-Language", i18n.Code(tag))
 		next.ServeHTTP(w, r.WithContext(i18n.With(r.Context(), tag)))
 	})
+}
+
+// rememberLanguage sets the language cookie for a year.
+func (s *Server) rememberLanguage(w http.ResponseWriter, tag language.Tag) {
+	http.SetCookie(w, &http.Cookie{Name: langCookie, Value: i18n.Code(tag), Path: "/", MaxAge: 365 * 24 * 3600,
+		Secure: s.cfg.SecureCookies(), HttpOnly: true, SameSite: http.SameSiteLaxMode})
 }

@@ -1,8 +1,10 @@
 package web_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -52,5 +54,40 @@ func TestPagesSpeakTheChosenLanguage(t *testing.T) {
 	}
 	if p := c.get("/forgot-password"); !strings.Contains(p.Body, "Email me a link") {
 		t.Error("English was not remembered after switching back")
+	}
+}
+
+// A provider who chose Spanish in their profile gets the notification in
+// Spanish (the "[SECURE]" mark kept), and its link opens the portal in
+// Spanish; one who did not, in English.
+func TestTheNotificationSpeaksTheProvidersLanguage(t *testing.T) {
+	s := newSite(t, nil)
+	s.staffIn("rep.la@plan.example", "Lena Ortiz", "LA")
+	staff := s.signedIn("rep.la@plan.example")
+	es, en := s.provider("recepcion@clinica.example"), s.provider("office@clinic.example")
+	if _, err := s.app.Pool.Exec(context.Background(), `INSERT INTO provider_profiles (user_id, language) VALUES ($1, 'es')`, es.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, to := range []string{es.Email, en.Email} {
+		p := staff.postMessage("/staff/compose", url.Values{"to": {to}, "subject": {"Claim"}, "body": {"Please call us."}})
+		if p.Status != http.StatusSeeOther {
+			t.Fatalf("send to %s: %d", to, p.Status)
+		}
+	}
+	m, link := s.mailTo(es.Email, "[SECURE] Nuevo mensaje seguro de Health Net", "/threads/")
+	for _, want := range []string{"Health Net le envió un mensaje seguro", "Leer el mensaje", "Guía del correo seguro"} {
+		if !strings.Contains(m.HTML, want) || (want != "Leer el mensaje" && !strings.Contains(m.Text, want)) {
+			t.Errorf("Spanish notification lacks %q", want)
+		}
+	}
+	if !strings.Contains(m.HTML, `lang="es"`) || strings.Contains(m.Text, "has sent you") {
+		t.Error("Spanish notification: lang attribute missing, or English left in its text")
+	}
+	if !slices.ContainsFunc(m.Links(), func(l string) bool { return strings.Contains(l, link) && strings.HasSuffix(l, "?lang=es") }) {
+		t.Errorf("the Spanish notification's link does not open the portal in Spanish: %v", m.Links())
+	}
+	m, _ = s.mailTo(en.Email, "[SECURE] New secure message from Health Net", "/threads/")
+	if !strings.Contains(m.Text, "Health Net has sent you a secure message") {
+		t.Error("English notification changed")
 	}
 }

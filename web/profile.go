@@ -1,6 +1,7 @@
 package web
 
 import (
+	"github.com/healthnet/secureportal/internal/i18n"
 	"net/http"
 
 	"github.com/healthnet/secureportal/internal/accounts"
@@ -61,6 +62,11 @@ func (s *Server) updateProfile(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.serverError(w, r, err)
 		return
+	}
+	// The language chosen here is the portal's from now on, in this browser
+	// as in the emails.
+	if tag, ok := i18n.Parse(p.Language); ok {
+		s.rememberLanguage(w, tag)
 	}
 	http.Redirect(w, r, "/account?changed=profile", http.StatusSeeOther)
 }

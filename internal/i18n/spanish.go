@@ -115,4 +115,21 @@ var spanish = map[string]string{
 	"This password appears in lists of commonly used passwords.":                                      "Esta contraseña aparece en listas de contraseñas de uso común.",
 	`Avoid repeated characters, sequences like "abcd" or "1234" and keyboard patterns like "qwerty".`: `Evite caracteres repetidos, secuencias como "abcd" o "1234" y patrones del teclado como "qwerty".`,
 	"This password is too easy to guess. Try a passphrase of four or more unrelated words.":           "Esta contraseña es demasiado fácil de adivinar. Pruebe una frase de cuatro o más palabras sin relación entre sí.",
+
+	// The email that says a secure message waits (to providers).
+	"New secure message from %s": "Nuevo mensaje seguro de %s",
+	"%s has sent you a secure message. For your protection it is kept in %s Secure Messaging, not in this email.": "%s le envió un mensaje seguro. Para su protección, se guarda en Mensajería Segura de %s, no en este correo.",
+	"This is your first secure message: register to read it. Choose a password, then the message opens.":          "Este es su primer mensaje seguro: regístrese para leerlo. Elija una contraseña y el mensaje se abrirá.",
+	"This is your first secure message: register to read it (choose a password, then the message opens):":         "Este es su primer mensaje seguro: regístrese para leerlo (elija una contraseña y el mensaje se abrirá):",
+	"The registration link works once, for %s. If it has expired, the page lets you ask for a new one.":           "El enlace de registro funciona una vez, durante %s. Si venció, la página le permite pedir uno nuevo.",
+	"Sign in to read it:": "Inicie sesión para leerlo:",
+	"If your mail program removed the link, open the attached SecureMessage.html.": "Si su programa de correo quitó el enlace, abra el archivo adjunto SecureMessage.html.",
+	"Register and read the message":                          "Registrarme y leer el mensaje",
+	"Read the message":                                       "Leer el mensaje",
+	"%s secure message":                                      "Mensaje seguro de %s",
+	"%s Secure Messaging":                                    "Mensajería Segura de %s",
+	"You have a secure message from %s.":                     "Tiene un mensaje seguro de %s.",
+	"Or copy this address into your browser:":                "O copie esta dirección en su navegador:",
+	"Questions? Contact the %s representative you work with": "¿Preguntas? Comuníquese con el representante de %s con quien trabaja",
+	", or:": ", o:",
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/healthnet/secureportal/internal/accounts"
 	"github.com/healthnet/secureportal/internal/delivery"
+	"github.com/healthnet/secureportal/internal/i18n"
 	"github.com/healthnet/secureportal/internal/messaging"
 	"github.com/healthnet/secureportal/templates/layout"
 	"github.com/healthnet/secureportal/templates/mail"
@@ -165,6 +166,20 @@ func (w *NotifyWorker) finishSent(ctx context.Context, job *river.Job[messaging.
 	return nil
 }
 
+// inTheirLanguage writes a provider's email in the language of their
+// profile, and makes its link open the portal in it too (?lang=, which
+// the portal remembers).
+func (w *NotifyWorker) inTheirLanguage(ctx context.Context, u accounts.User, v *mail.NotificationView) error {
+	p, err := w.Accounts.Profile(ctx, u)
+	if err != nil {
+		return err
+	}
+	if tag, ok := i18n.Parse(p.Language); ok && tag == i18n.Spanish {
+		v.Lang, v.URL = tag, v.URL+"?lang=es"
+	}
+	return nil
+}
+
 // notify emails the recipient a link to the message waiting in the portal.
 func (w *NotifyWorker) notify(ctx context.Context, job *river.Job[messaging.NotifyMessage], u accounts.User, threadID string) error {
 	a := job.Args
@@ -180,15 +195,18 @@ func (w *NotifyWorker) notify(ctx context.Context, job *river.Job[messaging.Noti
 		v.Register, v.URL, v.ExpiresIn = true, w.Site.link("/register/"+raw), layout.Duration(w.Site.RegistrationTTL)
 	case u.Status == accounts.StatusActive:
 		v.URL = w.Site.link("/threads/" + threadID)
+		if err := w.inTheirLanguage(ctx, u, &v); err != nil {
+			return err
+		}
 	default:
 		w.Log.InfoContext(ctx, "notification skipped: recipient cannot sign in", "user_id", u.ID, "status", u.Status)
 		return nil
 	}
-	html, err := render(ctx, mail.NotificationHTML(v))
+	html, err := render(v.Context(ctx), mail.NotificationHTML(v))
 	if err != nil {
 		return err
 	}
-	file, err := render(ctx, mail.SecureMessageFile(v))
+	file, err := render(v.Context(ctx), mail.SecureMessageFile(v))
 	if err != nil {
 		return err
 	}

@@ -4,8 +4,13 @@
 package mail
 
 import (
+	"context"
 	"fmt"
 	"strings"
+
+	"golang.org/x/text/language"
+
+	"github.com/healthnet/secureportal/internal/i18n"
 )
 
 // LinkView feeds an email that carries a registration or reset link.
@@ -39,7 +44,7 @@ func (v LinkView) Text() string {
 		b.WriteString("If you did not ask for this, ignore this email: your password stays as it is.\n\n")
 	}
 	fmt.Fprintf(&b, "The link works once, for %s. If it has expired, the page lets you ask for a new one.\n\n", v.ExpiresIn)
-	writeFooter(&b, v.OrgName, v.HelpURL, v.Contacts)
+	writeFooter(context.Background(), &b, v.OrgName, v.HelpURL, v.Contacts)
 	return b.String()
 }
 
@@ -59,7 +64,7 @@ func (v PasswordChangedView) Text() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "The password of your %s Secure Messaging account was just changed, and every signed-in session was signed out.\n\n", v.OrgName)
 	fmt.Fprintf(&b, "If this was you, there is nothing to do.\n\nIf it was not, reset your password now at %s and call us.\n\n", v.ForgotURL)
-	writeFooter(&b, v.OrgName, v.HelpURL, v.Contacts)
+	writeFooter(context.Background(), &b, v.OrgName, v.HelpURL, v.Contacts)
 	return b.String()
 }
 
@@ -104,21 +109,21 @@ func (v SecurityNoticeView) Text() string {
 	fmt.Fprintf(&b, "%s\n\n", v.What())
 	fmt.Fprintf(&b, "If this was you, there is nothing to do. You can see your sign-in settings at %s.\n\n", v.AccountURL)
 	fmt.Fprintf(&b, "If it was not, reset your password now at %s and call us.\n\n", v.ForgotURL)
-	writeFooter(&b, v.OrgName, v.HelpURL, v.Contacts)
+	writeFooter(context.Background(), &b, v.OrgName, v.HelpURL, v.Contacts)
 	return b.String()
 }
 
-func writeFooter(b *strings.Builder, org, help string, contacts []string) {
-	fmt.Fprintf(b, "Questions? Contact the %s representative you work with", org)
+func writeFooter(ctx context.Context, b *strings.Builder, org, help string, contacts []string) {
+	b.WriteString(i18n.Tf(ctx, "Questions? Contact the %s representative you work with", org))
 	if len(contacts) > 0 {
-		b.WriteString(", or:\n")
+		b.WriteString(i18n.T(ctx, ", or:") + "\n")
 		for _, c := range contacts {
 			fmt.Fprintf(b, "  %s\n", c)
 		}
 	} else {
 		b.WriteString(".\n")
 	}
-	fmt.Fprintf(b, "\nSecure Email Guide: %s\n", help)
+	fmt.Fprintf(b, "\n%s: %s\n", i18n.T(ctx, "Secure Email Guide"), help)
 }
 
 // NotificationView feeds the "[SECURE] New secure message" email. It names
@@ -134,38 +139,47 @@ type NotificationView struct {
 	ToStaff  bool
 	HelpURL  string
 	Contacts []string
+	// Lang is the recipient's language (their profile's); English when
+	// unset. Render the HTML with Context.
+	Lang language.Tag
 }
 
+// Context is ctx in the recipient's language, for rendering the HTML.
+func (v NotificationView) Context(ctx context.Context) context.Context { return i18n.With(ctx, v.Lang) }
+
+// Subject keeps the "[SECURE]" mark in every language: it is what the
+// plan's bulletin tells providers to look for.
 func (v NotificationView) Subject() string {
 	if v.ToStaff {
 		return "[SECURE] New secure message from a provider"
 	}
-	return "[SECURE] New secure message from " + v.OrgName
+	return "[SECURE] " + i18n.Tf(v.Context(context.Background()), "New secure message from %s", v.OrgName)
 }
 
 func (v NotificationView) Text() string {
+	ctx := v.Context(context.Background())
 	var b strings.Builder
 	if v.ToStaff {
 		b.WriteString("A provider sent you a secure message in the portal.\n\n")
 	} else {
-		fmt.Fprintf(&b, "%s has sent you a secure message. For your protection it is kept in %s Secure Messaging, not in this email.\n\n", v.OrgName, v.OrgName)
+		b.WriteString(i18n.Tf(ctx, "%s has sent you a secure message. For your protection it is kept in %s Secure Messaging, not in this email.", v.OrgName, v.OrgName) + "\n\n")
 	}
 	if v.Register {
-		fmt.Fprintf(&b, "This is your first secure message: register to read it (choose a password, then the message opens):\n\n%s\n\n", v.URL)
-		fmt.Fprintf(&b, "The registration link works once, for %s. If it has expired, the page lets you ask for a new one.\n\n", v.ExpiresIn)
+		fmt.Fprintf(&b, "%s\n\n%s\n\n", i18n.T(ctx, "This is your first secure message: register to read it (choose a password, then the message opens):"), v.URL)
+		b.WriteString(i18n.Tf(ctx, "The registration link works once, for %s. If it has expired, the page lets you ask for a new one.", i18n.T(ctx, v.ExpiresIn)) + "\n\n")
 	} else {
-		fmt.Fprintf(&b, "Sign in to read it:\n\n%s\n\n", v.URL)
+		fmt.Fprintf(&b, "%s\n\n%s\n\n", i18n.T(ctx, "Sign in to read it:"), v.URL)
 	}
-	b.WriteString("If your mail program removed the link, open the attached SecureMessage.html.\n\n")
-	writeFooter(&b, v.OrgName, v.HelpURL, v.Contacts)
+	b.WriteString(i18n.T(ctx, "If your mail program removed the link, open the attached SecureMessage.html.") + "\n\n")
+	writeFooter(ctx, &b, v.OrgName, v.HelpURL, v.Contacts)
 	return b.String()
 }
 
-func notificationAction(register bool) string {
+func notificationAction(ctx context.Context, register bool) string {
 	if register {
-		return "Register and read the message"
+		return i18n.T(ctx, "Register and read the message")
 	}
-	return "Read the message"
+	return i18n.T(ctx, "Read the message")
 }
 
 // DigestView feeds a provider's daily digest: how many messages wait,
@@ -198,6 +212,6 @@ func (v DigestView) Text() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n\nSign in to read them: %s\n\n", v.Waiting(), v.InboxURL)
 	fmt.Fprintf(&b, "You get one such email a day, as you chose. To get one for every message instead, change it at %s.\n\n", v.AccountURL)
-	writeFooter(&b, v.OrgName, v.HelpURL, v.Contacts)
+	writeFooter(context.Background(), &b, v.OrgName, v.HelpURL, v.Contacts)
 	return b.String()
 }
