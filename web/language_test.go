@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -90,4 +91,61 @@ func TestTheNotificationSpeaksTheProvidersLanguage(t *testing.T) {
 	if !strings.Contains(m.Text, "Health Net has sent you a secure message") {
 		t.Error("English notification changed")
 	}
+}
+
+// A provider reading in Spanish: the inbox, a conversation, the reply and
+// a new message speak it, with none of their fixed English left.
+func TestAProviderReadsAndRepliesInSpanish(t *testing.T) {
+	s := newSite(t, nil)
+	s.staffIn("rep.la@plan.example", "Lena Ortiz", "LA")
+	staff := s.signedIn("rep.la@plan.example")
+	dr := s.provider("recepcion@clinica.example")
+	p := staff.postMessage("/staff/compose", url.Values{"to": {dr.Email}, "subject": {"Autorización 4471"}, "body": {"Llámenos, por favor."}})
+	if p.Status != http.StatusSeeOther {
+		t.Fatalf("send: %d", p.Status)
+	}
+	b := s.signedIn(dr.Email)
+	b.get("/inbox?lang=es")
+	inbox := b.get("/inbox")
+	spanishOnly(t, "inbox", inbox.Body, []string{"Sus mensajes seguros", "Actuales", "Archivadas", "Mensaje nuevo", "Buscar", "Asunto", "Última actividad", "1 sin leer"},
+		[]string{"Your secure messages", ">Current<", ">Archived<", ">New message<", ">Search<", ">Subject<", "Last activity", " unread<"})
+	link := firstThreadLink(t, inbox.Body)
+	thread := b.get(link)
+	spanishOnly(t, "thread", thread.Body, []string{"Con Lena Ortiz", "Responder de forma segura", "Su respuesta", "Enviar la respuesta", "Archivos adjuntos (opcional)", "Archivar"},
+		[]string{">With ", "Reply securely", ">Your reply<", "Send reply", "Attachments (optional)", ">Archive<"})
+	p = b.postMessage(link+"/reply", url.Values{"body": {"Gracias, llamamos mañana."}})
+	if p.Status != http.StatusSeeOther {
+		t.Fatalf("reply in Spanish: %d", p.Status)
+	}
+	if got := b.get(p.Location); !strings.Contains(got.Body, "Su mensaje se envió de forma segura.") {
+		t.Error("the reply's confirmation is not in Spanish")
+	}
+	compose := b.get("/compose")
+	spanishOnly(t, "compose", compose.Body, []string{"Mensaje seguro nuevo", "Para", "Elija…", "Asunto", "Mensaje", "Enviar de forma segura"},
+		[]string{"New secure message", ">To<", "Choose…", "Send securely"})
+}
+
+// spanishOnly checks a page has each Spanish phrase and none of the English.
+func spanishOnly(t *testing.T, page, body string, spanish, english []string) {
+	t.Helper()
+	for _, want := range spanish {
+		if !strings.Contains(body, want) {
+			t.Errorf("%s in Spanish lacks %q", page, want)
+		}
+	}
+	for _, en := range english {
+		if strings.Contains(body, en) {
+			t.Errorf("%s in Spanish still says %q", page, en)
+		}
+	}
+}
+
+// firstThreadLink is the first conversation's link on an inbox page.
+func firstThreadLink(t *testing.T, body string) string {
+	t.Helper()
+	m := regexp.MustCompile(`href="(/threads/[0-9a-f-]+)" class="thread-link"`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatal("no conversation on the inbox page")
+	}
+	return m[1]
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/healthnet/secureportal/internal/i18n"
 	"io"
 	"net/http"
 	"net/url"
@@ -94,8 +95,8 @@ func (s *Server) inboxView(r *http.Request, providerID int64) (pages.InboxView, 
 	threads, next := res.Threads, res.Next
 	v := pages.InboxView{Chrome: s.chrome(r), Title: "Your secure messages", ComposeURL: a.composeURL, Staff: a.staff,
 		EmptyTitle: "No secure messages yet",
-		EmptyText: "When " + s.cfg.Org.Name + " sends you a secure message, it appears here and you also get an email whose subject starts with [SECURE]. " +
-			"To write to the representative you work with or to Provider Services, choose New message."}
+		EmptyText: i18n.Tf(r.Context(), "When %s sends you a secure message, it appears here and you also get an email whose subject starts with [SECURE]. "+
+			"To write to the representative you work with or to Provider Services, choose New message.", s.cfg.Org.Name)}
 	listURL := a.inboxURL
 	if providerID != 0 {
 		listURL = "/staff/providers/" + strconv.FormatInt(providerID, 10)
@@ -111,7 +112,7 @@ func (s *Server) inboxView(r *http.Request, providerID int64) (pages.InboxView, 
 			v.EmptyTitle, v.EmptyText = "Nothing here", "No conversation matches this filter."
 		}
 	} else if filter == messaging.FilterArchived {
-		v.EmptyTitle, v.EmptyText = "Nothing archived", "Conversations you archive appear here. A new message from "+s.cfg.Org.Name+" brings one back to your inbox."
+		v.EmptyTitle, v.EmptyText = "Nothing archived", i18n.Tf(r.Context(), "Conversations you archive appear here. A new message from %s brings one back to your inbox.", s.cfg.Org.Name)
 	}
 	for _, f := range tabs {
 		u := listURL
@@ -128,7 +129,7 @@ func (s *Server) inboxView(r *http.Request, providerID int64) (pages.InboxView, 
 	case q.Get("sent") == "1":
 		v.Notice = "Your message was sent securely."
 	case q.Get("archived") == "1" && !a.staff:
-		v.Notice = "The conversation was archived. Find it under Archived; a new message from " + s.cfg.Org.Name + " brings it back."
+		v.Notice = i18n.Tf(r.Context(), "The conversation was archived. Find it under Archived; a new message from %s brings it back.", s.cfg.Org.Name)
 	case q.Get("done") != "" && a.staff:
 		v.Notice = bulkNotice(q.Get("done"), "done")
 	case q.Get("read") != "" && a.staff:
@@ -316,9 +317,9 @@ func (s *Server) showThreadWith(w http.ResponseWriter, r *http.Request, id strin
 			v.WithURL = "/staff/providers/" + strconv.FormatInt(th.ProviderID, 10)
 		}
 	case th.StaffName != "":
-		v.With = "With " + th.StaffName
+		v.With = i18n.Tf(r.Context(), "With %s", th.StaffName)
 	default:
-		v.With = "With " + th.TeamName
+		v.With = i18n.Tf(r.Context(), "With %s", th.TeamName)
 	}
 	switch {
 	case r.URL.Query().Get("sent") == "1":
