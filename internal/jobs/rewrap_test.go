@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
@@ -22,12 +23,7 @@ import (
 // version, batch by batch, exactly as the command does.
 func TestRewrapJobMovesEveryKeyToTheCurrentVersion(t *testing.T) {
 	ctx := context.Background()
-	pool := pgtest.NewPool(t)
-	kr, err := envelope.InitKeyring(filepath.Join(t.TempDir(), "portal.keyring"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.DiscardHandler)
+	pool, kr, log := jobsWorld(t)
 	keys := postgres.NewDataKeys(pool, kr, 4, log)
 	const n = 7
 	for i := range n {
@@ -81,4 +77,15 @@ func TestRewrapJobMovesEveryKeyToTheCurrentVersion(t *testing.T) {
 	if len(status) != 1 || status[0].Version != 2 || status[0].Count != n {
 		t.Fatalf("status after the job = %+v; want all %d keys on version 2", status, n)
 	}
+}
+
+// jobsWorld is a fresh database, a keyring and a quiet log for a job test.
+func jobsWorld(t *testing.T) (*pgxpool.Pool, *envelope.Keyring, *slog.Logger) {
+	t.Helper()
+	pool := pgtest.NewPool(t)
+	kr, err := envelope.InitKeyring(filepath.Join(t.TempDir(), "portal.keyring"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pool, kr, slog.New(slog.DiscardHandler)
 }

@@ -3,18 +3,14 @@ package jobs_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
-	"github.com/healthnet/secureportal/internal/envelope"
 	"github.com/healthnet/secureportal/internal/jobs"
 	"github.com/healthnet/secureportal/internal/messaging"
-	"github.com/healthnet/secureportal/internal/pgtest"
 	"github.com/healthnet/secureportal/internal/postgres"
 )
 
@@ -23,12 +19,7 @@ import (
 // one carries on.
 func TestSearchIndexJobIndexesEverythingAcrossRuns(t *testing.T) {
 	ctx := context.Background()
-	pool := pgtest.NewPool(t)
-	kr, err := envelope.InitKeyring(filepath.Join(t.TempDir(), "portal.keyring"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.DiscardHandler)
+	pool, kr, log := jobsWorld(t)
 	queue, err := river.NewClient(riverpgxv5.New(pool), &river.Config{Logger: log}) // inserts only
 	if err != nil {
 		t.Fatal(err)
