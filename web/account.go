@@ -16,10 +16,10 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	v := pages.AccountView{Chrome: s.chrome(r), Email: u.Email, Name: displayName(u), Role: string(u.Role), LastLogin: s.day(u.LastLoginAt),
+	v := pages.AccountView{Chrome: s.chrome(r), Email: u.Email, Name: displayName(u), Role: string(u.Role), LastLogin: s.day(r.Context(), u.LastLoginAt),
 		PreviousLogin: "None: this is your first sign-in."}
 	if !h.Previous.IsZero() {
-		v.PreviousLogin = s.day(h.Previous) + ", from " + h.PreviousIP
+		v.PreviousLogin = s.day(r.Context(), h.Previous) + ", from " + h.PreviousIP
 	}
 	switch {
 	case h.FailedSince == 1:
@@ -123,7 +123,7 @@ func (s *Server) accountFactors(r *http.Request, u accounts.User, h accounts.Sig
 	v := pages.AccountFactors{Offered: req != accounts.MFAOff, Required: req == accounts.MFARequired,
 		PasskeysOffered: s.passkeys != nil, Passkeys: u.Passkeys}
 	for _, si := range h.Recent {
-		v.Recent = append(v.Recent, pages.SignInRow{When: s.day(si.At), IP: si.IP, Factor: firstNonEmpty(factorWords[string(si.Factor)], string(si.Factor))})
+		v.Recent = append(v.Recent, pages.SignInRow{When: s.day(r.Context(), si.At), IP: si.IP, Factor: firstNonEmpty(factorWords[string(si.Factor)], string(si.Factor))})
 	}
 	if !v.Offered {
 		return v, nil
@@ -133,7 +133,7 @@ func (s *Server) accountFactors(r *http.Request, u accounts.User, h accounts.Sig
 		return v, err
 	}
 	if !f.TOTPSince.IsZero() {
-		v.TOTPSince = s.day(f.TOTPSince)
+		v.TOTPSince = s.day(r.Context(), f.TOTPSince)
 	}
 	v.RecoveryCodes = f.RecoveryCodes
 	return v, nil

@@ -64,7 +64,7 @@ func (s *Server) adminAudit(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for _, e := range entries {
-			at, _ := s.formatTime(e.At)
+			at, _ := s.formatTime(r.Context(), e.At)
 			v.Entries = append(v.Entries, pages.AuditRow{ID: strconv.FormatInt(e.ID, 10), At: at, Actor: firstNonEmpty(e.ActorEmail, "—"),
 				Action: e.Action, Target: auditTarget(e), IP: e.IP, Detail: e.Detail, Highlight: e.Action == string(audit.EmergencyAccess)})
 		}

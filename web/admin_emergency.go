@@ -34,7 +34,7 @@ func (s *Server) emergencyView(r *http.Request, thread, reason, duration string,
 	v.Problems = pages.Problems(v.Thread, v.Reason, v.Duration)
 	now := time.Now()
 	for _, g := range grants {
-		row := pages.EmergencyRow{Admin: g.AdminEmail, Thread: g.ThreadID, Reason: g.Reason, Granted: s.day(g.GrantedAt), Expires: s.day(g.ExpiresAt), State: "expired"}
+		row := pages.EmergencyRow{Admin: g.AdminEmail, Thread: g.ThreadID, Reason: g.Reason, Granted: s.day(r.Context(), g.GrantedAt), Expires: s.day(r.Context(), g.ExpiresAt), State: "expired"}
 		if g.Active(now) {
 			row.State = "active"
 			if me, _ := currentUser(r.Context()); me.Email == g.AdminEmail {

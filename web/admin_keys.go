@@ -24,7 +24,7 @@ func (s *Server) adminKeys(w http.ResponseWriter, r *http.Request) {
 	var behind int64
 	for _, k := range versions {
 		v.Versions = append(v.Versions, pages.KeyRow{Version: strconv.FormatUint(uint64(k.Version), 10), State: k.State,
-			Created: s.day(k.Created), DEKs: strconv.FormatInt(k.DEKs, 10), Current: k.Current})
+			Created: s.day(r.Context(), k.Created), DEKs: strconv.FormatInt(k.DEKs, 10), Current: k.Current})
 		if !k.Current {
 			behind += k.DEKs
 		}

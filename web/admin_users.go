@@ -49,7 +49,7 @@ func (s *Server) adminUsers(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, u := range users {
 		v.Users = append(v.Users, pages.AdminUserRow{URL: fmt.Sprintf("/admin/users/%d", u.ID), Email: u.Email, Name: u.DisplayName,
-			Role: string(u.Role), Status: string(u.Status), LastLogin: s.day(u.LastLoginAt), Factor: factorLabel(u)})
+			Role: string(u.Role), Status: string(u.Status), LastLogin: s.day(r.Context(), u.LastLoginAt), Factor: factorLabel(u)})
 	}
 	s.render(w, r, http.StatusOK, pages.AdminUsers(v))
 }
@@ -102,10 +102,10 @@ func (s *Server) renderAdminUser(w http.ResponseWriter, r *http.Request, u accou
 	}
 	base := fmt.Sprintf("/admin/users/%d", u.ID)
 	v := pages.AdminUserView{Chrome: s.chrome(r), Email: u.Email, Name: u.DisplayName, Role: string(u.Role), Status: string(u.Status), Factor: factorLabel(u),
-		LastLogin: s.day(u.LastLoginAt), Created: s.day(u.CreatedAt), Failed: strconv.Itoa(u.FailedLogins), Notice: notice, Problem: problem,
+		LastLogin: s.day(r.Context(), u.LastLoginAt), Created: s.day(r.Context(), u.CreatedAt), Failed: strconv.Itoa(u.FailedLogins), Notice: notice, Problem: problem,
 		AuditURL: "/admin/audit?" + url.Values{"subject": {u.Email}}.Encode()}
 	if u.TemporarilyLocked(time.Now()) {
-		v.LockNote = "Locked after failed sign-ins until " + s.day(u.LockedUntil)
+		v.LockNote = "Locked after failed sign-ins until " + s.day(r.Context(), u.LockedUntil)
 	}
 	for _, t := range teams {
 		v.Teams = append(v.Teams, t.Name)

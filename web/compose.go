@@ -14,7 +14,7 @@ import (
 // problems of a previous attempt.
 func (s *Server) composeView(r *http.Request, to, subject, body string, fe messaging.FieldErrors) (pages.ComposeView, error) {
 	a := areaOf(r)
-	v := pages.ComposeView{Chrome: s.chromeWithUploads(r), Action: a.composeURL, Staff: a.staff, Limits: s.uploadLimits(),
+	v := pages.ComposeView{Chrome: s.chromeWithUploads(r), Action: a.composeURL, Staff: a.staff, Limits: s.uploadLimits(r.Context()),
 		Subject: pages.Field{Name: "subject", Label: "Subject", Type: "text", Value: subject, Error: fe["subject"], MaxLength: 200,
 			Hint: "Recipients see it only inside the portal, never in the notification email."},
 		Body: pages.Field{Name: "body", Label: "Message", Value: body, Error: fe["body"]},

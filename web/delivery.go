@@ -92,7 +92,7 @@ func (s *Server) domainCheck(d delivery.Decision) pages.DomainCheck {
 		c.Steps = append(c.Steps, pages.CheckStep{Name: st.Name, OK: st.OK, Detail: st.Detail})
 	}
 	if !d.CheckedAt.IsZero() {
-		c.Checked, _ = s.formatTime(d.CheckedAt)
+		c.Checked, _ = s.formatTime(context.Background(), d.CheckedAt) // staff and admin pages: English
 	}
 	return c
 }
@@ -121,7 +121,7 @@ func (s *Server) domainsView(r *http.Request, domain, policy, reason string, fe 
 		if d.Policy == "" {
 			row.Policy = string(delivery.PolicyTLSPreferred) + " (default)"
 		} else {
-			row.UpdatedAt = s.day(d.UpdatedAt)
+			row.UpdatedAt = s.day(r.Context(), d.UpdatedAt)
 		}
 		if d.Check != nil {
 			c := s.domainCheck(*d.Check)
@@ -205,7 +205,7 @@ func (s *Server) adminDomainCheck(w http.ResponseWriter, r *http.Request) {
 // says whether a copy left by email (which recall cannot take back).
 func (s *Server) deliveryNotes(ds []messaging.Delivery) (notes []string, byEmail bool) {
 	for _, d := range ds {
-		when, _ := s.formatTime(d.At)
+		when, _ := s.formatTime(context.Background(), d.At) // staff only: English
 		switch {
 		case d.Method == string(delivery.MethodTLS):
 			byEmail = true

@@ -1,24 +1,27 @@
 package web
 
 import (
+	"context"
 	"strconv"
 	"time"
+
+	"github.com/healthnet/secureportal/internal/i18n"
 )
 
 // How pages write times and sizes.
 
-// formatTime is t for people, in the portal's time zone, and for machines
-// (the datetime attribute of <time>).
-func (s *Server) formatTime(t time.Time) (human, iso string) {
-	return t.In(s.cfg.Location).Format("Jan 2, 2006 3:04 PM MST"), t.UTC().Format(time.RFC3339)
+// formatTime is t for people, in the portal's time zone and the
+// request's language, and for machines (the datetime attribute of <time>).
+func (s *Server) formatTime(ctx context.Context, t time.Time) (human, iso string) {
+	return i18n.DateTime(ctx, t.In(s.cfg.Location)), t.UTC().Format(time.RFC3339)
 }
 
 // day is t for people, or a dash when there is none.
-func (s *Server) day(t time.Time) string {
+func (s *Server) day(ctx context.Context, t time.Time) string {
 	if t.IsZero() {
 		return "—"
 	}
-	h, _ := s.formatTime(t)
+	h, _ := s.formatTime(ctx, t)
 	return h
 }
 

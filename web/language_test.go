@@ -109,10 +109,18 @@ func TestAProviderReadsAndRepliesInSpanish(t *testing.T) {
 	inbox := b.get("/inbox")
 	spanishOnly(t, "inbox", inbox.Body, []string{"Sus mensajes seguros", "Actuales", "Archivadas", "Mensaje nuevo", "Buscar", "Asunto", "Última actividad", "1 sin leer"},
 		[]string{"Your secure messages", ">Current<", ">Archived<", ">New message<", ">Search<", ">Subject<", "Last activity", " unread<"})
+	spanishDate := regexp.MustCompile(`\d{1,2} (ene|feb|mar|abr|may|jun|jul|ago|sep|oct|nov|dic) \d{4}, \d{1,2}:\d{2} (a|p)\. m\.`)
+	englishDate := regexp.MustCompile(`(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{1,2}, \d{4}`)
+	if !spanishDate.MatchString(inbox.Body) || englishDate.MatchString(inbox.Body) {
+		t.Error("the inbox's dates are not written the Spanish way")
+	}
 	link := firstThreadLink(t, inbox.Body)
 	thread := b.get(link)
-	spanishOnly(t, "thread", thread.Body, []string{"Con Lena Ortiz", "Responder de forma segura", "Su respuesta", "Enviar la respuesta", "Archivos adjuntos (opcional)", "Archivar"},
-		[]string{">With ", "Reply securely", ">Your reply<", "Send reply", "Attachments (optional)", ">Archive<"})
+	spanishOnly(t, "thread", thread.Body, []string{"Con Lena Ortiz", "Responder de forma segura", "Su respuesta", "Enviar la respuesta", "Archivos adjuntos (opcional)", "Archivar", "Hasta 10 archivos"},
+		[]string{">With ", "Reply securely", ">Your reply<", "Send reply", "Attachments (optional)", ">Archive<", "Up to "})
+	if !spanishDate.MatchString(thread.Body) || englishDate.MatchString(thread.Body) {
+		t.Error("the conversation's dates are not written the Spanish way")
+	}
 	p = b.postMessage(link+"/reply", url.Values{"body": {"Gracias, llamamos mañana."}})
 	if p.Status != http.StatusSeeOther {
 		t.Fatalf("reply in Spanish: %d", p.Status)

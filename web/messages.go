@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"errors"
-	"fmt"
 	"github.com/healthnet/secureportal/internal/i18n"
 	"io"
 	"net/http"
@@ -161,7 +160,7 @@ func (s *Server) inboxView(r *http.Request, providerID int64) (pages.InboxView, 
 		} else if t.TeamName != "" && t.TeamName != t.Counterpart {
 			row.Detail = t.TeamName
 		}
-		row.When, row.WhenISO = s.formatTime(t.LastMessageAt)
+		row.When, row.WhenISO = s.formatTime(r.Context(), t.LastMessageAt)
 		v.Threads = append(v.Threads, row)
 	}
 	if next != "" {
@@ -177,7 +176,7 @@ func (s *Server) inboxView(r *http.Request, providerID int64) (pages.InboxView, 
 		form.ClearURL = listURL
 	}
 	form.Filter = string(filter)
-	s.describeSearch(&v, &form, query, res)
+	s.describeSearch(r.Context(), &v, &form, query, res)
 	v.Search = &form
 	return v, nil
 }
@@ -222,7 +221,7 @@ func (s *Server) providerPage(w http.ResponseWriter, r *http.Request) {
 		cv.State = "Disabled by an administrator"
 	}
 	if !card.LastLoginAt.IsZero() {
-		cv.LastLogin = s.day(card.LastLoginAt)
+		cv.LastLogin = s.day(r.Context(), card.LastLoginAt)
 	}
 	v.Provider = cv
 	if v.Search == nil || v.Search.ClearURL == "" {
@@ -298,14 +297,14 @@ func (s *Server) showThreadWith(w http.ResponseWriter, r *http.Request, id strin
 	chrome := s.chromeWithUploads(r)
 	chrome.ScriptURLs = append(chrome.ScriptURLs, s.assets.URL("js/print.js"))
 	v := pages.ThreadView{Chrome: chrome, Subject: th.Subject, Withdrawn: th.Withdrawn, ReadOnly: a.readOnly, ReplyAction: a.threadURL + id + "/reply",
-		Limits: s.uploadLimits(), Reply: pages.Field{Name: "body", Label: "Your reply", Value: form.body, Error: fe["body"]}}
+		Limits: s.uploadLimits(r.Context()), Reply: pages.Field{Name: "body", Label: "Your reply", Value: form.body, Error: fe["body"]}}
 	if th.Withdrawn {
 		v.Subject = "Withdrawn conversation"
 	}
 	if !th.ExpiredAt.IsZero() {
-		day, _ := s.formatTime(th.ExpiredAt)
+		day, _ := s.formatTime(r.Context(), th.ExpiredAt)
 		v.Subject = "Expired conversation"
-		v.ExpiredNote = "This conversation expired on " + day + " and its content was deleted under the retention policy. Ask your representative to resend anything you still need."
+		v.ExpiredNote = i18n.Tf(r.Context(), "This conversation expired on %s and its content was deleted under the retention policy. Ask your representative to resend anything you still need.", day)
 		if !a.readOnly {
 			v.ComposeURL = a.composeURL
 		}
@@ -340,10 +339,10 @@ func (s *Server) showThreadWith(w http.ResponseWriter, r *http.Request, id strin
 		own, quoted := pages.SplitQuoted(m.Body)
 		mv := pages.MessageView{ID: m.ID, Sender: m.SenderName, FromViewer: m.FromViewer, Withdrawn: m.Withdrawn,
 			Body: pages.Linkify(own), Quoted: pages.Linkify(quoted)}
-		mv.When, mv.WhenISO = s.formatTime(m.CreatedAt)
+		mv.When, mv.WhenISO = s.formatTime(r.Context(), m.CreatedAt)
 		if !m.ExpiredAt.IsZero() {
-			day, _ := s.formatTime(m.ExpiredAt)
-			mv.ExpiredNote = "This message expired on " + day + " and was deleted. Ask your representative to send it again if you still need it."
+			day, _ := s.formatTime(r.Context(), m.ExpiredAt)
+			mv.ExpiredNote = i18n.Tf(r.Context(), "This message expired on %s and was deleted. Ask your representative to send it again if you still need it.", day)
 		}
 		for _, at := range m.Attachments {
 			mv.Attachments = append(mv.Attachments, pages.AttachmentLink{URL: "/attachments/" + at.ID, Name: at.Name, Size: humanBytes(at.Size)})
@@ -353,7 +352,7 @@ func (s *Server) showThreadWith(w http.ResponseWriter, r *http.Request, id strin
 			if m.ReadAt.IsZero() {
 				mv.ReadNote = "Not opened yet"
 			} else {
-				when, _ := s.formatTime(m.ReadAt)
+				when, _ := s.formatTime(r.Context(), m.ReadAt)
 				mv.ReadNote = "Opened " + when
 			}
 			if a.staff && !a.readOnly {
@@ -388,7 +387,7 @@ func (s *Server) showThreadWith(w http.ResponseWriter, r *http.Request, id strin
 		v.Note = pages.Field{Name: "note", Label: "New internal note", Value: form.note, Error: fe["note"]}
 		for _, n := range th.Notes {
 			nv := pages.NoteView{Author: n.AuthorName, Body: pages.Linkify(n.Body)}
-			nv.When, nv.WhenISO = s.formatTime(n.CreatedAt)
+			nv.When, nv.WhenISO = s.formatTime(r.Context(), n.CreatedAt)
 			v.Notes = append(v.Notes, nv)
 		}
 		v.Problems = append(v.Problems, pages.Problems(v.Note)...)
@@ -424,7 +423,7 @@ func (s *Server) ownerForms(r *http.Request, v *pages.ThreadView, th messaging.T
 	v.CanRelease = th.OwnerID != 0 && th.HasTeam
 	for _, h := range th.History {
 		line := pages.HistoryLine{Text: historyWords(h)}
-		line.When, line.WhenISO = s.formatTime(h.At)
+		line.When, line.WhenISO = s.formatTime(r.Context(), h.At)
 		v.History = append(v.History, line)
 	}
 	v.Problems = append(v.Problems, pages.Problems(v.Assignee)...)
@@ -657,7 +656,7 @@ func (s *Server) uploadFailed(w http.ResponseWriter, r *http.Request, err error)
 		s.notFound(w, r)
 	case refused:
 		s.log.InfoContext(r.Context(), "message refused", "request_id", RequestID(r.Context()), "reason", err.Error())
-		s.renderMessage(w, r, p.status, p.title, fill(p.text, "{limits}", s.uploadLimits()))
+		s.renderMessage(w, r, p.status, p.title, fill(p.text, "{limits}", s.uploadLimits(r.Context())))
 	case errors.Is(err, errBadForm):
 		s.log.InfoContext(r.Context(), "malformed upload", "request_id", RequestID(r.Context()), "err", err)
 		s.renderError(w, r, http.StatusBadRequest)
@@ -669,9 +668,9 @@ func (s *Server) uploadFailed(w http.ResponseWriter, r *http.Request, err error)
 	}
 }
 
-func (s *Server) uploadLimits() string {
+func (s *Server) uploadLimits(ctx context.Context) string {
 	u := s.cfg.Uploads
-	return fmt.Sprintf("Up to %d files, each at most %s, %s in all. Programs and scripts cannot be sent.",
+	return i18n.Tf(ctx, "Up to %d files, each at most %s, %s in all. Programs and scripts cannot be sent.",
 		u.MaxFiles, humanBytes(u.MaxFileBytes), humanBytes(u.MaxMessageBytes))
 }
 

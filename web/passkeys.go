@@ -223,9 +223,9 @@ func (s *Server) passkeysView(r *http.Request, list []accounts.Passkey, notice s
 		Name: pages.Field{Name: "name", Label: "Name this passkey", Type: "text", MaxLength: 100, Autocomplete: "off",
 			Hint: "So that you can tell your passkeys apart, for example “Front desk computer” or “My phone”."}}
 	for _, p := range list {
-		row := pages.PasskeyRow{Name: p.Name, Added: s.day(p.CreatedAt), LastUsed: "Not used yet", RemoveURL: "/account/passkeys/" + strconv.FormatInt(p.ID, 10) + "/remove"}
+		row := pages.PasskeyRow{Name: p.Name, Added: s.day(r.Context(), p.CreatedAt), LastUsed: "Not used yet", RemoveURL: "/account/passkeys/" + strconv.FormatInt(p.ID, 10) + "/remove"}
 		if !p.LastUsedAt.IsZero() {
-			row.LastUsed = s.day(p.LastUsedAt)
+			row.LastUsed = s.day(r.Context(), p.LastUsedAt)
 		}
 		v.Passkeys = append(v.Passkeys, row)
 	}

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -104,7 +105,7 @@ func parseDay(s string, loc *time.Location) (t time.Time, ok bool) {
 
 // describeSearch words the result of a search for the page: how many
 // matched, how far back it looked, what to do when nothing matched.
-func (s *Server) describeSearch(v *pages.InboxView, f *pages.SearchForm, query messaging.Query, res messaging.SearchResult) {
+func (s *Server) describeSearch(ctx context.Context, v *pages.InboxView, f *pages.SearchForm, query messaging.Query, res messaging.SearchResult) {
 	if f.Problem != "" {
 		v.EmptyTitle, v.EmptyText = "Nothing searched yet", "Correct the search above and try again."
 		return
@@ -122,8 +123,8 @@ func (s *Server) describeSearch(v *pages.InboxView, f *pages.SearchForm, query m
 	}
 	switch n := len(res.Threads); {
 	case res.Partial:
-		f.Summary = "Searched the conversations active since " + s.day(res.SearchedBackTo) + "; older ones are not searched yet."
-		v.EmptyTitle, v.EmptyText = "No match yet", "No conversation active since "+s.day(res.SearchedBackTo)+" matches. Choose “Older conversations” to search further back."
+		f.Summary = "Searched the conversations active since " + s.day(ctx, res.SearchedBackTo) + "; older ones are not searched yet."
+		v.EmptyTitle, v.EmptyText = "No match yet", "No conversation active since "+s.day(ctx, res.SearchedBackTo)+" matches. Choose “Older conversations” to search further back."
 	case n == 1 && res.Next == "":
 		f.Summary = "1 conversation matches."
 	case res.Next == "" && n > 0:

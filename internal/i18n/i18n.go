@@ -9,6 +9,7 @@ package i18n
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"golang.org/x/text/language"
 )
@@ -90,4 +91,20 @@ func Tf(ctx context.Context, format string, args ...any) string {
 func Translated(text string) bool {
 	_, ok := spanish[text]
 	return ok
+}
+
+// monthsES are the months as Spanish writes them in a date.
+var monthsES = [...]string{"ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "sep", "oct", "nov", "dic"}
+
+// DateTime writes t (already in the portal's time zone) as ctx's language
+// does: "Dec 2, 2026 3:04 PM PST", "2 dic 2026, 3:04 p. m. PST".
+func DateTime(ctx context.Context, t time.Time) string {
+	if Lang(ctx) != Spanish {
+		return t.Format("Jan 2, 2006 3:04 PM MST")
+	}
+	half := "a. m."
+	if t.Hour() >= 12 {
+		half = "p. m."
+	}
+	return fmt.Sprintf("%d %s %d, %s %s %s", t.Day(), monthsES[t.Month()-1], t.Year(), t.Format("3:04"), half, t.Format("MST"))
 }

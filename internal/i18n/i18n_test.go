@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Every word a template asks to translate has its Spanish, and every
@@ -74,5 +75,18 @@ func TestLanguageChoice(t *testing.T) {
 	}
 	if got := T(context.Background(), "Sign in"); got != "Sign in" {
 		t.Errorf("T without a language: %q", got)
+	}
+}
+
+func TestDatesInEachLanguage(t *testing.T) {
+	at := time.Date(2026, 12, 2, 15, 4, 0, 0, time.FixedZone("PST", -8*3600))
+	if got := DateTime(context.Background(), at); got != "Dec 2, 2026 3:04 PM PST" {
+		t.Errorf("English: %q", got)
+	}
+	if got := DateTime(With(context.Background(), Spanish), at); got != "2 dic 2026, 3:04 p. m. PST" {
+		t.Errorf("Spanish: %q", got)
+	}
+	if got := DateTime(With(context.Background(), Spanish), at.Add(-12*time.Hour)); got != "2 dic 2026, 3:04 a. m. PST" {
+		t.Errorf("Spanish morning: %q", got)
 	}
 }

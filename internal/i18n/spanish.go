@@ -186,4 +186,7 @@ var spanish = map[string]string{
 	"Send securely":          "Enviar de forma segura",
 	"Attachments (optional)": "Archivos adjuntos (opcional)",
 	"Sending":                "Enviando",
+	"Up to %d files, each at most %s, %s in all. Programs and scripts cannot be sent.":                                                                   "Hasta %d archivos, cada uno de %s como máximo, %s en total. No se pueden enviar programas ni scripts.",
+	"This conversation expired on %s and its content was deleted under the retention policy. Ask your representative to resend anything you still need.": "Esta conversación venció el %s y su contenido se eliminó según la política de retención. Pida a su representante que le vuelva a enviar lo que todavía necesite.",
+	"This message expired on %s and was deleted. Ask your representative to send it again if you still need it.":                                         "Este mensaje venció el %s y se eliminó. Pida a su representante que se lo vuelva a enviar si todavía lo necesita.",
 }
