@@ -28,7 +28,10 @@ type Options struct {
 }
 
 // config is deploy/haproxy.cfg for loopback: /readyz checked every 100
-// ms, one failure takes an instance out, two passes bring it back.
+// ms, two failures take an instance out, two passes bring it back. A check
+// may take 2 s: left to its default (the interval, 100 ms), a busy CI
+// machine's /readyz, which asks the database, timed out and HAProxy took
+// both instances out (a 503 for the browser journey).
 const config = `global
 	maxconn 512
 defaults
@@ -36,6 +39,7 @@ defaults
 	timeout connect 2s
 	timeout client 30s
 	timeout server 30s
+	timeout check 2s
 %s
 frontend portal
 	bind %s
@@ -44,7 +48,7 @@ backend portals
 	balance roundrobin
 	option httpchk GET /readyz
 	http-check expect status 200
-	default-server inter 100ms fall 1 rise 2
+	default-server inter 100ms fall 2 rise 2
 %s`
 
 // Start runs HAProxy in the foreground on front (host:port), balancing
