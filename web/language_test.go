@@ -38,6 +38,10 @@ func TestPagesSpeakTheChosenLanguage(t *testing.T) {
 		t.Errorf("404 in Spanish: %d", p.Status)
 	}
 
+	help := b.do(http.MethodGet, "/help", nil, spanishBrowser)
+	spanishOnly(t, "guide", help.Body, []string{"<h1 id=\"help-title\">Guía del correo seguro</h1>", "Registrarse la primera vez", "SecureMessage.html", "durante 30 minutos"},
+		[]string{"Register the first time", "Whom to call", "Forgot your password"})
+
 	// Nothing said: English.
 	if p := s.browser().get("/login"); !strings.Contains(p.Body, `<html lang="en">`) || !strings.Contains(p.Body, "Forgot password?") {
 		t.Error("without a choice the page is not in English")

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"errors"
+	"github.com/healthnet/secureportal/internal/i18n"
 	"net/http"
 	"time"
 
@@ -20,8 +21,13 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) help(w http.ResponseWriter, r *http.Request) {
 	c := s.chrome(r)
-	s.render(w, r, http.StatusOK, pages.Help(pages.HelpView{Chrome: c, OrgName: s.cfg.Org.Name, Contacts: c.Contacts,
-		ResetLinkValid: layout.Duration(s.cfg.Accounts.ResetTTL), TLSFirst: s.cfg.Delivery.TLSFirst()}))
+	v := pages.HelpView{Chrome: c, OrgName: s.cfg.Org.Name, Contacts: c.Contacts,
+		ResetLinkValid: layout.Duration(s.cfg.Accounts.ResetTTL), TLSFirst: s.cfg.Delivery.TLSFirst()}
+	if i18n.Lang(r.Context()) == i18n.Spanish {
+		s.render(w, r, http.StatusOK, pages.HelpES(v))
+		return
+	}
+	s.render(w, r, http.StatusOK, pages.Help(v))
 }
 
 // healthz answers while the process is alive; it touches nothing else, so a
