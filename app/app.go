@@ -131,12 +131,7 @@ func New(cfg *config.Config, log *slog.Logger, pool *pgxpool.Pool, keyring envel
 			// New messages get their search tokens within a minute; until
 			// then a search decrypts them (internal/postgres/searchindex.go).
 			river.NewPeriodicJob(river.PeriodicInterval(searchIndexEvery),
-				func() (river.JobArgs, *river.InsertOpts) { return jobs.SearchIndexArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true}),
-			// Objects of shredded attachments leave the bucket within a
-			// minute (internal/postgres/blobs.go); with streams in
-			// PostgreSQL nothing is ever listed.
-			river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
-				func() (river.JobArgs, *river.InsertOpts) { return jobs.BlobGarbageArgs{}, nil }, nil)},
+				func() (river.JobArgs, *river.InsertOpts) { return jobs.SearchIndexArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true})},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("portal: job client: %w", err)
@@ -148,6 +143,11 @@ func New(cfg *config.Config, log *slog.Logger, pool *pgxpool.Pool, keyring envel
 			return nil, fmt.Errorf("portal: %w", err)
 		}
 		keys.UseBlobs(bucket)
+		// Objects of shredded attachments leave the bucket within a
+		// minute (internal/postgres/blobs.go); with streams in PostgreSQL
+		// nothing is ever listed, so nothing is scheduled.
+		client.PeriodicJobs().Add(river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
+			func() (river.JobArgs, *river.InsertOpts) { return jobs.BlobGarbageArgs{}, nil }, nil))
 	}
 	river.AddWorker(workers, &jobs.BlobGarbageWorker{Blobs: keys, Limits: limits, Log: log.With("component", "jobs")})
 	accountSvc := accounts.New(postgres.NewAccountStore(pool, client, keys), hasher, accounts.Settings{

@@ -24,9 +24,11 @@ type keks struct {
 	// keyring is the keyring file: the provider itself, or (pkcs11) the
 	// one data keys are moving from; nil when there is none.
 	keyring *envelope.Keyring
-	// token is the HSM (pkcs11 only).
+	// token is the HSM: the provider (pkcs11), or the one moved from.
 	token *hsm.Provider
-	where string
+	// wrapsOnToken: PORTAL_KEK_PROVIDER=pkcs11.
+	wrapsOnToken bool
+	where        string
 }
 
 // loadKEKs opens the KEKs without checking them against the database.
@@ -48,21 +50,24 @@ func loadKEKs(kc config.KEK, keyringPath string) (*keks, error) {
 		k.where += " and PKCS#11 token " + kc.PKCS11TokenLabel
 		return k, nil
 	}
-	k := &keks{where: "PKCS#11 token " + kc.PKCS11TokenLabel}
-	var previous envelope.KEKProvider
+	k := &keks{where: "PKCS#11 token " + kc.PKCS11TokenLabel, wrapsOnToken: true}
 	if _, err := os.Stat(keyringPath); err == nil {
 		if k.keyring, err = loadKeyring(keyringPath); err != nil {
 			return nil, err
 		}
-		previous, k.where = k.keyring, k.where+" and keyring "+keyringPath
+		k.where += " and keyring " + keyringPath
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("PORTAL_KEYRING: %w", err)
 	}
-	token, err := hsm.Open(tokenConfig(kc), previous)
+	token, err := hsm.Open(tokenConfig(kc))
 	if err != nil {
 		return nil, err
 	}
 	k.provider, k.token = token, token
+	if k.keyring != nil {
+		// Moving to the token: the keyring still unwraps what it holds.
+		k.provider = envelope.Chain{Current: token, Previous: k.keyring}
+	}
 	return k, nil
 }
 
@@ -77,7 +82,7 @@ func (k *keks) Has(v uint32) bool {
 
 // onToken: the token wraps (PORTAL_KEK_PROVIDER=pkcs11), rather than only
 // unwrapping what it holds while the deployment moves back to a keyring.
-func (k *keks) onToken() bool { return k.token != nil && k.provider == envelope.KEKProvider(k.token) }
+func (k *keks) onToken() bool { return k.wrapsOnToken }
 
 // newest is the highest version the deployment has made anywhere, so a
 // new one is numbered after it.

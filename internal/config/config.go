@@ -273,14 +273,6 @@ type Blobs struct {
 // InBucket reports whether streams go to object storage.
 func (b Blobs) InBucket() bool { return b.URL != "postgres" }
 
-// BlobSettings reads PORTAL_BLOB_URL and the AWS credentials, for the
-// blobs command, as KEKSettings.
-func BlobSettings(getenv Getenv) (Blobs, error) {
-	l := loader{getenv: getenv}
-	b := l.blobs()
-	return b, errors.Join(l.errs...)
-}
-
 func (l *loader) blobs() Blobs {
 	b := Blobs{URL: l.str("PORTAL_BLOB_URL", "postgres")}
 	if !b.InBucket() {

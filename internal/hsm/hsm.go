@@ -21,13 +21,11 @@ import (
 )
 
 // Provider is an envelope.KEKProvider whose KEKs are keys on a PKCS#11
-// token. Versions the token lacks are asked of previous, the provider
-// the deployment is moving from (a keyring during `portal keys
-// migrate-to-hsm`), if any. Safe for concurrent use.
+// token. A deployment moving from (or back to) a keyring puts the two in
+// an envelope.Chain. Safe for concurrent use.
 type Provider struct {
-	ctx      *crypto11.Context
-	label    string
-	previous envelope.KEKProvider
+	ctx   *crypto11.Context
+	label string
 
 	// decryptOnly: the deployment has moved its KEKs off the token (to a
 	// keyring); the token only unwraps, and any version may be retired.
@@ -45,11 +43,11 @@ type tokenKey struct {
 
 var _ envelope.KEKProvider = (*Provider)(nil)
 
-// Open logs in to the token and finds its KEK versions. previous may be
-// nil. A token without any KEK opens (so that `portal keys init` or
+// Open logs in to the token and finds its KEK versions. A token without
+// any KEK opens (so that `portal keys init` or
 // `migrate-to-hsm` can make one); CurrentVersion is then 0 and Wrap fails
 // with ErrNoKeys.
-func Open(cfg Config, previous envelope.KEKProvider) (*Provider, error) {
+func Open(cfg Config) (*Provider, error) {
 	pin, err := cfg.pin()
 	if err != nil {
 		return nil, err
@@ -58,7 +56,7 @@ func Open(cfg Config, previous envelope.KEKProvider) (*Provider, error) {
 	if err != nil {
 		return nil, explain(cfg, err)
 	}
-	p := &Provider{ctx: ctx, label: cfg.keyLabel(), previous: previous}
+	p := &Provider{ctx: ctx, label: cfg.keyLabel()}
 	if _, err := p.Reload(); err != nil {
 		ctx.Close()
 		return nil, err
@@ -70,7 +68,7 @@ func Open(cfg Config, previous envelope.KEKProvider) (*Provider, error) {
 // keyring: it unwraps what it holds, wraps nothing, and lets any version
 // be retired once no data key needs it.
 func OpenDecryptOnly(cfg Config) (*Provider, error) {
-	p, err := Open(cfg, nil)
+	p, err := Open(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -167,8 +165,8 @@ func (p *Provider) Wrap(aad []byte, dek envelope.DEK) (uint32, []byte, error) {
 	return v, out, nil
 }
 
-// Unwrap unwraps on the token, or with previous for a version the token
-// has never held.
+// Unwrap unwraps on the token; a version it does not hold (even after
+// looking again) is ErrUnknownKEKVersion.
 func (p *Provider) Unwrap(version uint32, aad, wrapped []byte) (envelope.DEK, error) {
 	k, ok := p.key(version)
 	if !ok {
@@ -178,9 +176,6 @@ func (p *Provider) Unwrap(version uint32, aad, wrapped []byte) (envelope.DEK, er
 	}
 	if ok {
 		return envelope.UnwrapWithAEAD(k.aead, version, aad, wrapped)
-	}
-	if p.previous != nil {
-		return p.previous.Unwrap(version, aad, wrapped)
 	}
 	return envelope.DEK{}, fmt.Errorf("hsm: KEK version %d is not on the token: %w", version, envelope.ErrUnknownKEKVersion)
 }
@@ -192,25 +187,16 @@ func (p *Provider) key(v uint32) (tokenKey, bool) {
 	return k, ok
 }
 
-// Has reports whether version v can be unwrapped (on the token or by
-// previous).
+// Has reports whether the token holds version v.
 func (p *Provider) Has(v uint32) bool {
-	if _, ok := p.key(v); ok {
-		return true
-	}
-	h, ok := p.previous.(interface{ Has(uint32) bool })
-	return ok && h.Has(v)
+	_, ok := p.key(v)
+	return ok
 }
 
 // Rotate makes a new KEK on the token, numbered after the token's
-// versions, previous's and after (so that numbers are never reused across
-// providers), and makes it current.
+// versions and after (the highest any other provider of the deployment
+// has used, so that numbers are never reused), and makes it current.
 func (p *Provider) Rotate(after uint32) (uint32, error) {
-	if prev, ok := p.previous.(interface{ Versions() []envelope.KeyInfo }); ok {
-		for _, v := range prev.Versions() {
-			after = max(after, v.Version)
-		}
-	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	next := max(after, p.current) + 1

@@ -16,9 +16,9 @@ import (
 	"github.com/healthnet/secureportal/internal/hsm/hsmtest"
 )
 
-func open(t *testing.T, cfg hsm.Config, previous envelope.KEKProvider) *hsm.Provider {
+func open(t *testing.T, cfg hsm.Config) *hsm.Provider {
 	t.Helper()
-	p, err := hsm.Open(cfg, previous)
+	p, err := hsm.Open(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func wrapped(t *testing.T, p envelope.KEKProvider, aad []byte) (envelope.DEK, ui
 }
 
 func TestWrapAndUnwrapOnTheToken(t *testing.T) {
-	p := open(t, hsmtest.Token(t), nil)
+	p := open(t, hsmtest.Token(t))
 	if _, _, err := p.Wrap(nil, envelope.DEK{}); !errors.Is(err, hsm.ErrNoKeys) {
 		t.Fatalf("wrap on an empty token: %v, want ErrNoKeys", err)
 	}
@@ -65,7 +65,7 @@ func TestWrapAndUnwrapOnTheToken(t *testing.T) {
 // token will not hand it out, to the portal or anyone.
 func TestTheKEKCannotLeaveTheToken(t *testing.T) {
 	cfg := hsmtest.Token(t)
-	p := open(t, cfg, nil)
+	p := open(t, cfg)
 	if _, err := p.Rotate(0); err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func TestTheKEKCannotLeaveTheToken(t *testing.T) {
 
 func TestRotateRetireAndAnotherProcess(t *testing.T) {
 	cfg := hsmtest.Token(t)
-	p := open(t, cfg, nil)
+	p := open(t, cfg)
 	p.Rotate(0)
 	aad := envelope.WrapAAD("row-1", "thread-subject", "t-1")
 	_, v1, w1 := wrapped(t, p, aad)
@@ -131,7 +131,7 @@ func TestRotateRetireAndAnotherProcess(t *testing.T) {
 		t.Fatalf("a key wrapped before the rotation: %v", err)
 	}
 	// Another process (an instance started later) sees both versions.
-	other := open(t, cfg, nil)
+	other := open(t, cfg)
 	if other.CurrentVersion() != 2 || len(other.Versions()) != 2 {
 		t.Fatalf("another process sees current %d of %v", other.CurrentVersion(), other.Versions())
 	}
@@ -162,18 +162,19 @@ func TestAKeyringIsReadDuringTheMoveToTheToken(t *testing.T) {
 	}
 	aad := envelope.WrapAAD("row-1", "message-body", "m-1")
 	_, old, w := wrapped(t, kr, aad)
-	p := open(t, hsmtest.Token(t), kr)
+	p := open(t, hsmtest.Token(t))
 	v, err := p.Rotate(kr.CurrentVersion())
 	if err != nil || v != 3 {
 		t.Fatalf("the token's first version: %d, %v; want 3", v, err)
 	}
-	if _, err := p.Unwrap(old, aad, w); err != nil {
-		t.Errorf("a keyring-wrapped key through the provider: %v", err)
+	chain := envelope.Chain{Current: p, Previous: kr}
+	if _, err := chain.Unwrap(old, aad, w); err != nil {
+		t.Errorf("a keyring-wrapped key through the chain: %v", err)
 	}
-	if !p.Has(old) || !p.Has(3) || p.Has(4) {
-		t.Errorf("Has: %v %v %v, want true true false", p.Has(old), p.Has(3), p.Has(4))
+	if p.Has(old) || !p.Has(3) || p.Has(4) {
+		t.Errorf("token Has: %v %v %v, want false true false", p.Has(old), p.Has(3), p.Has(4))
 	}
-	if _, v, _ := wrapped(t, p, aad); v != 3 {
+	if _, v, _ := wrapped(t, chain, aad); v != 3 {
 		t.Errorf("new keys wrapped under %d, want the token's 3", v)
 	}
 }
@@ -184,13 +185,13 @@ func TestAWrongPINIsAClearStartUpError(t *testing.T) {
 	if err := os.WriteFile(cfg.PINFile, []byte("not-the-pin\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err := hsm.Open(cfg, nil)
+	_, err := hsm.Open(cfg)
 	if err == nil || !strings.Contains(err.Error(), "refused the PIN") || strings.Contains(err.Error(), "not-the-pin") {
 		t.Errorf("open with a wrong PIN: %v; want a clear error that does not print the PIN", err)
 	}
 	cfg = hsmtest.Token(t)
 	cfg.TokenLabel = "no-such-token"
-	if _, err := hsm.Open(cfg, nil); err == nil || !strings.Contains(err.Error(), "no-such-token") {
+	if _, err := hsm.Open(cfg); err == nil || !strings.Contains(err.Error(), "no-such-token") {
 		t.Errorf("open a missing token: %v; want it named", err)
 	}
 }

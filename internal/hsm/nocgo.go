@@ -16,7 +16,7 @@ var errNoCgo = errors.New("hsm: this portal binary was built without cgo (CGO_EN
 type Provider struct{}
 
 // Open fails: this binary cannot load a PKCS#11 module.
-func Open(Config, envelope.KEKProvider) (*Provider, error) { return nil, errNoCgo }
+func Open(Config) (*Provider, error) { return nil, errNoCgo }
 
 // OpenDecryptOnly fails as Open does.
 func OpenDecryptOnly(Config) (*Provider, error) { return nil, errNoCgo }

@@ -87,12 +87,6 @@ func Tf(ctx context.Context, format string, args ...any) string {
 	return fmt.Sprintf(T(ctx, format), args...)
 }
 
-// Translated reports whether text has a Spanish translation (tests).
-func Translated(text string) bool {
-	_, ok := spanish[text]
-	return ok
-}
-
 // monthsES are the months as Spanish writes them in a date.
 var monthsES = [...]string{"ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "sep", "oct", "nov", "dic"}
 

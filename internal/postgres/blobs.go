@@ -42,8 +42,8 @@ func objectName(dataKeyID string) string { return "streams/" + dataKeyID }
 // than left in the bucket.
 func (d *DataKeys) writeObject(ctx context.Context, tx pgx.Tx, id string, dek envelope.DEK, b envelope.Binding, r io.Reader, maxBytes int64) (int64, error) {
 	name := objectName(id)
-	if _, err := d.pool.Exec(ctx, `INSERT INTO blob_garbage (name, reason) VALUES ($1, 'upload') ON CONFLICT (name) DO NOTHING`, name); err != nil {
-		return 0, fmt.Errorf("list upload: %w", err)
+	if err := d.listUpload(ctx, name); err != nil {
+		return 0, err
 	}
 	pr, pw := io.Pipe()
 	put := make(chan error, 1)
@@ -65,13 +65,26 @@ func (d *DataKeys) writeObject(ctx context.Context, tx pgx.Tx, id string, dek en
 	if err != nil {
 		return 0, err
 	}
+	return size, recordObject(ctx, tx, id, name)
+}
+
+// listUpload lists an object as garbage before its upload begins (outside
+// any transaction), so that an upload never recorded is deleted later.
+func (d *DataKeys) listUpload(ctx context.Context, name string) error {
+	if _, err := d.pool.Exec(ctx, `INSERT INTO blob_garbage (name, reason) VALUES ($1, 'upload') ON CONFLICT (name) DO NOTHING`, name); err != nil {
+		return fmt.Errorf("list upload: %w", err)
+	}
+	return nil
+}
+
+// recordObject makes object name data key id's stream, and strikes it off
+// the garbage list, in tx.
+func recordObject(ctx context.Context, tx pgx.Tx, id, name string) error {
 	if _, err := tx.Exec(ctx, `INSERT INTO stream_objects (data_key_id, name) VALUES ($1, $2)`, id, name); err != nil {
-		return 0, err
+		return err
 	}
-	if _, err := tx.Exec(ctx, `DELETE FROM blob_garbage WHERE name = $1`, name); err != nil {
-		return 0, err
-	}
-	return size, nil
+	_, err := tx.Exec(ctx, `DELETE FROM blob_garbage WHERE name = $1`, name)
+	return err
 }
 
 // objectOf tells whether data key id's stream is an object, and its name.
@@ -182,7 +195,7 @@ func (d *DataKeys) MoveStreamsToBlobs(ctx context.Context, progress func(moved i
 
 func (d *DataKeys) moveStream(ctx context.Context, id string) (int64, error) {
 	name := objectName(id)
-	if _, err := d.pool.Exec(ctx, `INSERT INTO blob_garbage (name, reason) VALUES ($1, 'upload') ON CONFLICT (name) DO NOTHING`, name); err != nil {
+	if err := d.listUpload(ctx, name); err != nil {
 		return 0, err
 	}
 	sum := sha256.New()
@@ -211,14 +224,10 @@ func (d *DataKeys) moveStream(ctx context.Context, id string) (int64, error) {
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO stream_objects (data_key_id, name) VALUES ($1, $2)`, id, name); err != nil {
-			return err
-		}
 		if _, err := tx.Exec(ctx, `DELETE FROM data_chunks WHERE data_key_id = $1`, id); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `DELETE FROM blob_garbage WHERE name = $1`, name)
-		return err
+		return recordObject(ctx, tx, id, name)
 	})
 }
 
