@@ -26,6 +26,7 @@ import (
 	"github.com/healthnet/secureportal/internal/messaging"
 	"github.com/healthnet/secureportal/internal/password"
 	"github.com/healthnet/secureportal/internal/postgres"
+	"github.com/healthnet/secureportal/internal/practices"
 	"github.com/healthnet/secureportal/web"
 )
 
@@ -191,6 +192,8 @@ func New(cfg *config.Config, log *slog.Logger, pool *pgxpool.Pool, keyring envel
 	river.AddWorker(workers, &jobs.DigestWorker{Digests: messageStore, Log: jobLog})
 	river.AddWorker(workers, &jobs.DigestEmailWorker{AccountMail: accountMail, Digests: messageStore})
 	messages := messaging.NewService(messageStore)
+	practiceSvc := practices.New(postgres.NewPracticeStore(pool, client), opts.Now)
+	river.AddWorker(workers, &jobs.PracticeInviteWorker{AccountMail: accountMail, Practices: practiceSvc})
 	drafts := postgres.NewDrafts(pool, keys)
 	river.AddWorker(workers, &jobs.SearchIndexWorker{Index: messageStore, Limits: limits, Log: jobLog})
 	river.AddWorker(workers, &jobs.PurgeWorker{Store: messageStore, Retention: cfg.Retention, Sent: sent, Drafts: drafts, Limits: limits, Log: jobLog})
@@ -211,7 +214,7 @@ func New(cfg *config.Config, log *slog.Logger, pool *pgxpool.Pool, keyring envel
 		reloader:      reloaderOf(keyring),
 		keyringReload: cmp.Or(opts.KeyringReload, keyringReloadEvery),
 		db:            db,
-		Web: web.New(cfg, log, metrics, web.Services{Accounts: accountSvc, Messages: messages, Audit: postgres.NewAuditLog(pool),
+		Web: web.New(cfg, log, metrics, web.Services{Accounts: accountSvc, Messages: messages, Practices: practiceSvc, Audit: postgres.NewAuditLog(pool),
 			Keys:     keyAdmin{keyring: adminKEKsOf(keyring), keys: keys, accounts: accountSvc},
 			Sessions: db.SessionStore(), RateLimits: postgres.NewRateLimits(pool), Readiness: db,
 			Delivery: deliveryAdmin{router, deliveryStore}, Drafts: drafts}),

@@ -94,6 +94,9 @@ func (s *Server) navFor(u accounts.User) []layout.NavItem {
 	switch u.Role {
 	case accounts.RoleProvider:
 		nav = []layout.NavItem{{Label: "Inbox", URL: "/inbox"}, {Label: "New message", URL: "/compose"}}
+		if s.practices != nil {
+			nav = append(nav, layout.NavItem{Label: "Practice", URL: "/practice"})
+		}
 	case accounts.RoleStaff:
 		nav = []layout.NavItem{{Label: "Staff inbox", URL: "/staff"}, {Label: "New message", URL: "/staff/compose"}, {Label: "Saved replies", URL: "/staff/replies"}}
 	case accounts.RoleAdmin:

@@ -165,6 +165,40 @@ func TestEveryUnsafeRouteRefusesCrossOriginRequestsAndStoresNothing(t *testing.T
 		"POST /account/profile": func() xoRequest {
 			return xoRequest{b: as(drEmail)(), path: "/account/profile", form: url.Values{"name": {"Dr. Shah"}, "practice": {"Harbor Pediatrics"}, "phone": {""}, "language": {"es"}}}
 		},
+		"POST /practice/": func() xoRequest {
+			createUser("starts@clinic.example", accounts.RoleProvider)
+			return xoRequest{b: as("starts@clinic.example")(), path: "/practice", form: url.Values{"name": {"Harbor Pediatrics"}, "npi": {validNPI(1)},
+				"county": {"San Diego"}, "line_of_business": {"Medi-Cal"}}}
+		},
+		"POST /practice/invites": func() xoRequest {
+			admin := s.practiceWithInvite("invites@clinic.example", "")
+			return xoRequest{b: admin, path: "/practice/invites", form: url.Values{"email": {"colleague.new@clinic.example"}}}
+		},
+		"POST /practice/invites/{id}/accept": func() xoRequest {
+			s.practiceWithInvite("accept.admin@clinic.example", "accepts@clinic.example")
+			b := as("accepts@clinic.example")()
+			return xoRequest{b: b, path: b.practiceAction("accept"), form: url.Values{}}
+		},
+		"POST /practice/invites/{id}/decline": func() xoRequest {
+			s.practiceWithInvite("decline.admin@clinic.example", "declines@clinic.example")
+			b := as("declines@clinic.example")()
+			return xoRequest{b: b, path: b.practiceAction("decline"), form: url.Values{}}
+		},
+		"POST /practice/invites/{id}/withdraw": func() xoRequest {
+			admin := s.practiceWithInvite("withdraw.admin@clinic.example", "withdrawn@clinic.example")
+			return xoRequest{b: admin, path: admin.practiceAction("withdraw"), form: url.Values{}}
+		},
+		"POST /practice/members/{id}/remove": func() xoRequest {
+			admin := s.practiceWithInvite("remove.admin@clinic.example", "removed@clinic.example")
+			as("removed@clinic.example")().acceptInvite()
+			return xoRequest{b: admin, path: admin.practiceAction("remove"), form: url.Values{}}
+		},
+		"POST /practice/leave": func() xoRequest {
+			s.practiceWithInvite("leave.admin@clinic.example", "leaves@clinic.example")
+			b := as("leaves@clinic.example")()
+			b.acceptInvite()
+			return xoRequest{b: b, path: "/practice/leave", form: url.Values{}}
+		},
 		"POST /account/away": func() xoRequest {
 			day := time.Now().Format("2006-01-02")
 			return xoRequest{b: as(repEmail)(), path: "/account/away", form: url.Values{"away_from": {day}, "away_until": {day}}}

@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"errors"
-	"github.com/healthnet/secureportal/internal/i18n"
 	"io"
 	"net/http"
 	"net/url"
@@ -15,7 +14,9 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/healthnet/secureportal/internal/accounts"
+	"github.com/healthnet/secureportal/internal/i18n"
 	"github.com/healthnet/secureportal/internal/messaging"
+	"github.com/healthnet/secureportal/internal/practices"
 	"github.com/healthnet/secureportal/templates/layout"
 	"github.com/healthnet/secureportal/templates/pages"
 )
@@ -160,6 +161,10 @@ func (s *Server) inboxView(r *http.Request, providerID int64) (pages.InboxView, 
 		} else if t.TeamName != "" && t.TeamName != t.Counterpart {
 			row.Detail = t.TeamName
 		}
+		if u, _ := currentUser(r.Context()); !a.staff && !strings.EqualFold(t.ProviderEmail, u.Email) {
+			// A practice's mail, in a member's inbox: say whose it is.
+			row.Detail = strings.TrimPrefix(row.Detail+" · ", " · ") + i18n.Tf(r.Context(), "Practice mail, to %s", t.ProviderEmail)
+		}
 		row.When, row.WhenISO = s.formatTime(r.Context(), t.LastMessageAt)
 		v.Threads = append(v.Threads, row)
 	}
@@ -222,6 +227,17 @@ func (s *Server) providerPage(w http.ResponseWriter, r *http.Request) {
 	}
 	if !card.LastLoginAt.IsZero() {
 		cv.LastLogin = s.day(r.Context(), card.LastLoginAt)
+	}
+	if s.practices != nil {
+		g, err := s.practices.PracticeOf(r.Context(), card.ID)
+		switch {
+		case err == nil:
+			cv.Group = &pages.ProviderPractice{Name: g.Name, NPI: g.NPI, County: g.County, LineOfBusiness: g.LineOfBusiness,
+				Address: g.MailboxEmail, WriteURL: "/staff/compose?to=" + url.QueryEscape(g.MailboxEmail), Mailbox: g.MailboxID == card.ID}
+		case !errors.Is(err, practices.ErrNotFound):
+			s.serverError(w, r, err)
+			return
+		}
 	}
 	v.Provider = cv
 	if v.Search == nil || v.Search.ClearURL == "" {

@@ -87,6 +87,9 @@ func (s *Server) Handler() http.Handler {
 				r.Post("/session/keepalive", s.keepAlive)
 				r.With(s.requireRole(accounts.RoleProvider)).Get("/account/profile", s.profilePage)
 				r.With(s.requireRole(accounts.RoleProvider)).Post("/account/profile", s.updateProfile)
+				if s.practices != nil {
+					r.With(s.requireRole(accounts.RoleProvider)).Route("/practice", s.practiceRoutes)
+				}
 				r.With(s.requireRole(accounts.RoleStaff)).Get("/account/away", s.awayPage)
 				r.With(s.requireRole(accounts.RoleStaff)).Post("/account/away", s.setAway)
 				r.Get("/account/password", s.changePasswordForm)

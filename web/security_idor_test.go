@@ -99,6 +99,22 @@ func TestSecurityIDOROnEveryIDRouteForEveryRolePair(t *testing.T) {
 			{actor: secProvA, real: "/staff/replies/" + w.replyX + "/delete", missing: "/staff/replies/" + missingUID + "/delete", form: url.Values{}},
 			{actor: secAdmin, real: "/staff/replies/" + w.replyX + "/delete", missing: "/staff/replies/" + missingUID + "/delete", form: url.Values{}},
 		},
+		// Provider A's practice: its invitation and member, by provider B
+		// (in no practice) and by staff.
+		"POST /practice/invites/{id}/accept": {
+			{actor: secProvB, real: "/practice/invites/" + w.inviteA + "/accept", missing: "/practice/invites/" + missingNum + "/accept", form: url.Values{}},
+			{actor: secStaffX, real: "/practice/invites/" + w.inviteA + "/accept", missing: "/practice/invites/" + missingNum + "/accept", form: url.Values{}},
+		},
+		"POST /practice/invites/{id}/decline": {
+			{actor: secProvB, real: "/practice/invites/" + w.inviteA + "/decline", missing: "/practice/invites/" + missingNum + "/decline", form: url.Values{}},
+		},
+		"POST /practice/invites/{id}/withdraw": {
+			{actor: secProvB, real: "/practice/invites/" + w.inviteA + "/withdraw", missing: "/practice/invites/" + missingNum + "/withdraw", form: url.Values{}},
+		},
+		"POST /practice/members/{id}/remove": {
+			{actor: secProvB, real: "/practice/members/" + w.memberA + "/remove", missing: "/practice/members/" + missingNum + "/remove", form: url.Values{}},
+			{actor: secAdmin, real: "/practice/members/" + w.memberA + "/remove", missing: "/practice/members/" + missingNum + "/remove", form: url.Values{}},
+		},
 		"GET /staff/providers/{id}": {
 			{actor: secStaffY, real: fmt.Sprintf("/staff/providers/%d", w.provA.ID), missing: "/staff/providers/" + missingNum},
 			{actor: secAdmin, real: fmt.Sprintf("/staff/providers/%d", w.provA.ID), missing: "/staff/providers/" + missingNum},

@@ -59,6 +59,10 @@ type secWorld struct {
 	passkeyA string
 	// replyX is a saved reply of team X.
 	replyX string
+	// Provider A's practice has provider A as its mailbox and admin, the
+	// target account as a member (memberA), and an invitation (inviteA)
+	// waiting for the reset account.
+	inviteA, memberA string
 
 	as map[string]*browser // signed-in browsers by actor name
 }
@@ -195,6 +199,18 @@ func newSecWorld(t *testing.T) *secWorld {
 	if p := w.as[secAdmin].post("/admin/domains", url.Values{"domain": {w.portalDomain}, "policy": {"portal"}, "reason": {"Consumer mail"}}); p.Status != http.StatusSeeOther {
 		t.Fatalf("setup: domain policy: %d", p.Status)
 	}
+
+	if p := w.as[secProvA].post("/practice", url.Values{"name": {"Clinic A"}, "npi": {validNPI(1)}, "county": {"Los Angeles"}, "line_of_business": {"Medi-Cal"}}); p.Status != http.StatusSeeOther {
+		t.Fatalf("setup: practice A: %d", p.Status)
+	}
+	if p := w.as[secProvA].post("/practice/invites", url.Values{"email": {"reset@clinic-d.example"}}); p.Status != http.StatusSeeOther {
+		t.Fatalf("setup: practice A's invitation: %d", p.Status)
+	}
+	w.inviteA = w.queryString(`SELECT id::text FROM practice_invites`)
+	if _, err := s.app.Pool.Exec(ctx, `INSERT INTO practice_members (user_id, practice_id, role) SELECT $1, id, 'member' FROM practices`, w.target.ID); err != nil {
+		t.Fatal(err)
+	}
+	w.memberA = fmt.Sprint(w.target.ID)
 
 	w.pendingEmail, w.resetEmail = "pending@clinic-c.example", "reset@clinic-d.example"
 	w.regToken = strings.TrimPrefix(s.invite(w.pendingEmail, ""), "/register/")

@@ -20,6 +20,7 @@ import (
 	"github.com/healthnet/secureportal/internal/config"
 	"github.com/healthnet/secureportal/internal/messaging"
 	"github.com/healthnet/secureportal/internal/passkeys"
+	"github.com/healthnet/secureportal/internal/practices"
 	"github.com/healthnet/secureportal/static"
 )
 
@@ -33,8 +34,11 @@ type Server struct {
 	metrics  *Metrics
 	accounts *accounts.Service
 	messages *messaging.Service
-	audit    audit.Log
-	keys     KeyAdmin
+	// practices is nil when the portal runs without them (tests of other
+	// parts); /practice then answers not found.
+	practices *practices.Service
+	audit     audit.Log
+	keys      KeyAdmin
 	// rateLimits counts requests to the doors per client IP (limitDoors).
 	rateLimits RateLimiter
 	readiness  Readiness
@@ -53,10 +57,11 @@ type Server struct {
 // behind an interface defined here so that web never knows which database
 // holds them.
 type Services struct {
-	Accounts *accounts.Service
-	Messages *messaging.Service
-	Audit    audit.Log
-	Keys     KeyAdmin
+	Accounts  *accounts.Service
+	Messages  *messaging.Service
+	Practices *practices.Service
+	Audit     audit.Log
+	Keys      KeyAdmin
 	// Sessions stores browser sessions; instances that share it share
 	// sign-ins.
 	Sessions   scs.Store
@@ -119,6 +124,7 @@ func New(cfg *config.Config, log *slog.Logger, metrics *Metrics, svc Services) *
 		metrics:    metrics,
 		accounts:   svc.Accounts,
 		messages:   svc.Messages,
+		practices:  svc.Practices,
 		drafts:     svc.Drafts,
 		audit:      svc.Audit,
 		keys:       svc.Keys,

@@ -102,3 +102,16 @@ func DateTime(ctx context.Context, t time.Time) string {
 	}
 	return fmt.Sprintf("%d %s %d, %s %s %s", t.Day(), monthsES[t.Month()-1], t.Year(), t.Format("3:04"), half, t.Format("MST"))
 }
+
+// Translated lists the English of every text that has Spanish different
+// from it: what a page shown in Spanish must not hold (the browser
+// journey in Spanish checks each of its pages against it).
+func Translated() []string {
+	var out []string
+	for en, es := range spanish {
+		if en != es {
+			out = append(out, en)
+		}
+	}
+	return out
+}

@@ -36,6 +36,7 @@ const (
 	sentPasswordChanged = "password_changed"
 	sentSecurityNotice  = "security_notice"
 	sentDigest          = "digest"
+	sentPracticeInvite  = "practice_invite"
 )
 
 // Limits are the jobs' time limits. Each is shorter than RescueAfter, so

@@ -6,12 +6,13 @@ import (
 )
 
 // waitingSQL is the condition on message m (of thread t) for provider $1:
-// from the plan, not withdrawn, not opened by the provider, and waiting in
-// the portal (not delivered to their mailbox over TLS), newer than the
-// provider's last digest (profile p).
-const waitingSQL = `t.provider_id = $1 AND m.sender_id <> $1 AND m.recalled_at IS NULL
+// from the plan, not withdrawn, not opened by the provider (or, for a
+// practice's mailbox, a member), and waiting in the portal (not delivered
+// to their mailbox over TLS), newer than the provider's last digest
+// (profile p).
+const waitingSQL = `t.provider_id = $1 AND NOT EXISTS (SELECT 1 FROM users su WHERE su.id = m.sender_id AND su.role = 'provider') AND m.recalled_at IS NULL
 	AND m.created_at > coalesce(p.digest_sent_at, '-infinity')
-	AND NOT EXISTS (SELECT 1 FROM message_reads r WHERE r.message_id = m.id AND r.user_id = $1)
+	AND NOT ` + openedByProviderSideSQL + `
 	AND NOT EXISTS (SELECT 1 FROM message_deliveries d WHERE d.message_id = m.id AND d.method = 'tls')`
 
 // DueDigests are the active providers who chose a daily digest, whose last

@@ -80,8 +80,9 @@ var (
 )
 
 // threadScope is the SQL condition that limits threads (alias t) to those
-// the viewer ($1) may see: a provider their own, staff their own and their
-// teams'. Every messaging query goes through it.
+// the viewer ($1) may see: a provider their own and their practice's
+// mailbox's, staff their own and their teams'. Every messaging query goes
+// through it, so membership is checked in the query that reads.
 func threadScope(v messaging.Viewer) string {
 	if v.Emergency {
 		return `EXISTS (SELECT 1 FROM emergency_access e WHERE e.thread_id = t.id AND e.admin_id = $1 AND e.expires_at > now())`
@@ -89,7 +90,7 @@ func threadScope(v messaging.Viewer) string {
 	if v.Staff {
 		return `(t.staff_id = $1 OR t.team_id IN (SELECT team_id FROM team_members WHERE user_id = $1))`
 	}
-	return `t.provider_id = $1`
+	return `t.provider_id IN ($1, (` + practiceMailboxesSQL + `))`
 }
 
 // decryptOrWithdrawn opens a record; a destroyed key means withdrawn (or

@@ -24,7 +24,7 @@ func (s *MessagingStore) Remind(ctx context.Context, staff messaging.Viewer, mes
 		var opened, byEmail, recent bool
 		// FOR UPDATE: two clicks at once queue one reminder.
 		err := tx.QueryRow(ctx, `SELECT m.thread_id::text, t.provider_id,
-				EXISTS (SELECT 1 FROM message_reads r WHERE r.message_id = m.id AND r.user_id = t.provider_id),
+				`+openedByProviderSideSQL+`,
 				EXISTS (SELECT 1 FROM message_deliveries d WHERE d.message_id = m.id AND d.method = 'tls'),
 				EXISTS (SELECT 1 FROM audit_events e WHERE e.target_type = 'message' AND e.target_id = m.id::text
 					AND e.action = $3 AND e.at > now() - $4::interval)

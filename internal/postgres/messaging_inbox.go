@@ -24,7 +24,7 @@ func pageConds(v messaging.Viewer, p messaging.Page) (cond []string, args []any,
 	}
 	switch p.Filter {
 	case messaging.FilterUnread:
-		cond = append(cond, `EXISTS (`+unreadMessagesSQL+`)`)
+		cond = append(cond, `EXISTS (`+unreadMessagesSQL(v)+`)`)
 	case messaging.FilterAwaiting:
 		cond = append(cond, `t.last_sender_id = t.provider_id`)
 	case messaging.FilterNotDone:
@@ -89,7 +89,7 @@ func (s *MessagingStore) Inbox(ctx context.Context, v messaging.Viewer, p messag
 			t.last_sender_id = t.provider_id, t.expired_at IS NOT NULL,
 			coalesce(nullif(pu.display_name, ''), pu.email::text), pu.email::text,
 			coalesce(su.display_name, ''), coalesce(tm.name, ''),
-			(SELECT count(*) FROM (`+unreadMessagesSQL+`) u), t.status, `+notOpened+`, `+keyColumns+`
+			(SELECT count(*) FROM (`+unreadMessagesSQL(v)+`) u), t.status, `+notOpened+`, `+keyColumns+`
 		FROM threads t
 		LEFT JOIN data_keys dk ON dk.id = t.subject_key
 		JOIN users pu ON pu.id = t.provider_id
@@ -183,16 +183,28 @@ func staffPageCandidates(cond []string, limit string) string {
 // sent before cutoff, that waits in the portal (not delivered over TLS)
 // and that the provider has not opened.
 func notOpenedSQL(cutoff string) string {
-	return `EXISTS (SELECT 1 FROM messages m WHERE m.thread_id = t.id AND m.sender_id <> t.provider_id AND m.recalled_at IS NULL
+	return `EXISTS (SELECT 1 FROM messages m JOIN users mu ON mu.id = m.sender_id WHERE m.thread_id = t.id AND mu.role <> 'provider' AND m.recalled_at IS NULL
 		AND m.created_at < ` + cutoff + `
-		AND NOT EXISTS (SELECT 1 FROM message_reads r WHERE r.message_id = m.id AND r.user_id = t.provider_id)
+		AND NOT ` + openedByProviderSideSQL + `
 		AND NOT EXISTS (SELECT 1 FROM message_deliveries d WHERE d.message_id = m.id AND d.method = 'tls'))`
 }
 
+// openedByProviderSideSQL says message m was opened by its thread's
+// provider or, for a practice's mailbox, by any member: by a provider (a
+// provider can read only their own and their practice's threads).
+const openedByProviderSideSQL = `EXISTS (SELECT 1 FROM message_reads r JOIN users ru ON ru.id = r.user_id WHERE r.message_id = m.id AND ru.role = 'provider')`
+
 // unreadMessagesSQL selects the messages of thread t that viewer $1 has not
-// opened, sent by someone else and not withdrawn.
-const unreadMessagesSQL = `SELECT 1 FROM messages m WHERE m.thread_id = t.id AND m.sender_id <> $1 AND m.recalled_at IS NULL
+// opened, sent by someone else and not withdrawn; for a provider, sent by
+// the plan (a practice colleague's answer is the practice's own).
+func unreadMessagesSQL(v messaging.Viewer) string {
+	sql := `SELECT 1 FROM messages m WHERE m.thread_id = t.id AND m.sender_id <> $1 AND m.recalled_at IS NULL
 	AND NOT EXISTS (SELECT 1 FROM message_reads r WHERE r.message_id = m.id AND r.user_id = $1)`
+	if !v.Staff && !v.Emergency {
+		sql += ` AND NOT EXISTS (SELECT 1 FROM users su WHERE su.id = m.sender_id AND su.role = 'provider')`
+	}
+	return sql
+}
 
 // Cursors are "<unix microseconds>_<thread id>": opaque to users, stable,
 // and exact (timestamps are microsecond precision in PostgreSQL). A cursor

@@ -161,10 +161,12 @@ func (s *MessagingStore) insertMessage(ctx context.Context, tx pgx.Tx, sender me
 	}
 	// A staff message leaves the thread waiting on the provider and brings
 	// it back to the provider's inbox if they had archived it; the
-	// provider's reopens it, even when it was done.
-	if _, err := tx.Exec(ctx, `UPDATE threads SET last_message_at = now(), last_sender_id = $2,
-		status = CASE WHEN provider_id = $2 THEN 'open' ELSE 'waiting' END,
-		provider_archived = provider_archived AND provider_id = $2 WHERE id = $1`, threadID, sender.UserID); err != nil {
+	// provider's reopens it, even when it was done. A practice member
+	// answers for the practice: the thread's last sender is then its
+	// provider (the mailbox), which is what "awaiting reply" asks.
+	if _, err := tx.Exec(ctx, `UPDATE threads SET last_message_at = now(), last_sender_id = CASE WHEN $3 THEN $2 ELSE provider_id END,
+		status = CASE WHEN $3 THEN 'waiting' ELSE 'open' END,
+		provider_archived = provider_archived AND NOT $3 WHERE id = $1`, threadID, sender.UserID, sender.Staff); err != nil {
 		return "", err
 	}
 	if err := AppendAudit(ctx, tx, audit.Event{ActorID: sender.UserID, Action: auditMessageSent, TargetType: "message", TargetID: id, IP: sender.IP,

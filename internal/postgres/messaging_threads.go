@@ -45,7 +45,7 @@ func (s *MessagingStore) Thread(ctx context.Context, v messaging.Viewer, threadI
 			th.OwnerAwayUntil = time.Time{}
 		}
 		th.Subject, th.Withdrawn = subject, !ok && th.ExpiredAt.IsZero()
-		if th.Messages, err = s.threadMessages(ctx, tx, v, threadID, providerID); err != nil {
+		if th.Messages, err = s.threadMessages(ctx, tx, v, threadID); err != nil {
 			return err
 		}
 		if v.Staff {
@@ -75,33 +75,35 @@ func (s *MessagingStore) Thread(ctx context.Context, v messaging.Viewer, threadI
 	return th, wrap("thread", err)
 }
 
-func (s *MessagingStore) threadMessages(ctx context.Context, tx pgx.Tx, v messaging.Viewer, threadID string, providerID int64) ([]messaging.Message, error) {
-	// ReadAt is the other side's first opening: the provider's for staff
-	// messages, any representative's for the provider's messages.
+func (s *MessagingStore) threadMessages(ctx context.Context, tx pgx.Tx, v messaging.Viewer, threadID string) ([]messaging.Message, error) {
+	// ReadAt is the other side's first opening: the provider's (or a
+	// member's of their practice) for staff messages, any
+	// representative's for the provider side's.
 	rows, err := tx.Query(ctx, `
 		SELECT m.id::text, m.sender_id, coalesce(nullif(u.display_name, ''), u.email::text), m.body_key::text, m.body_ct,
 			m.created_at, m.recalled_at IS NOT NULL, coalesce(m.expires_at, 'epoch'),
-			coalesce((SELECT min(r.read_at) FROM message_reads r WHERE r.message_id = m.id AND
-				CASE WHEN m.sender_id = $2 THEN r.user_id <> $2 ELSE r.user_id = $2 END), 'epoch'),
-			`+keyColumns+`
+			coalesce((SELECT min(r.read_at) FROM message_reads r JOIN users ru ON ru.id = r.user_id
+				WHERE r.message_id = m.id AND (ru.role = 'provider') <> (u.role = 'provider')), 'epoch'),
+			u.role = 'provider', `+keyColumns+`
 		FROM messages m JOIN users u ON u.id = m.sender_id
 		LEFT JOIN data_keys dk ON dk.id = m.body_key
-		WHERE m.thread_id = $1 ORDER BY m.created_at, m.id`, threadID, providerID)
+		WHERE m.thread_id = $1 ORDER BY m.created_at, m.id`, threadID)
 	if err != nil {
 		return nil, err
 	}
 	type row struct {
-		msg    messaging.Message
-		sender int64
-		keyID  string
-		ct     []byte
-		expiry time.Time
-		key    joinedKey // the body's data key, joined
+		msg          messaging.Message
+		sender       int64
+		fromProvider bool
+		keyID        string
+		ct           []byte
+		expiry       time.Time
+		key          joinedKey // the body's data key, joined
 	}
 	var list []row
 	for rows.Next() {
 		var r row
-		if err := rows.Scan(append([]any{&r.msg.ID, &r.sender, &r.msg.SenderName, &r.keyID, &r.ct, &r.msg.CreatedAt, &r.msg.Withdrawn, &r.expiry, &r.msg.ReadAt},
+		if err := rows.Scan(append([]any{&r.msg.ID, &r.sender, &r.msg.SenderName, &r.keyID, &r.ct, &r.msg.CreatedAt, &r.msg.Withdrawn, &r.expiry, &r.msg.ReadAt, &r.fromProvider},
 			r.key.dest()...)...); err != nil {
 			rows.Close()
 			return nil, err
@@ -133,7 +135,7 @@ func (s *MessagingStore) threadMessages(ctx context.Context, tx pgx.Tx, v messag
 	for _, r := range list {
 		m := r.msg
 		m.FromViewer = r.sender == v.UserID
-		m.FromProvider = r.sender == providerID
+		m.FromProvider = r.fromProvider
 		if m.ReadAt.Equal(epoch) {
 			m.ReadAt = time.Time{}
 		}

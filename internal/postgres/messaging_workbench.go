@@ -251,6 +251,6 @@ func (s *MessagingStore) SetArchived(ctx context.Context, provider messaging.Vie
 
 func (s *MessagingStore) UnreadThreads(ctx context.Context, provider messaging.Viewer) (int, error) {
 	var n int
-	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM threads t WHERE `+threadScope(provider)+` AND NOT t.provider_archived AND EXISTS (`+unreadMessagesSQL+`)`, provider.UserID).Scan(&n)
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM threads t WHERE `+threadScope(provider)+` AND NOT t.provider_archived AND EXISTS (`+unreadMessagesSQL(provider)+`)`, provider.UserID).Scan(&n)
 	return n, wrap("unread threads", err)
 }

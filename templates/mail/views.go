@@ -215,3 +215,43 @@ func (v DigestView) Text() string {
 	writeFooter(context.Background(), &b, v.OrgName, v.HelpURL, v.Contacts)
 	return b.String()
 }
+
+// PracticeInviteView feeds the email inviting a provider into a practice:
+// who invited them to which practice, and where to answer (with a
+// registration link when their account is new).
+type PracticeInviteView struct {
+	OrgName, Practice, InvitedBy string
+	// URL is the registration link (Register) or the practice page.
+	URL       string
+	Register  bool
+	ExpiresIn string // the registration link's life, "72 hours"
+	Until     string // the invitation's last day
+	HelpURL   string
+	Contacts  []string
+}
+
+func (v PracticeInviteView) Subject() string {
+	return "You are invited to " + v.Practice + " on " + v.OrgName + " Secure Messaging"
+}
+
+// Lead is the invitation's first sentence.
+func (v PracticeInviteView) Lead() string {
+	return fmt.Sprintf("%s invited you to join %s on %s Secure Messaging: you would read and answer the practice's secure messages with your own account.",
+		v.InvitedBy, v.Practice, v.OrgName)
+}
+
+// Next says what to do, and until when.
+func (v PracticeInviteView) Next() string {
+	if v.Register {
+		return fmt.Sprintf("Register with the link below (it works once, for %s), then accept the invitation. The invitation waits until %s.", v.ExpiresIn, v.Until)
+	}
+	return fmt.Sprintf("Sign in and accept it on your practice page. The invitation waits until %s.", v.Until)
+}
+
+func (v PracticeInviteView) Text() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\n\n%s\n\n%s\n\n", v.Lead(), v.Next(), v.URL)
+	b.WriteString("If you do not know the practice, ignore this email: nothing changes until you accept.\n\n")
+	writeFooter(context.Background(), &b, v.OrgName, v.HelpURL, v.Contacts)
+	return b.String()
+}

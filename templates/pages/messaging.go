@@ -65,6 +65,18 @@ type ProviderCardView struct {
 	// From the provider's profile; "" leaves a line out.
 	Practice, Phone, Language string
 	ResendAction              string
+	// Group is the practice the provider's account belongs to (as its
+	// mailbox or a member); nil when none.
+	Group *ProviderPractice
+}
+
+// ProviderPractice is a provider's practice as staff see it.
+type ProviderPractice struct {
+	Name, NPI, County, LineOfBusiness string
+	// Address is the practice's shared address; WriteURL composes to it.
+	Address, WriteURL string
+	// Mailbox says this provider's account is that address.
+	Mailbox bool
 }
 
 // FilterLink is one tab of the staff inbox's filters.
