@@ -43,6 +43,8 @@ type App struct {
 	// Keys is the envelope-encryption store of every encrypted record.
 	Keys     *postgres.DataKeys
 	Messages *messaging.Service
+	// Practices are the practices' shared mailboxes (issue 15).
+	Practices *practices.Service
 	// MessageStore also runs retention (the purge job calls it).
 	MessageStore *postgres.MessagingStore
 	// Delivery decides per mail domain how messages go (TLS or portal).
@@ -206,6 +208,7 @@ func New(cfg *config.Config, log *slog.Logger, pool *pgxpool.Pool, keyring envel
 		Accounts:      accountSvc,
 		Keys:          keys,
 		Messages:      messages,
+		Practices:     practiceSvc,
 		MessageStore:  messageStore,
 		Delivery:      router,
 		ReplyTokens:   replyTokens,

@@ -17,6 +17,7 @@ import (
 	"github.com/healthnet/secureportal/internal/mailcatcher"
 	"github.com/healthnet/secureportal/internal/messaging"
 	"github.com/healthnet/secureportal/internal/postgres"
+	"github.com/healthnet/secureportal/internal/practices"
 )
 
 // devDefaults is the demo configuration of `make run`: the health plan's real
@@ -121,8 +122,10 @@ func cmdDev(ctx context.Context, args []string, getenv func(string) string, stdo
     Demo accounts (password for all: %s)
       admin     %s
       staff     %s (Los Angeles team), %s (San Diego team)
-      provider  %s (has a message waiting)
+      provider  %s (has a message waiting; a member of the practice below)
                 %s (its mail server takes TLS)
+                %s (the shared address of the practice
+                Lopez Family Medicine: its message is in Dr. Lopez's inbox too)
     Staff and admins set up an authenticator app at their first sign-in:
     any phone app, or `+"`oathtool --totp -b KEY`"+` with the key the page
     shows (PORTAL_MFA_STAFF=optional make run skips that step).
@@ -137,7 +140,7 @@ func cmdDev(ctx context.Context, args []string, getenv func(string) string, stdo
   └──────────────────────────────────────────────────────────────┘
 
 `, cfg.Org.Name, cfg.BaseURL, mln.Addr(), cfg.MetricsAddr, demoPassword, demoUsers[0].email, demoUsers[1].email, demoUsers[2].email, demoUsers[3].email, demoUsers[4].email,
-			devBannerDelivery(cfg.Delivery.TLSFirst(), cfg.Delivery.InboundAddr, cfg.Delivery.ReplyDomain, hostsErr),
+			demoUsers[5].email, devBannerDelivery(cfg.Delivery.TLSFirst(), cfg.Delivery.InboundAddr, cfg.Delivery.ReplyDomain, hostsErr),
 			cfg.DatabaseURL, cfg.KeyringPath)
 	})
 }
@@ -155,6 +158,8 @@ var demoUsers = []struct {
 	{"rep.sd@healthnet.example", "Sam Duarte", accounts.RoleStaff, "Provider Services – San Diego County"},
 	{"dr.lopez@clinic.example", "Dr. Maria Lopez", accounts.RoleProvider, ""},
 	{"dr.chen@tls-clinic.example", "Dr. Wei Chen", accounts.RoleProvider, ""},
+	// The practice's shared address; Dr. Lopez is a member (seedPractice).
+	{"frontdesk@clinic.example", "Lopez Family Medicine front desk", accounts.RoleProvider, ""},
 }
 
 // seedDemo creates the demo teams, accounts and a first thread once; later
@@ -186,14 +191,49 @@ func seedDemo(ctx context.Context, app *app.App) error {
 			}
 		}
 	}
-	if !created["dr.lopez@clinic.example"] {
-		return nil
-	}
 	rep := messaging.Viewer{UserID: ids["rep.la@healthnet.example"], Staff: true}
-	files := &demoFiles{name: "authorization-summary.txt",
-		body: "Demo attachment: prior authorization summary for member 000-DEMO.\nNo real patient data.\n"}
-	_, err := app.Messages.StartToProvider(ctx, rep, "dr.lopez@clinic.example", "Prior authorization for member 000-DEMO",
-		"Dr. Lopez,\n\nThe prior authorization you asked about is approved; the summary is attached.\n\nLena Ortiz\nProvider Services – Los Angeles County", 0, files)
+	if created["dr.lopez@clinic.example"] {
+		files := &demoFiles{name: "authorization-summary.txt",
+			body: "Demo attachment: prior authorization summary for member 000-DEMO.\nNo real patient data.\n"}
+		if _, err := app.Messages.StartToProvider(ctx, rep, "dr.lopez@clinic.example", "Prior authorization for member 000-DEMO",
+			"Dr. Lopez,\n\nThe prior authorization you asked about is approved; the summary is attached.\n\nLena Ortiz\nProvider Services – Los Angeles County", 0, files); err != nil {
+			return err
+		}
+	}
+	if created["frontdesk@clinic.example"] {
+		return seedPractice(ctx, app, rep)
+	}
+	return nil
+}
+
+// seedPractice starts the demo practice from the front desk's account,
+// with Dr. Lopez as a member, and sends the front desk a first message:
+// signed in as Dr. Lopez, it is in her inbox as practice mail.
+func seedPractice(ctx context.Context, app *app.App, rep messaging.Viewer) error {
+	desk, err := app.Accounts.UserByEmail(ctx, "frontdesk@clinic.example")
+	if err != nil {
+		return err
+	}
+	lopez, err := app.Accounts.UserByEmail(ctx, "dr.lopez@clinic.example")
+	if err != nil {
+		return err
+	}
+	if _, err := app.Practices.Start(ctx, desk, practices.Practice{Name: "Lopez Family Medicine", NPI: "1234567893", County: "Los Angeles",
+		LineOfBusiness: "Cal MediConnect"}, "127.0.0.1"); err != nil {
+		return fmt.Errorf("demo practice: %w", err)
+	}
+	if err := app.Practices.Invite(ctx, desk, lopez.Email, "127.0.0.1"); err != nil {
+		return fmt.Errorf("demo practice invitation: %w", err)
+	}
+	invites, err := app.Practices.InvitesFor(ctx, lopez)
+	if err != nil || len(invites) == 0 {
+		return fmt.Errorf("demo practice invitation: %v", err)
+	}
+	if err := app.Practices.Accept(ctx, lopez, invites[0].ID, "127.0.0.1"); err != nil {
+		return fmt.Errorf("demo practice membership: %w", err)
+	}
+	_, err = app.Messages.StartToProvider(ctx, rep, desk.Email, "Eligibility check for member 000-DEMO-2",
+		"Front desk,\n\nThe member's eligibility is confirmed through the end of the year.\n\nLena Ortiz\nProvider Services – Los Angeles County", 0, nil)
 	return err
 }
 
