@@ -54,10 +54,11 @@ func link(text string) chromedp.Search {
 	return chromedp.Search(fmt.Sprintf(`//a[normalize-space()=%q]`, text))
 }
 
-// navLink selects a link of the main navigation by the label it starts
-// with (a badge such as an unread count may follow it).
+// navLink selects a link of the main navigation (in English or Spanish)
+// by the label it starts with (a badge such as an unread count may follow
+// it).
 func navLink(label string) chromedp.Search {
-	return chromedp.Search(fmt.Sprintf(`//nav[@aria-label="Main"]//a[starts-with(normalize-space(), %q)]`, label))
+	return chromedp.Search(fmt.Sprintf(`//nav[@aria-label="Main" or @aria-label="Principal"]//a[starts-with(normalize-space(), %q)]`, label))
 }
 
 func button(text string) chromedp.Search {

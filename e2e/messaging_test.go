@@ -174,7 +174,7 @@ func (tb *tab) expectSent(prefix string) string {
 	if p := tb.path(); !strings.HasPrefix(p, prefix) || !strings.HasSuffix(p, "?sent=1") {
 		tb.t.Errorf("after sending the browser is at %s, want %s{id}?sent=1", p, prefix)
 	}
-	if got := tb.text(testid("notice")); got != "Your message was sent securely." {
+	if got := tb.text(testid("notice")); got != "Your message was sent securely." && got != "Su mensaje se envió de forma segura." {
 		tb.t.Errorf("notice after sending = %q", got)
 	}
 	return tb.threadID()
