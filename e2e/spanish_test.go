@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -39,13 +40,14 @@ func (tb *tab) expectSpanish(name string) {
 	}
 }
 
-// englishLeft are the catalog's English texts on the page.
+// englishLeft are the catalog's English texts on the page, as whole words
+// ("provider" in provider_services@… is an address, not English).
 func (tb *tab) englishLeft() []string {
 	tb.t.Helper()
 	text := eval[string](tb, `document.body.innerText`)
 	var left []string
 	for _, en := range i18n.Translated() {
-		if len(en) >= 8 && !strings.Contains(en, "%") && strings.Contains(text, en) {
+		if len(en) >= 8 && !strings.Contains(en, "%") && regexp.MustCompile(`(^|\W)`+regexp.QuoteMeta(en)+`($|\W)`).MatchString(text) {
 			left = append(left, en)
 		}
 	}
@@ -54,9 +56,10 @@ func (tb *tab) englishLeft() []string {
 
 // A provider whose browser asks for Spanish (Accept-Language es) follows
 // the notification's link, registers, reads the message and replies; signs
-// out, forgets the password and resets it: every page in Spanish, no
-// English text of the catalog left on any, each passing axe; the
-// conversation fits a phone.
+// out, forgets the password and resets it, then visits the account's
+// pages and the practice page: every page in Spanish, no English text of
+// the catalog left on any, each passing axe; the conversation and the
+// practice page fit a phone.
 func TestJourneyInSpanish(t *testing.T) {
 	j := startJourney(t, "J15 a provider in Spanish", nil)
 	staff, _ := j.site.createStaff("lena.ortiz@healthnet.example", "Lena Ortiz", teamLA)
@@ -127,4 +130,16 @@ func TestJourneyInSpanish(t *testing.T) {
 	if n := j.count(`[data-testid="thread-row"]`); n != 1 {
 		t.Errorf("inbox lists %d conversations, want 1", n)
 	}
+	// The account's pages and the practice page, as the front desk
+	// finds them.
+	for _, p := range []struct{ path, id, name string }{
+		{"/account", "account-page", "su cuenta"},
+		{"/account/profile", "profile-page", "su perfil"},
+		{"/account/password", "change-password-page", "cambiar la contraseña"},
+		{"/practice", "practice-page", "consultorio"},
+	} {
+		j.navigate(p.path)
+		page(p.id, p.name)
+	}
+	j.expectFitsPhone("consultorio")
 }

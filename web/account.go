@@ -1,10 +1,10 @@
 package web
 
 import (
-	"fmt"
 	"net/http"
 
 	"github.com/healthnet/secureportal/internal/accounts"
+	"github.com/healthnet/secureportal/internal/i18n"
 	"github.com/healthnet/secureportal/templates/pages"
 )
 
@@ -17,15 +17,15 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := pages.AccountView{Chrome: s.chrome(r), Email: u.Email, Name: displayName(u), Role: string(u.Role), LastLogin: s.day(r.Context(), u.LastLoginAt),
-		PreviousLogin: "None: this is your first sign-in."}
+		PreviousLogin: i18n.T(r.Context(), "None: this is your first sign-in.")}
 	if !h.Previous.IsZero() {
-		v.PreviousLogin = s.day(r.Context(), h.Previous) + ", from " + h.PreviousIP
+		v.PreviousLogin = i18n.Tf(r.Context(), "%s, from %s", s.day(r.Context(), h.Previous), h.PreviousIP)
 	}
 	switch {
 	case h.FailedSince == 1:
-		v.FailedAttempts = "1 failed sign-in attempt with your email address since your previous sign-in."
+		v.FailedAttempts = i18n.T(r.Context(), "1 failed sign-in attempt with your email address since your previous sign-in.")
 	case h.FailedSince > 1:
-		v.FailedAttempts = fmt.Sprintf("%d failed sign-in attempts with your email address since your previous sign-in.", h.FailedSince)
+		v.FailedAttempts = i18n.Tf(r.Context(), "%d failed sign-in attempts with your email address since your previous sign-in.", h.FailedSince)
 	}
 	if v.Factors, err = s.accountFactors(r, u, h); err != nil {
 		s.serverError(w, r, err)

@@ -1,10 +1,10 @@
 package web
 
 import (
-	"github.com/healthnet/secureportal/internal/i18n"
 	"net/http"
 
 	"github.com/healthnet/secureportal/internal/accounts"
+	"github.com/healthnet/secureportal/internal/i18n"
 	"github.com/healthnet/secureportal/templates/pages"
 )
 
@@ -22,7 +22,7 @@ func languageName(code string) string {
 func (s *Server) profileForm(r *http.Request, p accounts.Profile, fe accounts.FieldErrors) pages.ProfileFormView {
 	v := pages.ProfileFormView{Chrome: s.chrome(r),
 		Name: pages.Field{Name: "name", Label: "Your name", Type: "text", Value: p.Name, Error: fe["name"], Autocomplete: "name", MaxLength: 200,
-			Hint: "As it should appear to " + s.cfg.Org.Name + ", for example “Dr. Priya Shah” or “Harbor Pediatrics front desk”."},
+			Hint: i18n.Tf(r.Context(), "As it should appear to %s, for example “Dr. Priya Shah” or “Harbor Pediatrics front desk”.", s.cfg.Org.Name)},
 		Practice: pages.Field{Name: "practice", Label: "Practice (optional)", Type: "text", Value: p.Practice, Error: fe["practice"], Autocomplete: "organization", MaxLength: 200},
 		Phone: pages.Field{Name: "phone", Label: "Phone (optional)", Type: "tel", Value: p.Phone, Error: fe["phone"], Autocomplete: "tel", MaxLength: 40,
 			Hint: "Where a representative can call back, for example (619) 555-0142 ext. 12."},

@@ -45,7 +45,7 @@ func TestProvidersKeepAProfileStaffSee(t *testing.T) {
 	p := b.post("/account/profile", url.Values{"name": {"Dr. Priya Shah"}, "practice": {"Harbor Pediatrics"}, "phone": {"(619) 555-0142 ext. 12"}, "language": {"es"}})
 	must(t, "saved: "+p.Location, p.Status == http.StatusSeeOther && p.Location == "/account?changed=profile")
 	// Spanish chosen, the portal speaks it from now on in this browser.
-	contains(t, "account page shows it", b.get(p.Location).Body, "Your profile was saved.", "Harbor Pediatrics", "(619) 555-0142 ext. 12", "Español",
+	contains(t, "account page shows it, in Spanish now", b.get(p.Location).Body, "Su perfil se guardó.", "Harbor Pediatrics", "(619) 555-0142 ext. 12", "Español",
 		`<html lang="es">`, "Sesión iniciada como Dr. Priya Shah")
 	must(t, "audited with what changed, not the values", s.audited("account.profile_updated", `{"changed":["name","practice","phone","language"]}`) == 1)
 	contains(t, "staff see it", rep.get(fmt.Sprintf("/staff/providers/%d", dr.ID)).Body, "Harbor Pediatrics", "(619) 555-0142 ext. 12", "Prefers to read in", "Español")
