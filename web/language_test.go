@@ -161,3 +161,37 @@ func firstThreadLink(t *testing.T, body string) string {
 	}
 	return m[1]
 }
+
+// The account emails speak the provider's language too: a reset link,
+// the notice that the password changed, and a practice's invitation; a
+// provider reading in English gets them as before.
+func TestAccountEmailsSpeakTheProvidersLanguage(t *testing.T) {
+	s := newSite(t, nil)
+	es, en := s.provider("recepcion@clinica.example"), s.provider("office@clinic.example")
+	if _, err := s.app.Pool.Exec(context.Background(), `INSERT INTO provider_profiles (user_id, language) VALUES ($1, 'es')`, es.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, to := range []string{es.Email, en.Email} {
+		s.browser().post("/forgot-password", url.Values{"email": {to}})
+	}
+	m, link := s.mailTo(es.Email, "Restablezca su contraseña de Mensajería Segura de Health Net", "/reset-password/")
+	for _, want := range []string{"Alguien pidió restablecer la contraseña", "Para elegir una contraseña nueva, abra este enlace:", "Guía del correo seguro"} {
+		must(t, "the Spanish reset email's text says "+want, strings.Contains(m.Text, want))
+	}
+	must(t, "its HTML is Spanish", strings.Contains(m.HTML, `lang="es"`) && strings.Contains(m.HTML, "seleccione el botón"))
+	must(t, "no English left in it", !strings.Contains(m.Text, "Someone asked") && !strings.Contains(m.HTML, "Someone asked"))
+	m, _ = s.mailTo(en.Email, "Reset your Health Net Secure Messaging password", "/reset-password/")
+	must(t, "the English reset email as before", strings.Contains(m.Text, "To choose a new password, open this link:"))
+
+	b := s.browser()
+	p := b.post(link, url.Values{"password": {"violet harbour lanterns sway gently"}, "password_confirm": {"violet harbour lanterns sway gently"}})
+	must(t, "reset", p.Status == http.StatusSeeOther)
+	m, _ = s.mailTo(es.Email, "Su contraseña de Mensajería Segura de Health Net cambió", "")
+	must(t, "the Spanish password-changed notice", strings.Contains(m.Text, "acaba de cambiar") && strings.Contains(m.HTML, "restablezca su contraseña ahora"))
+
+	// A practice's invitation, to the Spanish reader.
+	desk := s.practiceWithInvite("frontdesk@clinica.example", "")
+	must(t, "invited", desk.post("/practice/invites", url.Values{"email": {es.Email}}).Status == http.StatusSeeOther)
+	m, _ = s.mailTo(es.Email, "Lo invitan a Practice of frontdesk@clinica.example en Mensajería Segura de Health Net", "/practice")
+	must(t, "the Spanish invitation: "+m.Text, strings.Contains(m.Text, "lo invitó a unirse") && strings.Contains(m.HTML, "Ver la invitación"))
+}

@@ -103,6 +103,15 @@ func DateTime(ctx context.Context, t time.Time) string {
 	return fmt.Sprintf("%d %s %d, %s %s %s", t.Day(), monthsES[t.Month()-1], t.Year(), t.Format("3:04"), half, t.Format("MST"))
 }
 
+// Date writes t's day as ctx's language does: "Dec 16, 2026",
+// "16 dic 2026".
+func Date(ctx context.Context, t time.Time) string {
+	if Lang(ctx) != Spanish {
+		return t.Format("Jan 2, 2006")
+	}
+	return fmt.Sprintf("%d %s %d", t.Day(), monthsES[t.Month()-1], t.Year())
+}
+
 // Translated lists the English of every text that has Spanish different
 // from it: what a page shown in Spanish must not hold (the browser
 // journey in Spanish checks each of its pages against it).

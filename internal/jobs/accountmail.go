@@ -12,9 +12,11 @@ import (
 	"github.com/a-h/templ"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
+	"golang.org/x/text/language"
 
 	"github.com/healthnet/secureportal/internal/accounts"
 	"github.com/healthnet/secureportal/internal/delivery"
+	"github.com/healthnet/secureportal/internal/i18n"
 	"github.com/healthnet/secureportal/templates/layout"
 	"github.com/healthnet/secureportal/templates/mail"
 )
@@ -87,7 +89,12 @@ func (w *LinkEmailWorker) Work(ctx context.Context, job *river.Job[accounts.Link
 	if err != nil {
 		return err
 	}
+	lang, err := languageOf(ctx, w.Accounts, u)
+	if err != nil {
+		return err
+	}
 	v := mail.LinkView{
+		Speech:   mail.Speech{Lang: lang},
 		OrgName:  w.Site.OrgName,
 		Register: a.Purpose == accounts.PurposeRegister,
 		HelpURL:  w.Site.link("/help"),
@@ -98,7 +105,7 @@ func (w *LinkEmailWorker) Work(ctx context.Context, job *river.Job[accounts.Link
 	} else {
 		v.URL, v.ExpiresIn = w.Site.link("/reset-password/"+raw), layout.Duration(w.Site.ResetTTL)
 	}
-	html, err := render(ctx, mail.LinkHTML(v))
+	html, err := render(v.Context(ctx), mail.LinkHTML(v))
 	if err != nil {
 		return err
 	}
@@ -124,8 +131,10 @@ func (w *PasswordChangedWorker) Timeout(*river.Job[accounts.PasswordChangedEmail
 }
 
 func (w *PasswordChangedWorker) Work(ctx context.Context, job *river.Job[accounts.PasswordChangedEmail]) error {
-	v := mail.PasswordChangedView{OrgName: w.Site.OrgName, ForgotURL: w.Site.link("/forgot-password"), HelpURL: w.Site.link("/help"), Contacts: w.Site.Contacts}
-	return w.notice(sentPasswordChanged).send(ctx, job.JobRow, job.Args.UserID, v.Subject(), v.Text(), mail.PasswordChangedHTML(v))
+	return w.notice(sentPasswordChanged).send(ctx, job.JobRow, job.Args.UserID, func(sp mail.Speech) (string, string, templ.Component) {
+		v := mail.PasswordChangedView{Speech: sp, OrgName: w.Site.OrgName, ForgotURL: w.Site.link("/forgot-password"), HelpURL: w.Site.link("/help"), Contacts: w.Site.Contacts}
+		return v.Subject(), v.Text(), mail.PasswordChangedHTML(v)
+	})
 }
 
 // SecurityNoticeWorker tells a user that their sign-in factors changed
@@ -142,9 +151,11 @@ func (w *SecurityNoticeWorker) Timeout(*river.Job[accounts.SecurityNotice]) time
 }
 
 func (w *SecurityNoticeWorker) Work(ctx context.Context, job *river.Job[accounts.SecurityNotice]) error {
-	v := mail.SecurityNoticeView{OrgName: w.Site.OrgName, Change: string(job.Args.Change), AccountURL: w.Site.link("/account"),
-		ForgotURL: w.Site.link("/forgot-password"), HelpURL: w.Site.link("/help"), Contacts: w.Site.Contacts}
-	return w.notice(sentSecurityNotice).send(ctx, job.JobRow, job.Args.UserID, v.Subject(), v.Text(), mail.SecurityNoticeHTML(v))
+	return w.notice(sentSecurityNotice).send(ctx, job.JobRow, job.Args.UserID, func(sp mail.Speech) (string, string, templ.Component) {
+		v := mail.SecurityNoticeView{Speech: sp, OrgName: w.Site.OrgName, Change: string(job.Args.Change), AccountURL: w.Site.link("/account"),
+			ForgotURL: w.Site.link("/forgot-password"), HelpURL: w.Site.link("/help"), Contacts: w.Site.Contacts}
+		return v.Subject(), v.Text(), mail.SecurityNoticeHTML(v)
+	})
 }
 
 // notice sends an account notice (no link token, no PHI) to a user once:
@@ -157,7 +168,11 @@ type notice struct {
 	kind     string // mail_sent.kind
 }
 
-func (n notice) send(ctx context.Context, job *rivertype.JobRow, userID int64, subject, text string, body templ.Component) error {
+// compose writes an email in the recipient's language: its subject, text
+// and HTML body.
+type compose func(mail.Speech) (subject, text string, body templ.Component)
+
+func (n notice) send(ctx context.Context, job *rivertype.JobRow, userID int64, write compose) error {
 	if _, sent, err := sentBefore(ctx, n.sent, job.ID); err != nil || sent {
 		if sent {
 			n.log.InfoContext(ctx, "notice already sent by an earlier attempt", "kind", n.kind, "user_id", userID, "attempt", job.Attempt)
@@ -171,13 +186,33 @@ func (n notice) send(ctx context.Context, job *rivertype.JobRow, userID int64, s
 	if err != nil {
 		return err
 	}
-	html, err := render(ctx, body)
+	lang, err := languageOf(ctx, n.accounts, u)
+	if err != nil {
+		return err
+	}
+	sp := mail.Speech{Lang: lang}
+	subject, text, body := write(sp)
+	html, err := render(sp.Context(ctx), body)
 	if err != nil {
 		return err
 	}
 	return n.mailer.Send(ctx, delivery.Email{To: u.Email, Subject: subject, Text: text, HTML: html,
 		Key:      mailKey(n.kind, job.ID, job.Attempt, false),
 		Accepted: func() error { return markSent(ctx, n.sent, n.log, job.ID, n.kind) }})
+}
+
+// languageOf is the language u reads email in: their profile's for a
+// provider, English for the plan's staff.
+func languageOf(ctx context.Context, accts *accounts.Service, u accounts.User) (language.Tag, error) {
+	if u.Role != accounts.RoleProvider {
+		return language.English, nil
+	}
+	p, err := accts.Profile(ctx, u)
+	if err != nil {
+		return language.Und, err
+	}
+	tag, _ := i18n.Parse(p.Language)
+	return tag, nil
 }
 
 func render(ctx context.Context, c templ.Component) (string, error) {

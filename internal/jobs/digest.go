@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/a-h/templ"
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
@@ -76,9 +77,12 @@ func (w *DigestEmailWorker) Work(ctx context.Context, job *river.Job[DigestEmail
 	if err != nil || n == 0 {
 		return err // read meanwhile: nothing to announce
 	}
-	v := mail.DigestView{OrgName: w.Site.OrgName, Count: n, InboxURL: w.Site.link("/inbox"), AccountURL: w.Site.link("/account/profile"),
-		HelpURL: w.Site.link("/help"), Contacts: w.Site.Contacts}
-	if err := w.notice(sentDigest).send(ctx, job.JobRow, job.Args.UserID, v.Subject(), v.Text(), mail.DigestHTML(v)); err != nil {
+	err = w.notice(sentDigest).send(ctx, job.JobRow, job.Args.UserID, func(sp mail.Speech) (string, string, templ.Component) {
+		v := mail.DigestView{Speech: sp, OrgName: w.Site.OrgName, Count: n, InboxURL: w.Site.link("/inbox"), AccountURL: w.Site.link("/account/profile"),
+			HelpURL: w.Site.link("/help"), Contacts: w.Site.Contacts}
+		return v.Subject(), v.Text(), mail.DigestHTML(v)
+	})
+	if err != nil {
 		return err
 	}
 	return w.Digests.MarkDigestSent(ctx, job.Args.UserID)

@@ -170,11 +170,11 @@ func (w *NotifyWorker) finishSent(ctx context.Context, job *river.Job[messaging.
 // profile, and makes its link open the portal in it too (?lang=, which
 // the portal remembers).
 func (w *NotifyWorker) inTheirLanguage(ctx context.Context, u accounts.User, v *mail.NotificationView) error {
-	p, err := w.Accounts.Profile(ctx, u)
+	tag, err := languageOf(ctx, w.Accounts, u)
 	if err != nil {
 		return err
 	}
-	if tag, ok := i18n.Parse(p.Language); ok && tag == i18n.Spanish {
+	if tag == i18n.Spanish {
 		v.Lang, v.URL = tag, v.URL+"?lang=es"
 	}
 	return nil

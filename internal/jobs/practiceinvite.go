@@ -9,6 +9,7 @@ import (
 
 	"github.com/healthnet/secureportal/internal/accounts"
 	"github.com/healthnet/secureportal/internal/delivery"
+	"github.com/healthnet/secureportal/internal/i18n"
 	"github.com/healthnet/secureportal/internal/practices"
 	"github.com/healthnet/secureportal/templates/layout"
 	"github.com/healthnet/secureportal/templates/mail"
@@ -40,8 +41,16 @@ func (w *PracticeInviteWorker) Work(ctx context.Context, job *river.Job[practice
 	if err != nil {
 		return err
 	}
-	v := mail.PracticeInviteView{OrgName: w.Site.OrgName, Practice: inv.PracticeName, InvitedBy: inv.InvitedBy, URL: w.Site.link("/practice"),
-		Until: inv.ExpiresAt.UTC().Format("January 2, 2006"), HelpURL: w.Site.link("/help"), Contacts: w.Site.Contacts}
+	invitee, err := w.Accounts.User(ctx, inv.UserID)
+	if err != nil {
+		return err
+	}
+	lang, err := languageOf(ctx, w.Accounts, invitee)
+	if err != nil {
+		return err
+	}
+	v := mail.PracticeInviteView{Speech: mail.Speech{Lang: lang}, OrgName: w.Site.OrgName, Practice: inv.PracticeName, InvitedBy: inv.InvitedBy, URL: w.Site.link("/practice"),
+		Until: i18n.Date(i18n.With(ctx, lang), inv.ExpiresAt), HelpURL: w.Site.link("/help"), Contacts: w.Site.Contacts}
 	if job.Args.Register {
 		raw, _, err := w.Accounts.IssueLink(ctx, inv.UserID, accounts.PurposeRegister, "/practice")
 		switch {
@@ -54,7 +63,7 @@ func (w *PracticeInviteWorker) Work(ctx context.Context, job *river.Job[practice
 			v.Register, v.URL, v.ExpiresIn = true, w.Site.link("/register/"+raw), layout.Duration(w.Site.RegistrationTTL)
 		}
 	}
-	html, err := render(ctx, mail.PracticeInviteHTML(v))
+	html, err := render(v.Context(ctx), mail.PracticeInviteHTML(v))
 	if err != nil {
 		return err
 	}

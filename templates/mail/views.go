@@ -13,8 +13,23 @@ import (
 	"github.com/healthnet/secureportal/internal/i18n"
 )
 
+// Speech is the recipient's language, embedded in every email's view:
+// English when unset. Render the HTML with Context.
+type Speech struct {
+	Lang language.Tag
+}
+
+// Context is ctx in the recipient's language.
+func (s Speech) Context(ctx context.Context) context.Context { return i18n.With(ctx, s.Lang) }
+
+// tr is i18n.Tf in the recipient's language.
+func (s Speech) tr(format string, args ...any) string {
+	return i18n.Tf(s.Context(context.Background()), format, args...)
+}
+
 // LinkView feeds an email that carries a registration or reset link.
 type LinkView struct {
+	Speech
 	OrgName string
 	// Register is true for a registration link, false for a password reset.
 	Register  bool
@@ -27,29 +42,53 @@ type LinkView struct {
 // Subject is the email's subject line.
 func (v LinkView) Subject() string {
 	if v.Register {
-		return "Complete your " + v.OrgName + " Secure Messaging registration"
+		return v.tr("Complete your %s Secure Messaging registration", v.OrgName)
 	}
-	return "Reset your " + v.OrgName + " Secure Messaging password"
+	return v.tr("Reset your %s Secure Messaging password", v.OrgName)
+}
+
+// Lines are the body's sentences before the link's life.
+func (v LinkView) Lines() []string {
+	if v.Register {
+		return []string{v.tr("%s uses Secure Messaging to send you protected health information.", v.OrgName),
+			v.tr("To register, select the button and choose a password.")}
+	}
+	return []string{v.tr("Someone asked to reset the password of your %s Secure Messaging account.", v.OrgName),
+		v.tr("To choose a new password, select the button. If you did not ask for this, ignore this email: your password stays as it is.")}
+}
+
+// Action is the button's label.
+func (v LinkView) Action() string {
+	if v.Register {
+		return v.tr("Register now")
+	}
+	return v.tr("Choose a new password")
+}
+
+// Life says how long the link works.
+func (v LinkView) Life() string {
+	return v.tr("The link works once, for %s. If it has expired, the page lets you ask for a new one.", v.tr(v.ExpiresIn))
 }
 
 // Text is the plain-text body.
 func (v LinkView) Text() string {
 	var b strings.Builder
 	if v.Register {
-		fmt.Fprintf(&b, "%s uses Secure Messaging to send you protected health information.\n\n", v.OrgName)
-		fmt.Fprintf(&b, "To register, open this link and choose a password:\n\n%s\n\n", v.URL)
+		fmt.Fprintf(&b, "%s\n\n", v.tr("%s uses Secure Messaging to send you protected health information.", v.OrgName))
+		fmt.Fprintf(&b, "%s\n\n%s\n\n", v.tr("To register, open this link and choose a password:"), v.URL)
 	} else {
-		fmt.Fprintf(&b, "Someone asked to reset the password of your %s Secure Messaging account.\n\n", v.OrgName)
-		fmt.Fprintf(&b, "To choose a new password, open this link:\n\n%s\n\n", v.URL)
-		b.WriteString("If you did not ask for this, ignore this email: your password stays as it is.\n\n")
+		fmt.Fprintf(&b, "%s\n\n", v.tr("Someone asked to reset the password of your %s Secure Messaging account.", v.OrgName))
+		fmt.Fprintf(&b, "%s\n\n%s\n\n", v.tr("To choose a new password, open this link:"), v.URL)
+		fmt.Fprintf(&b, "%s\n\n", v.tr("If you did not ask for this, ignore this email: your password stays as it is."))
 	}
-	fmt.Fprintf(&b, "The link works once, for %s. If it has expired, the page lets you ask for a new one.\n\n", v.ExpiresIn)
-	writeFooter(context.Background(), &b, v.OrgName, v.HelpURL, v.Contacts)
+	fmt.Fprintf(&b, "%s\n\n", v.Life())
+	writeFooter(v.Context(context.Background()), &b, v.OrgName, v.HelpURL, v.Contacts)
 	return b.String()
 }
 
 // PasswordChangedView feeds the notice sent after a password change.
 type PasswordChangedView struct {
+	Speech
 	OrgName   string
 	ForgotURL string
 	HelpURL   string
@@ -57,20 +96,26 @@ type PasswordChangedView struct {
 }
 
 func (v PasswordChangedView) Subject() string {
-	return "Your " + v.OrgName + " Secure Messaging password was changed"
+	return v.tr("Your %s Secure Messaging password was changed", v.OrgName)
+}
+
+// What says what happened.
+func (v PasswordChangedView) What() string {
+	return v.tr("The password of your %s Secure Messaging account was just changed, and every signed-in session was signed out.", v.OrgName)
 }
 
 func (v PasswordChangedView) Text() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "The password of your %s Secure Messaging account was just changed, and every signed-in session was signed out.\n\n", v.OrgName)
-	fmt.Fprintf(&b, "If this was you, there is nothing to do.\n\nIf it was not, reset your password now at %s and call us.\n\n", v.ForgotURL)
-	writeFooter(context.Background(), &b, v.OrgName, v.HelpURL, v.Contacts)
+	fmt.Fprintf(&b, "%s\n\n%s\n\n%s\n\n", v.What(), v.tr("If this was you, there is nothing to do."),
+		v.tr("If it was not, reset your password now at %s and call us.", v.ForgotURL))
+	writeFooter(v.Context(context.Background()), &b, v.OrgName, v.HelpURL, v.Contacts)
 	return b.String()
 }
 
 // SecurityNoticeView feeds the notice sent when a user's sign-in factors
 // change. Change is an accounts.Change value.
 type SecurityNoticeView struct {
+	Speech
 	OrgName    string
 	Change     string
 	AccountURL string
@@ -80,50 +125,36 @@ type SecurityNoticeView struct {
 }
 
 func (v SecurityNoticeView) Subject() string {
-	return "Your " + v.OrgName + " Secure Messaging sign-in settings changed"
+	return v.tr("Your %s Secure Messaging sign-in settings changed", v.OrgName)
 }
 
 // What says in one sentence what changed.
 func (v SecurityNoticeView) What() string {
-	switch v.Change {
-	case "totp_enrolled":
-		return "An authenticator app was set up for signing in to your account. From now on, signing in asks for a code from it."
-	case "recovery_codes_replaced":
-		return "New recovery codes were made for your account. The old ones no longer work."
-	case "recovery_code_used":
-		return "One of your recovery codes was just used to sign in to your account, in place of a code from your authenticator app."
-	case "second_factor_removed":
-		return "The authenticator app and recovery codes of your account were turned off, and every signed-in session was signed out."
-	case "passkey_added":
-		return "A passkey was added to your account: it can now sign you in on the device that holds it."
-	case "passkey_removed":
-		return "A passkey was removed from your account: it no longer signs you in."
-	case "second_factor_reset_by_admin":
-		return "An administrator removed the authenticator app, recovery codes and passkeys of your account (for example, after a lost phone), and every signed-in session was signed out. If a second step is required, you will set up a new app at your next sign-in."
+	if what, ok := securityChanges[v.Change]; ok {
+		return v.tr(what)
 	}
-	return "The sign-in settings of your account changed."
+	return v.tr(securityChanges[""])
+}
+
+// securityChanges say each change of sign-in settings; "" is any other.
+var securityChanges = map[string]string{
+	"totp_enrolled":           "An authenticator app was set up for signing in to your account. From now on, signing in asks for a code from it.",
+	"recovery_codes_replaced": "New recovery codes were made for your account. The old ones no longer work.",
+	"recovery_code_used":      "One of your recovery codes was just used to sign in to your account, in place of a code from your authenticator app.",
+	"second_factor_removed":   "The authenticator app and recovery codes of your account were turned off, and every signed-in session was signed out.",
+	"passkey_added":           "A passkey was added to your account: it can now sign you in on the device that holds it.",
+	"passkey_removed":         "A passkey was removed from your account: it no longer signs you in.",
+	"second_factor_reset_by_admin": "An administrator removed the authenticator app, recovery codes and passkeys of your account (for example, after a lost phone), " +
+		"and every signed-in session was signed out. If a second step is required, you will set up a new app at your next sign-in.",
+	"": "The sign-in settings of your account changed.",
 }
 
 func (v SecurityNoticeView) Text() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s\n\n", v.What())
-	fmt.Fprintf(&b, "If this was you, there is nothing to do. You can see your sign-in settings at %s.\n\n", v.AccountURL)
-	fmt.Fprintf(&b, "If it was not, reset your password now at %s and call us.\n\n", v.ForgotURL)
-	writeFooter(context.Background(), &b, v.OrgName, v.HelpURL, v.Contacts)
+	fmt.Fprintf(&b, "%s\n\n%s\n\n%s\n\n", v.What(), v.tr("If this was you, there is nothing to do. You can see your sign-in settings at %s.", v.AccountURL),
+		v.tr("If it was not, reset your password now at %s and call us.", v.ForgotURL))
+	writeFooter(v.Context(context.Background()), &b, v.OrgName, v.HelpURL, v.Contacts)
 	return b.String()
-}
-
-func writeFooter(ctx context.Context, b *strings.Builder, org, help string, contacts []string) {
-	b.WriteString(i18n.Tf(ctx, "Questions? Contact the %s representative you work with", org))
-	if len(contacts) > 0 {
-		b.WriteString(i18n.T(ctx, ", or:") + "\n")
-		for _, c := range contacts {
-			fmt.Fprintf(b, "  %s\n", c)
-		}
-	} else {
-		b.WriteString(".\n")
-	}
-	fmt.Fprintf(b, "\n%s: %s\n", i18n.T(ctx, "Secure Email Guide"), help)
 }
 
 // NotificationView feeds the "[SECURE] New secure message" email. It names
@@ -139,13 +170,9 @@ type NotificationView struct {
 	ToStaff  bool
 	HelpURL  string
 	Contacts []string
-	// Lang is the recipient's language (their profile's); English when
-	// unset. Render the HTML with Context.
-	Lang language.Tag
+	// Speech is the recipient's language (their profile's).
+	Speech
 }
-
-// Context is ctx in the recipient's language, for rendering the HTML.
-func (v NotificationView) Context(ctx context.Context) context.Context { return i18n.With(ctx, v.Lang) }
 
 // Subject keeps the "[SECURE]" mark in every language: it is what the
 // plan's bulletin tells providers to look for.
@@ -185,6 +212,7 @@ func notificationAction(ctx context.Context, register bool) string {
 // DigestView feeds a provider's daily digest: how many messages wait,
 // never what they are about.
 type DigestView struct {
+	Speech
 	OrgName    string
 	Count      int
 	InboxURL   string
@@ -193,26 +221,27 @@ type DigestView struct {
 	Contacts   []string
 }
 
+// Subject keeps the "[SECURE]" mark in every language.
 func (v DigestView) Subject() string {
 	if v.Count == 1 {
-		return "[SECURE] 1 new secure message from " + v.OrgName
+		return "[SECURE] " + v.tr("1 new secure message from %s", v.OrgName)
 	}
-	return fmt.Sprintf("[SECURE] %d new secure messages from %s", v.Count, v.OrgName)
+	return "[SECURE] " + v.tr("%d new secure messages from %s", v.Count, v.OrgName)
 }
 
 // Waiting says how many messages wait, in one sentence.
 func (v DigestView) Waiting() string {
 	if v.Count == 1 {
-		return "1 new secure message waits for you in " + v.OrgName + " Secure Messaging."
+		return v.tr("1 new secure message waits for you in %s Secure Messaging.", v.OrgName)
 	}
-	return fmt.Sprintf("%d new secure messages wait for you in %s Secure Messaging.", v.Count, v.OrgName)
+	return v.tr("%d new secure messages wait for you in %s Secure Messaging.", v.Count, v.OrgName)
 }
 
 func (v DigestView) Text() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s\n\nSign in to read them: %s\n\n", v.Waiting(), v.InboxURL)
-	fmt.Fprintf(&b, "You get one such email a day, as you chose. To get one for every message instead, change it at %s.\n\n", v.AccountURL)
-	writeFooter(context.Background(), &b, v.OrgName, v.HelpURL, v.Contacts)
+	fmt.Fprintf(&b, "%s\n\n%s %s\n\n%s\n\n", v.Waiting(), v.tr("Sign in to read them:"), v.InboxURL,
+		v.tr("You get one such email a day, as you chose. To get one for every message instead, change it at %s.", v.AccountURL))
+	writeFooter(v.Context(context.Background()), &b, v.OrgName, v.HelpURL, v.Contacts)
 	return b.String()
 }
 
@@ -220,6 +249,7 @@ func (v DigestView) Text() string {
 // who invited them to which practice, and where to answer (with a
 // registration link when their account is new).
 type PracticeInviteView struct {
+	Speech
 	OrgName, Practice, InvitedBy string
 	// URL is the registration link (Register) or the practice page.
 	URL       string
@@ -231,27 +261,53 @@ type PracticeInviteView struct {
 }
 
 func (v PracticeInviteView) Subject() string {
-	return "You are invited to " + v.Practice + " on " + v.OrgName + " Secure Messaging"
+	return v.tr("You are invited to %s on %s Secure Messaging", v.Practice, v.OrgName)
 }
 
 // Lead is the invitation's first sentence.
 func (v PracticeInviteView) Lead() string {
-	return fmt.Sprintf("%s invited you to join %s on %s Secure Messaging: you would read and answer the practice's secure messages with your own account.",
+	return v.tr("%s invited you to join %s on %s Secure Messaging: you would read and answer the practice's secure messages with your own account.",
 		v.InvitedBy, v.Practice, v.OrgName)
 }
 
 // Next says what to do, and until when.
 func (v PracticeInviteView) Next() string {
 	if v.Register {
-		return fmt.Sprintf("Register with the link below (it works once, for %s), then accept the invitation. The invitation waits until %s.", v.ExpiresIn, v.Until)
+		return v.tr("Register with the link below (it works once, for %s), then accept the invitation. The invitation waits until %s.", v.tr(v.ExpiresIn), v.Until)
 	}
-	return fmt.Sprintf("Sign in and accept it on your practice page. The invitation waits until %s.", v.Until)
+	return v.tr("Sign in and accept it on your practice page. The invitation waits until %s.", v.Until)
+}
+
+// Action is the button's label.
+func (v PracticeInviteView) Action() string {
+	if v.Register {
+		return v.tr("Register now")
+	}
+	return v.tr("See the invitation")
+}
+
+// Unknown says what to do about an invitation from strangers.
+func (v PracticeInviteView) Unknown() string {
+	return v.tr("If you do not know the practice, ignore this email: nothing changes until you accept.")
 }
 
 func (v PracticeInviteView) Text() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s\n\n%s\n\n%s\n\n", v.Lead(), v.Next(), v.URL)
-	b.WriteString("If you do not know the practice, ignore this email: nothing changes until you accept.\n\n")
-	writeFooter(context.Background(), &b, v.OrgName, v.HelpURL, v.Contacts)
+	fmt.Fprintf(&b, "%s\n\n%s\n\n%s\n\n%s\n\n", v.Lead(), v.Next(), v.URL, v.Unknown())
+	writeFooter(v.Context(context.Background()), &b, v.OrgName, v.HelpURL, v.Contacts)
 	return b.String()
+}
+
+// writeFooter ends a plain-text email: whom to call, and the guide.
+func writeFooter(ctx context.Context, b *strings.Builder, org, help string, contacts []string) {
+	b.WriteString(i18n.Tf(ctx, "Questions? Contact the %s representative you work with", org))
+	if len(contacts) > 0 {
+		b.WriteString(i18n.T(ctx, ", or:") + "\n")
+		for _, c := range contacts {
+			fmt.Fprintf(b, "  %s\n", c)
+		}
+	} else {
+		b.WriteString(".\n")
+	}
+	fmt.Fprintf(b, "\n%s: %s\n", i18n.T(ctx, "Secure Email Guide"), help)
 }
