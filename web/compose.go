@@ -55,7 +55,7 @@ func (s *Server) composeForm(w http.ResponseWriter, r *http.Request) {
 	}
 	v, err := s.composeView(r, to, d.Fields["subject"], d.Fields["body"], nil)
 	if kept {
-		v.Notice = draftNotice(d)
+		v.Notice, v.Kept = draftNotice(d), keptView(d.Files)
 		for i := range v.Expiry {
 			v.Expiry[i].Selected = v.Expiry[i].Value == d.Fields["expires_in"]
 		}
@@ -67,7 +67,7 @@ func (s *Server) composeForm(w http.ResponseWriter, r *http.Request) {
 // writes to a representative or team they may reach, staff to a provider.
 func (s *Server) compose(w http.ResponseWriter, r *http.Request) {
 	a := areaOf(r)
-	fields := []string{"to", "subject", "body"}
+	fields := []string{"to", "subject", "body", "kept_files"}
 	if a.staff {
 		fields = append(fields, "expires_in")
 	}
@@ -77,6 +77,12 @@ func (s *Server) compose(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer form.Close()
+	files, err := s.keptFor(r, form)
+	if err != nil {
+		s.uploadFailed(w, r, err)
+		return
+	}
+	defer files.Close()
 	to, subject, body := form.value("to"), form.value("subject"), form.value("body")
 	var id string
 	err = form.textErr()
@@ -84,12 +90,13 @@ func (s *Server) compose(w http.ResponseWriter, r *http.Request) {
 	case err != nil: // a field that is not text: shown beside it below, the domain not asked
 	case a.staff:
 		days, _ := strconv.Atoi(form.value("expires_in"))
-		id, err = s.messages.StartToProvider(r.Context(), s.viewer(r), to, subject, body, days, form)
+		id, err = s.messages.StartToProvider(r.Context(), s.viewer(r), to, subject, body, days, files)
 	default:
-		id, err = s.messages.StartFromProvider(r.Context(), s.viewer(r), to, subject, body, form)
+		id, err = s.messages.StartFromProvider(r.Context(), s.viewer(r), to, subject, body, files)
 	}
 	if fe, ok := fieldErrors(err, "to", "subject", "body", "expires_in"); ok {
 		v, verr := s.composeView(r, to, subject, body, fe)
+		v.Kept = keptView(files.kept)
 		s.renderBuilt(w, r, http.StatusUnprocessableEntity, pages.Compose(v), verr)
 		return
 	}
@@ -97,6 +104,7 @@ func (s *Server) compose(w http.ResponseWriter, r *http.Request) {
 		s.uploadFailed(w, r, err)
 		return
 	}
+	files.release()
 	s.log.InfoContext(r.Context(), "thread started", "request_id", RequestID(r.Context()), "thread_id", id)
 	http.Redirect(w, r, a.threadURL+id+"?sent=1", http.StatusSeeOther)
 }

@@ -163,7 +163,9 @@ func TestEveryUnsafeRouteRefusesCrossOriginRequestsAndStoresNothing(t *testing.T
 			return xoRequest{b: as(drEmail)(), path: "/session/keepalive", form: url.Values{}, want: http.StatusNoContent, storesNothing: true} // the session only
 		},
 		"POST /account/profile": func() xoRequest {
-			return xoRequest{b: as(drEmail)(), path: "/account/profile", form: url.Values{"name": {"Dr. Shah"}, "practice": {"Harbor Pediatrics"}, "phone": {""}, "language": {"es"}}}
+			// English: the other cases check the refusal page in English, and a
+			// saved language follows the account to every sign-in.
+			return xoRequest{b: as(drEmail)(), path: "/account/profile", form: url.Values{"name": {"Dr. Shah"}, "practice": {"Harbor Pediatrics"}, "phone": {""}, "language": {"en"}}}
 		},
 		"POST /practice/": func() xoRequest {
 			createUser("starts@clinic.example", accounts.RoleProvider)

@@ -133,6 +133,8 @@ var sendProblems = []problem{
 		text: "Nothing was sent. Programs and scripts (for example .exe, .bat, .js) cannot be sent through Secure Messaging. Go back and remove the file."},
 	{err: messaging.ErrWithdrawn, status: http.StatusGone, title: "This conversation was withdrawn",
 		text: "It can no longer be answered. Start a new message instead."},
+	{err: errKeptGone, status: http.StatusGone, title: "The kept files are gone",
+		text: "Nothing was sent. Files kept while you signed in again wait 10 minutes, and are sent once. Go back, attach them again and send."},
 }
 
 // downloadProblems answer an attachment that cannot be downloaded.

@@ -195,3 +195,24 @@ func TestAccountEmailsSpeakTheProvidersLanguage(t *testing.T) {
 	m, _ = s.mailTo(es.Email, "Lo invitan a Practice of frontdesk@clinica.example en Mensajería Segura de Health Net", "/practice")
 	must(t, "the Spanish invitation: "+m.Text, strings.Contains(m.Text, "lo invitó a unirse") && strings.Contains(m.HTML, "Ver la invitación"))
 }
+
+// The profile's language follows a provider to a new browser: signing in
+// sets it (a browser asking for English gets Spanish after signing in);
+// a provider who never saved a profile keeps what their browser asks for.
+func TestSigningInBringsTheProfilesLanguage(t *testing.T) {
+	s := newSite(t, nil)
+	es, _ := s.provider("recepcion@clinica.example"), s.provider("office@clinic.example")
+	if _, err := s.app.Pool.Exec(context.Background(), `INSERT INTO provider_profiles (user_id, language) VALUES ($1, 'es')`, es.ID); err != nil {
+		t.Fatal(err)
+	}
+	b := s.signedIn(es.Email)
+	contains(t, "after signing in on a new browser", b.get("/inbox").Body, `<html lang="es">`)
+	other := s.browser()
+	p := other.do(http.MethodGet, "/login", nil, http.Header{"Accept-Language": {"es-MX"}})
+	contains(t, "the sign-in page follows the browser", p.Body, `<html lang="es">`)
+	other.signInFully("office@clinic.example", goodPassword)
+	p = other.do(http.MethodGet, "/inbox", nil, http.Header{"Accept-Language": {"es-MX"}})
+	contains(t, "no saved profile: still the browser's language", p.Body, `<html lang="es">`)
+	p = other.do(http.MethodGet, "/inbox", nil, http.Header{"Accept-Language": {"en-US"}})
+	contains(t, "no saved profile: no cookie was set", p.Body, `<html lang="en">`)
+}

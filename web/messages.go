@@ -284,7 +284,7 @@ func (s *Server) resendRegistration(w http.ResponseWriter, r *http.Request) {
 func (s *Server) thread(w http.ResponseWriter, r *http.Request) {
 	var form threadForm
 	if d, ok := s.restoreDraft(w, r); ok {
-		form.body, form.notice = d.Fields["body"], draftNotice(d)
+		form.body, form.notice, form.kept = d.Fields["body"], draftNotice(d), d.Files
 	}
 	s.showThreadWith(w, r, chi.URLParam(r, "id"), http.StatusOK, nil, form)
 }
@@ -294,6 +294,7 @@ func (s *Server) thread(w http.ResponseWriter, r *http.Request) {
 // in again (with the notice that says so).
 type threadForm struct {
 	body, note, notice string
+	kept               []messaging.KeptFile
 }
 
 // showThread renders thread id, with the reply form holding body and its
@@ -313,7 +314,7 @@ func (s *Server) showThreadWith(w http.ResponseWriter, r *http.Request, id strin
 	chrome := s.chromeWithUploads(r)
 	chrome.ScriptURLs = append(chrome.ScriptURLs, s.assets.URL("js/print.js"))
 	v := pages.ThreadView{Chrome: chrome, Subject: th.Subject, Withdrawn: th.Withdrawn, ReadOnly: a.readOnly, ReplyAction: a.threadURL + id + "/reply",
-		Limits: s.uploadLimits(r.Context()), Reply: pages.Field{Name: "body", Label: "Your reply", Value: form.body, Error: fe["body"]}}
+		Limits: s.uploadLimits(r.Context()), Reply: pages.Field{Name: "body", Label: "Your reply", Value: form.body, Error: fe["body"]}, Kept: keptView(form.kept)}
 	if th.Withdrawn {
 		v.Subject = "Withdrawn conversation"
 	}
@@ -639,25 +640,32 @@ func (s *Server) addNote(w http.ResponseWriter, r *http.Request) {
 // reply adds the viewer's message, with its attachments, to a thread.
 func (s *Server) reply(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "id")
-	form, err := s.readUploadForm(r, "body")
+	form, err := s.readUploadForm(r, "body", "kept_files")
 	if err != nil {
 		s.uploadFailed(w, r, err)
 		return
 	}
 	defer form.Close()
+	files, err := s.keptFor(r, form)
+	if err != nil {
+		s.uploadFailed(w, r, err)
+		return
+	}
+	defer files.Close()
 	body := form.value("body")
 	err = form.textErr()
 	if err == nil {
-		err = s.messages.Reply(r.Context(), s.viewer(r), id, body, form)
+		err = s.messages.Reply(r.Context(), s.viewer(r), id, body, files)
 	}
 	if fe, ok := fieldErrors(err, "body"); ok {
-		s.showThread(w, r, id, http.StatusUnprocessableEntity, fe, body)
+		s.showThreadWith(w, r, id, http.StatusUnprocessableEntity, fe, threadForm{body: body, kept: files.kept})
 		return
 	}
 	if err != nil {
 		s.uploadFailed(w, r, err)
 		return
 	}
+	files.release()
 	http.Redirect(w, r, areaOf(r).threadURL+id+"?sent=1", http.StatusSeeOther)
 }
 

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -77,8 +78,15 @@ type Services struct {
 // DraftStore holds a message's form, sealed, for a few minutes after its
 // writer's session ended (postgres.Drafts).
 type DraftStore interface {
-	Hold(ctx context.Context, d messaging.Draft, ttl time.Duration) (token string, err error)
-	Take(ctx context.Context, token, formPath string) (messaging.Draft, bool, error)
+	// Hold seals d and its files (each at most maxFileBytes) for ttl.
+	Hold(ctx context.Context, d messaging.Draft, files messaging.Uploads, maxFileBytes int64, ttl time.Duration) (token string, err error)
+	// Take gives the draft back once; its files become userID's for keep.
+	Take(ctx context.Context, token, formPath string, userID int64, keep time.Duration) (messaging.Draft, bool, error)
+	// Kept are userID's kept files of the form at formPath among ids.
+	Kept(ctx context.Context, userID int64, formPath string, ids []string) ([]messaging.KeptFile, error)
+	OpenKept(ctx context.Context, userID int64, id string) (io.ReadCloser, error)
+	// Release destroys kept files once their message is sent.
+	Release(ctx context.Context, userID int64, ids []string) error
 }
 
 // RateLimiter counts requests per key in a sliding minute shared by every

@@ -12,6 +12,7 @@ import (
 	"github.com/alexedwards/scs/v2"
 
 	"github.com/healthnet/secureportal/internal/accounts"
+	"github.com/healthnet/secureportal/internal/i18n"
 )
 
 // Session keys.
@@ -228,6 +229,18 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request, u accounts.User)
 		s.sessions.Put(r.Context(), sessAdminSeen, time.Now().UnixMilli())
 	}
 	s.setSignedInCookie(w, time.Now())
+	if u.Role == accounts.RoleProvider {
+		// The language of the profile follows the provider to any
+		// browser they sign in on (issue 15's contract); ?lang= still
+		// switches it there.
+		p, err := s.accounts.Profile(r.Context(), u)
+		if err != nil {
+			return err
+		}
+		if tag, ok := i18n.Parse(p.Language); ok && p.Saved {
+			s.rememberLanguage(w, tag)
+		}
+	}
 	return nil
 }
 

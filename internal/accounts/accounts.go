@@ -74,6 +74,9 @@ type Profile struct {
 	// Notify is how they hear of new messages waiting in the portal:
 	// NotifyEach (an email per message) or NotifyDaily (one digest a day).
 	Notify string
+	// Saved says the provider saved it (else these are the defaults): a
+	// saved language is theirs, the defaults' is nobody's choice.
+	Saved bool
 }
 
 // Notification choices of a profile.

@@ -279,9 +279,18 @@ type ThreadEvent struct {
 // which form (its page's path), the text fields, and how many files were
 // left behind (files are not held).
 type Draft struct {
-	FormPath     string
-	Fields       map[string]string
-	FilesDropped int
+	FormPath string
+	Fields   map[string]string
+	// Files are the files held with it, given back with their names.
+	Files []KeptFile
+}
+
+// KeptFile is a file held with a draft and given back to its writer: it
+// is sent with the message when the form comes back with its id.
+type KeptFile struct {
+	ID   string
+	Name string
+	Size int64
 }
 
 // SavedReply is a team's ready answer, for the reply box.

@@ -436,6 +436,7 @@ func (s *AccountStore) Profile(ctx context.Context, userID int64) (accounts.Prof
 	if errors.Is(err, pgx.ErrNoRows) {
 		return p, nil
 	}
+	p.Saved = err == nil
 	return p, wrap("profile", err)
 }
 

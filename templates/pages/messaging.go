@@ -105,6 +105,8 @@ type ThreadRow struct {
 
 // ThreadView feeds a conversation page.
 type ThreadView struct {
+	// Kept are files kept from a reply posted after the session ended.
+	Kept KeptFiles
 	// SavedReplies (staff) offer the team's ready answers for the reply
 	// box: a GET form to SavedAction with field saved.
 	SavedReplies []Option
@@ -201,6 +203,8 @@ type AttachmentLink struct {
 // ComposeView feeds a new-message form: staff type an email address,
 // providers choose among the recipients they may write to.
 type ComposeView struct {
+	// Kept are files kept from a message posted after the session ended.
+	Kept KeptFiles
 	// DeliveryHintURL, on staff compose, answers which way a message to
 	// the entered address would go (static/js/delivery-hint.js).
 	DeliveryHintURL string
@@ -306,4 +310,12 @@ func repliesTitle(v RepliesView) string {
 // HistoryLine is one change in a thread's history.
 type HistoryLine struct {
 	When, WhenISO, Text string
+}
+
+// KeptFiles are the files kept with a message posted after its writer's
+// session ended: listed on the form given back, sent with it (field
+// kept_files holds their ids).
+type KeptFiles struct {
+	Names []string // "referral.pdf (120 KB)"
+	IDs   string
 }
