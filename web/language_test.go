@@ -135,6 +135,9 @@ func TestAProviderReadsAndRepliesInSpanish(t *testing.T) {
 	compose := b.get("/compose")
 	spanishOnly(t, "compose", compose.Body, []string{"Mensaje seguro nuevo", "Para", "Elija…", "Asunto", "Mensaje", "Enviar de forma segura"},
 		[]string{"New secure message", ">To<", "Choose…", "Send securely"})
+	spanishOnly(t, "a search that finds nothing", b.get("/inbox?q=zzzqqq").Body, []string{"Ninguna conversación coincide con su búsqueda", "Revise la ortografía"},
+		[]string{"No conversation matches", "Check the spelling"})
+	spanishOnly(t, "a search that finds one", b.get("/inbox?q=4471").Body, []string{"1 conversación coincide."}, []string{"1 conversation matches."})
 }
 
 // spanishOnly checks a page has each Spanish phrase and none of the English.

@@ -337,6 +337,10 @@ func (s *Server) showThreadWith(w http.ResponseWriter, r *http.Request, id strin
 	default:
 		v.With = i18n.Tf(r.Context(), "With %s", th.TeamName)
 	}
+	if u, _ := currentUser(r.Context()); !a.staff && !a.readOnly && !strings.EqualFold(th.ProviderEmail, u.Email) {
+		// A practice's mail, read by a member: say whose it is.
+		v.With += " · " + i18n.Tf(r.Context(), "Practice mail, to %s", th.ProviderEmail)
+	}
 	switch {
 	case r.URL.Query().Get("sent") == "1":
 		v.Notice = "Your message was sent securely."

@@ -131,7 +131,7 @@ func TestAPracticeSharesItsMailboxOverHTTP(t *testing.T) {
 	j := lee.acceptInvite()
 	must(t, "joined: "+j.Location, j.Status == http.StatusSeeOther && j.Location == "/practice?done=joined")
 	contains(t, "the member's inbox", lee.get("/inbox").Body, "PRACTICE-SUBJECT", "Practice mail, to frontdesk@harbor.example")
-	contains(t, "the thread", lee.get("/threads/"+tid).Body, "See the file.")
+	contains(t, "the thread, marked as the practice's", lee.get("/threads/"+tid).Body, "See the file.", "Practice mail, to frontdesk@harbor.example")
 	must(t, "the file", lee.get(attachment).Status == http.StatusOK)
 	r := lee.postMessage("/threads/"+tid+"/reply", url.Values{"body": {"Dr. Lee here: booked for Monday."}})
 	must(t, "reply: "+fmt.Sprint(r.Status), r.Status == http.StatusSeeOther)

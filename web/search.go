@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/healthnet/secureportal/internal/i18n"
 	"github.com/healthnet/secureportal/internal/messaging"
 	"github.com/healthnet/secureportal/templates/layout"
 	"github.com/healthnet/secureportal/templates/pages"
@@ -119,17 +120,18 @@ func (s *Server) describeSearch(ctx context.Context, v *pages.InboxView, f *page
 	v.EmptyTitle = "No conversation matches your search"
 	v.EmptyText = "Check the spelling, or use fewer or shorter words."
 	if query.TitlesOnly {
-		v.EmptyText += " This search looked at subjects and names only; choose Everything to look inside messages and file names too."
+		v.EmptyText = i18n.T(ctx, v.EmptyText) + " " + i18n.T(ctx, "This search looked at subjects and names only; choose Everything to look inside messages and file names too.")
 	}
 	switch n := len(res.Threads); {
 	case res.Partial:
-		f.Summary = "Searched the conversations active since " + s.day(ctx, res.SearchedBackTo) + "; older ones are not searched yet."
-		v.EmptyTitle, v.EmptyText = "No match yet", "No conversation active since "+s.day(ctx, res.SearchedBackTo)+" matches. Choose “Older conversations” to search further back."
+		f.Summary = i18n.Tf(ctx, "Searched the conversations active since %s; older ones are not searched yet.", s.day(ctx, res.SearchedBackTo))
+		v.EmptyTitle = "No match yet"
+		v.EmptyText = i18n.Tf(ctx, "No conversation active since %s matches. Choose “Older conversations” to search further back.", s.day(ctx, res.SearchedBackTo))
 	case n == 1 && res.Next == "":
-		f.Summary = "1 conversation matches."
+		f.Summary = i18n.T(ctx, "1 conversation matches.")
 	case res.Next == "" && n > 0:
-		f.Summary = strconv.Itoa(n) + " conversations match."
+		f.Summary = i18n.Tf(ctx, "%d conversations match.", n)
 	case n > 0:
-		f.Summary = "The newest " + strconv.Itoa(n) + " conversations that match; more are on the next page."
+		f.Summary = i18n.Tf(ctx, "The newest %d conversations that match; more are on the next page.", n)
 	}
 }

@@ -383,4 +383,18 @@ var spanish = map[string]string{
 	"Save your recovery codes": "Guarde sus códigos de recuperación",
 	"If you lose your phone, each of these codes signs you in once in place of a code from your app. Print them or keep them somewhere safe, apart from your phone. This is the only time they are shown.": "Si pierde su teléfono, cada uno de estos códigos le permite iniciar sesión una vez en lugar de un código de su aplicación. Imprímalos o guárdelos en un lugar seguro, lejos de su teléfono. Esta es la única vez que se muestran.",
 	"I have saved them: continue": "Ya los guardé: continuar",
+	// Search summaries and empty states.
+	"Nothing searched yet":                               "Todavía no se buscó nada",
+	"Correct the search above and try again.":            "Corrija la búsqueda de arriba e inténtelo de nuevo.",
+	"Nothing here":                                       "No hay nada aquí",
+	"No conversation matches these filters.":             "Ninguna conversación coincide con estos filtros.",
+	"No conversation matches your search":                "Ninguna conversación coincide con su búsqueda",
+	"Check the spelling, or use fewer or shorter words.": "Revise la ortografía, o use menos palabras o palabras más cortas.",
+	"This search looked at subjects and names only; choose Everything to look inside messages and file names too.": "Esta búsqueda solo revisó asuntos y nombres; elija Todo para buscar también dentro de los mensajes y los nombres de archivo.",
+	"No match yet": "Todavía no hay coincidencias",
+	"Searched the conversations active since %s; older ones are not searched yet.":                  "Se buscó en las conversaciones con actividad desde el %s; las más antiguas todavía no se buscaron.",
+	"No conversation active since %s matches. Choose “Older conversations” to search further back.": "Ninguna conversación con actividad desde el %s coincide. Elija “Conversaciones anteriores” para buscar más atrás.",
+	"1 conversation matches.": "1 conversación coincide.",
+	"%d conversations match.": "%d conversaciones coinciden.",
+	"The newest %d conversations that match; more are on the next page.": "Las %d conversaciones más recientes que coinciden; hay más en la página siguiente.",
 }
