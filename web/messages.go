@@ -297,14 +297,9 @@ type threadForm struct {
 	kept               []messaging.KeptFile
 }
 
-// showThread renders thread id, with the reply form holding body and its
-// problems fe (a reply that was refused).
-func (s *Server) showThread(w http.ResponseWriter, r *http.Request, id string, status int, fe messaging.FieldErrors, body string) {
-	s.showThreadWith(w, r, id, status, fe, threadForm{body: body})
-}
-
-// showThreadWith is showThread with the note form holding noteText (a
-// note that was refused).
+// showThreadWith renders thread id, with its forms holding what form
+// holds (a refused reply or note, or a message kept while its writer
+// signed in again) and their problems fe.
 func (s *Server) showThreadWith(w http.ResponseWriter, r *http.Request, id string, status int, fe messaging.FieldErrors, form threadForm) {
 	a := areaOf(r)
 	th, err := s.messages.Thread(r.Context(), s.viewer(r), id)
