@@ -161,9 +161,8 @@ func (s *Server) inboxView(r *http.Request, providerID int64) (pages.InboxView, 
 		} else if t.TeamName != "" && t.TeamName != t.Counterpart {
 			row.Detail = t.TeamName
 		}
-		if u, _ := currentUser(r.Context()); !a.staff && !strings.EqualFold(t.ProviderEmail, u.Email) {
-			// A practice's mail, in a member's inbox: say whose it is.
-			row.Detail = strings.TrimPrefix(row.Detail+" · ", " · ") + i18n.Tf(r.Context(), "Practice mail, to %s", t.ProviderEmail)
+		if note := practiceMailNote(r, a, t.ProviderEmail); note != "" {
+			row.Detail = strings.TrimPrefix(row.Detail+" · ", " · ") + note
 		}
 		row.When, row.WhenISO = s.formatTime(r.Context(), t.LastMessageAt)
 		v.Threads = append(v.Threads, row)
@@ -289,6 +288,16 @@ func (s *Server) thread(w http.ResponseWriter, r *http.Request) {
 	s.showThreadWith(w, r, chi.URLParam(r, "id"), http.StatusOK, nil, form)
 }
 
+// practiceMailNote says whose a thread is when a provider reads it as a
+// member of the practice it was addressed to; "" for their own threads,
+// and in the staff and emergency areas.
+func practiceMailNote(r *http.Request, a area, providerEmail string) string {
+	if u, _ := currentUser(r.Context()); a.staff || strings.EqualFold(providerEmail, u.Email) {
+		return ""
+	}
+	return i18n.Tf(r.Context(), "Practice mail, to %s", providerEmail)
+}
+
 // threadForm is what a thread page shows again in its forms: a refused
 // reply's body, a refused note, or a message kept while its writer signed
 // in again (with the notice that says so).
@@ -332,9 +341,8 @@ func (s *Server) showThreadWith(w http.ResponseWriter, r *http.Request, id strin
 	default:
 		v.With = i18n.Tf(r.Context(), "With %s", th.TeamName)
 	}
-	if u, _ := currentUser(r.Context()); !a.staff && !a.readOnly && !strings.EqualFold(th.ProviderEmail, u.Email) {
-		// A practice's mail, read by a member: say whose it is.
-		v.With += " · " + i18n.Tf(r.Context(), "Practice mail, to %s", th.ProviderEmail)
+	if note := practiceMailNote(r, a, th.ProviderEmail); note != "" {
+		v.With += " · " + note
 	}
 	switch {
 	case r.URL.Query().Get("sent") == "1":

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/healthnet/secureportal/internal/practices"
 )
 
 // acceptInvite joins b's account to the practice of the one invitation
@@ -18,22 +20,16 @@ func (b *browser) acceptInvite() page {
 	return b.post(b.practiceAction("accept"), url.Values{})
 }
 
-// validNPI is the n-th of a run of NPIs with a right check digit (the
-// Luhn digit over "80840" and the first nine, as practices.NPIProblem
-// checks).
+// validNPI is the n-th of a run of NPIs with a right check digit, as
+// practices.NPIProblem judges it.
 func validNPI(n int) string {
 	base := fmt.Sprintf("1%08d", n)
-	sum := 24
-	for i := 8; i >= 0; i-- {
-		d := int(base[i] - '0')
-		if (8-i)%2 == 0 {
-			if d *= 2; d > 9 {
-				d -= 9
-			}
+	for d := range 10 {
+		if npi := base + strconv.Itoa(d); practices.NPIProblem(npi) == "" {
+			return npi
 		}
-		sum += d
 	}
-	return base + strconv.Itoa((10-sum%10)%10)
+	panic("no check digit for " + base)
 }
 
 // npis counts the practices tests start, for a fresh NPI each.

@@ -147,6 +147,19 @@ func New(store Store, now func() time.Time) *Service {
 	return &Service{store: store, now: now}
 }
 
+// adminPractice is u's practice when u is one of its admins (ErrNotAdmin
+// for a member, ErrNotFound for a provider in none).
+func (s *Service) adminPractice(ctx context.Context, u accounts.User) (Practice, error) {
+	p, role, err := s.Membership(ctx, u)
+	if err != nil {
+		return Practice{}, err
+	}
+	if role != RoleAdmin {
+		return Practice{}, ErrNotAdmin
+	}
+	return p, nil
+}
+
 // Membership is the practice of u, if any (ErrNotFound when none).
 func (s *Service) Membership(ctx context.Context, u accounts.User) (Practice, Role, error) {
 	if u.Role != accounts.RoleProvider {
@@ -224,12 +237,9 @@ func (s *Service) Start(ctx context.Context, u accounts.User, p Practice, ip str
 
 // Invite asks the provider at rawEmail to join admin's practice.
 func (s *Service) Invite(ctx context.Context, admin accounts.User, rawEmail, ip string) error {
-	p, role, err := s.Membership(ctx, admin)
+	p, err := s.adminPractice(ctx, admin)
 	if err != nil {
 		return err
-	}
-	if role != RoleAdmin {
-		return ErrNotAdmin
 	}
 	email, msg := accounts.NormalizeEmail(rawEmail)
 	if msg != "" {
@@ -265,12 +275,9 @@ func (s *Service) Decline(ctx context.Context, u accounts.User, inviteID int64, 
 
 // Withdraw drops an invitation of admin's practice.
 func (s *Service) Withdraw(ctx context.Context, admin accounts.User, inviteID int64, ip string) error {
-	p, role, err := s.Membership(ctx, admin)
+	p, err := s.adminPractice(ctx, admin)
 	if err != nil {
 		return err
-	}
-	if role != RoleAdmin {
-		return ErrNotAdmin
 	}
 	return s.store.DropInvite(ctx, inviteID, admin.ID, false, audit.Event{ActorID: admin.ID, Action: InviteDropped, TargetType: "practice",
 		TargetID: fmt.Sprint(p.ID), IP: ip, Detail: map[string]any{"invite_id": inviteID}})
@@ -288,12 +295,9 @@ func (s *Service) Leave(ctx context.Context, u accounts.User, ip string) error {
 
 // RemoveMember takes memberID out of admin's practice.
 func (s *Service) RemoveMember(ctx context.Context, admin accounts.User, memberID int64, ip string) error {
-	p, role, err := s.Membership(ctx, admin)
+	p, err := s.adminPractice(ctx, admin)
 	if err != nil {
 		return err
-	}
-	if role != RoleAdmin {
-		return ErrNotAdmin
 	}
 	return s.store.Remove(ctx, p.ID, memberID, audit.Event{ActorID: admin.ID, Action: Removed, TargetType: "practice", TargetID: fmt.Sprint(p.ID), IP: ip,
 		Detail: map[string]any{"user_id": memberID}})
