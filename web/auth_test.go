@@ -401,3 +401,32 @@ func TestReadsRecordActivityAtMostOncePerTouchInterval(t *testing.T) {
 		t.Errorf("a read after the touch interval did not record activity (expiry still %v)", got)
 	}
 }
+
+// Signing in saves whose session it is (read with the session on every
+// page: one round trip for both), and a session saved before that was kept
+// still opens pages, reading its user apart.
+func TestTheSessionRowNamesItsUser(t *testing.T) {
+	s := newSite(t, nil)
+	ctx := context.Background()
+	u, err := s.app.Accounts.CreateUser(ctx, "rep@plan.example", "Rep", accounts.RoleStaff, goodPassword, 0, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := s.browser()
+	b.signInFully("rep@plan.example", goodPassword)
+	var owners []int64
+	if err := s.app.Pool.QueryRow(ctx, `SELECT array_agg(coalesce(user_id, 0)) FROM sessions`).Scan(&owners); err != nil {
+		t.Fatal(err)
+	}
+	if len(owners) != 1 || owners[0] != u.ID {
+		t.Fatalf("sessions' users %v, want one session of user %d", owners, u.ID)
+	}
+	if _, err := s.app.Pool.Exec(ctx, `UPDATE sessions SET user_id = NULL`); err != nil {
+		t.Fatal(err)
+	}
+	must(t, "page with a session saved before user_id", b.get("/staff").Status == http.StatusOK)
+	if _, err := s.app.Pool.Exec(ctx, `UPDATE users SET auth_epoch = auth_epoch + 1 WHERE id = $1`, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	must(t, "a changed auth epoch ends it", b.get("/staff").Status == http.StatusSeeOther)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -125,6 +126,36 @@ func BenchmarkInboxAndThreadWith10kThreads(b *testing.B) {
 			b.ReportMetric(float64(raw.Microseconds()), "raw_sql_µs")
 			b.ReportMetric(float64(page.Microseconds()), "page_µs")
 			b.ReportMetric(float64(page)/float64(raw), "page/raw")
+		})
+	}
+}
+
+// BenchmarkSignedInPages is one provider's inbox (10 threads) and a thread
+// page, one client, through the whole portal over loopback HTTP: session,
+// user, page, rendering. ns/op and allocs/op are the portal's cost per
+// page plus the database's; compare two trees with benchstat
+// (docs/PERFORMANCE.md):
+//
+//	go test -run '^$' -bench SignedInPages -benchmem -benchtime 2000x -count 6 ./web/
+func BenchmarkSignedInPages(b *testing.B) {
+	s := newSite(b, map[string]string{"PORTAL_RATE_LIMIT_PER_MINUTE": "1000000"})
+	rep, _ := s.staffIn("rep.la@plan.example", "Lena", "LA")
+	seedThreads(b, s, messaging.Viewer{UserID: rep.ID, Staff: true}, "dr@clinic.example", 10)
+	s.app.Pool.Exec(context.Background(), `UPDATE users SET status = 'active', password_hash = (SELECT password_hash FROM users WHERE id = $1), display_name = 'Dr' WHERE email = 'dr@clinic.example'`, rep.ID)
+	prov := s.browser()
+	if p := prov.login("dr@clinic.example", goodPassword); p.Status != http.StatusSeeOther {
+		b.Fatalf("login %d", p.Status)
+	}
+	var oneThread string
+	s.app.Pool.QueryRow(context.Background(), `SELECT id::text FROM threads LIMIT 1`).Scan(&oneThread)
+	for _, path := range []string{"/inbox", "/threads/" + oneThread} {
+		b.Run(strings.Trim(path[:min(len(path), 8)], "/"), func(b *testing.B) {
+			b.ReportAllocs()
+			for range b.N {
+				if p := prov.get(path); p.Status != http.StatusOK {
+					b.Fatalf("%s: %d", path, p.Status)
+				}
+			}
 		})
 	}
 }

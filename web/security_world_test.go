@@ -300,8 +300,9 @@ var leakPattern = regexp.MustCompile(`(?i)goroutine \d|goroutine |\.go:\d|\.go:|
 
 // randomKey is random text a page rightly shows, in which "pgx" or
 // "panic" may occur by chance: the set-up page's authenticator key (as
-// text and in the form) and the token of an emailed link in a form's URL.
-var randomKey = regexp.MustCompile(`data-testid="totp-secret">[^<]*<|name="secret" value="[^"]*"|/(register|reset-password)/[A-Za-z0-9_-]+`)
+// text and in the form), the token of an emailed link in a form's URL, and
+// a passkey ceremony's challenge (base64url: "PGX" came up once).
+var randomKey = regexp.MustCompile(`data-testid="totp-secret">[^<]*<|name="secret" value="[^"]*"|/(register|reset-password)/[A-Za-z0-9_-]+|"challenge":"[A-Za-z0-9_-]*"`)
 
 func leaks(body string) string {
 	return leakPattern.FindString(randomKey.ReplaceAllString(body, ""))

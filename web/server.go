@@ -161,6 +161,7 @@ func newSessionManager(cfg *config.Config, store scs.Store, failed func(http.Res
 	// and idleExpiry gives each saved row an expiry one idle period after
 	// the save: the session stops working then, and SweepExpired deletes it.
 	sm.Store = idleExpiry{Store: store, idle: cfg.SessionIdle}
+	sm.Codec = sessionCodec{}
 	sm.Lifetime = cfg.SessionLifetime
 	// A stolen database dump must not yield usable session cookies.
 	sm.HashTokenInStore = true

@@ -35,18 +35,52 @@ func (s *Server) idleTouch() time.Duration {
 // idleExpiry is the session store with each saved row's expiry brought
 // forward to one idle period after the save (never past the absolute
 // lifetime scs gives): a session saved at its last recorded activity dies
-// in the table when loadUser would refuse it anyway.
+// in the table when loadUser would refuse it anyway. It also passes the
+// request's context through to a store that takes one, and tells a store
+// that keeps it (userSessionStore) whose session it saves.
 type idleExpiry struct {
 	scs.Store
 	idle time.Duration
 }
 
+// userSessionStore is a session store that keeps whose each session is,
+// so it can read the signed-in user with the session (postgres.SessionStore).
+type userSessionStore interface {
+	FindCtx(ctx context.Context, token string) ([]byte, bool, error)
+	CommitUser(ctx context.Context, token string, b []byte, expiry time.Time, userID int64) error
+}
+
 func (s idleExpiry) Commit(token string, b []byte, expiry time.Time) error {
+	return s.CommitCtx(context.Background(), token, b, expiry)
+}
+
+func (s idleExpiry) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
 	if idleEnd := time.Now().Add(s.idle); idleEnd.Before(expiry) {
 		expiry = idleEnd
 	}
-	return s.Store.Commit(token, b, expiry)
+	us, ok := s.Store.(userSessionStore)
+	if !ok {
+		return s.Store.Commit(token, b, expiry)
+	}
+	// The values are decoded again here (a save is at most once a
+	// minute per session) because scs holds the session's lock while it
+	// saves: asking the manager for sessUserID would wait for ever.
+	_, values, err := sessionCodec{}.Decode(b)
+	if err != nil {
+		return err
+	}
+	userID, _ := values[sessUserID].(int64)
+	return us.CommitUser(ctx, token, b, expiry, userID)
 }
+
+func (s idleExpiry) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
+	if us, ok := s.Store.(userSessionStore); ok {
+		return us.FindCtx(ctx, token)
+	}
+	return s.Store.Find(token)
+}
+
+func (s idleExpiry) DeleteCtx(_ context.Context, token string) error { return s.Store.Delete(token) }
 
 // Why a user was sent to the sign-in page; shown there in words.
 const (
@@ -152,6 +186,9 @@ func (s *Server) recordActivity(r *http.Request) {
 func (s *Server) loadSession(next http.Handler) http.Handler {
 	load := s.sessions.LoadAndSave(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Room for the signed-in user, read with the session (one round
+		// trip) and checked by loadUser.
+		r = r.WithContext(accounts.WithSessionUser(r.Context()))
 		load.ServeHTTP(&sessionGuard{ResponseWriter: w}, r)
 	})
 }

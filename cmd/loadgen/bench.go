@@ -44,6 +44,7 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 	portalBin := fs.String("portal", "", "the portal binary")
 	messages := fs.Int("messages", 10000, "messages to seed")
 	dur := fs.Duration("d", 5*time.Second, "how long each run measures")
+	profiles := fs.String("profile", "", "write a CPU profile of the portal for each run into this directory (RUN-cN.pprof)")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -78,7 +79,7 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer portal.stop()
-	runs, f, err := benchMeasure(ctx, db, env, *dur)
+	runs, f, err := benchMeasure(ctx, db, env, *dur, *profiles)
 	if err != nil {
 		return fmt.Errorf("%w (portal log: %s)", err, portal.logTail())
 	}
@@ -97,12 +98,18 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 	return failures(runs...)
 }
 
-// benchMeasure measures the floors, then every bench run.
-func benchMeasure(ctx context.Context, db portalDB, env map[string]string, dur time.Duration) ([]runResult, floors, error) {
+// benchMeasure measures the floors, then every bench run, each with its
+// CPU profile in profiles if that names a directory.
+func benchMeasure(ctx context.Context, db portalDB, env map[string]string, dur time.Duration, profiles string) ([]runResult, floors, error) {
 	all, _ := parseMix(defaultMix)
 	f, err := measureFloors(ctx, db, all)
 	if err != nil {
 		return nil, f, err
+	}
+	if profiles != "" {
+		if err := os.MkdirAll(profiles, 0o755); err != nil {
+			return nil, f, err
+		}
 	}
 	var runs []runResult
 	for _, r := range benchRuns {
@@ -114,7 +121,11 @@ func benchMeasure(ctx context.Context, db portalDB, env map[string]string, dur t
 		if err != nil {
 			return nil, f, err
 		}
-		res, err := measureRun(ctx, d, "http://"+env["PORTAL_METRICS_ADDR"])
+		w := serverWatch{metricsURL: "http://" + env["PORTAL_METRICS_ADDR"]}
+		if profiles != "" {
+			w.profile = filepath.Join(profiles, fmt.Sprintf("%s-c%d.pprof", profileName(r.spec), r.conc))
+		}
+		res, err := measureRun(ctx, d, w)
 		if err != nil {
 			return nil, f, fmt.Errorf("%s at c=%d: %w", r.spec, r.conc, err)
 		}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -81,7 +82,8 @@ func TestSeededPortalOpensEverythingAndCarriesTheMix(t *testing.T) {
 	if _, _, err := decryptionFloors(ctx, portalDB{pool: pool, keyring: keyring}); err != nil {
 		t.Errorf("search floors: %v", err)
 	}
-	res, err := measureRun(ctx, d, metrics.URL)
+	profile := filepath.Join(t.TempDir(), "cpu.pprof")
+	res, err := measureRun(ctx, d, serverWatch{metricsURL: metrics.URL, profile: profile})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,6 +97,9 @@ func TestSeededPortalOpensEverythingAndCarriesTheMix(t *testing.T) {
 	}
 	if err := failures(res); err != nil {
 		t.Error(err)
+	}
+	if fi, err := os.Stat(profile); err != nil || fi.Size() == 0 {
+		t.Errorf("no CPU profile of the run written (%v)", err)
 	}
 	if res.use.peakRSS == 0 {
 		t.Error("no RSS read from the metrics listener")

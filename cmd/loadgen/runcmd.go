@@ -18,6 +18,7 @@ func cmdRun(ctx context.Context, args []string, getenv func(string) string, stdo
 	dur := fs.Duration("d", 30*time.Second, "how long to measure")
 	spec := fs.String("mix", defaultMix, "weighted scenarios: name=weight,...")
 	only := fs.String("scenario", "", "measure one scenario alone (signin, inbox, thread, reply, staff)")
+	profile := fs.String("profile", "", "write the portal's CPU profile over the run to this file (needs -metrics)")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -44,7 +45,7 @@ func cmdRun(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err != nil {
 		return err
 	}
-	res, err := measureRun(ctx, d, *metrics)
+	res, err := measureRun(ctx, d, serverWatch{metricsURL: *metrics, profile: *profile})
 	if err != nil {
 		return err
 	}
@@ -63,22 +64,35 @@ func newDriver(ctx context.Context, pool *pgxpool.Pool, url string, conc int, du
 	return d, err
 }
 
+// serverWatch is how a run watches the portal: its metrics listener (CPU
+// seconds, peak RSS) and, if profile names a file, a CPU profile of the
+// measured time written there.
+type serverWatch struct {
+	metricsURL string
+	profile    string
+}
+
 // measureRun signs the virtual users in, then drives the portal while
 // watching what its process spends.
-func measureRun(ctx context.Context, d driver, metricsURL string) (runResult, error) {
+func measureRun(ctx context.Context, d driver, w serverWatch) (runResult, error) {
 	users, err := d.signInAll(ctx)
 	if err != nil {
 		return runResult{}, err
 	}
 	defer users[0].transport.CloseIdleConnections() // all share it
-	stop := watchServer(ctx, metricsURL)
+	stop := watchServer(ctx, w.metricsURL)
+	profiled := profileServer(ctx, w.metricsURL, w.profile, d.dur)
 	measured, took, err := d.measure(ctx, users)
 	use, werr := stop()
+	perr := profiled()
 	if err != nil {
 		return runResult{}, err
 	}
 	if werr != nil {
 		return runResult{}, werr
+	}
+	if perr != nil {
+		return runResult{}, perr
 	}
 	return newRunResult(measured, d, took, use), nil
 }

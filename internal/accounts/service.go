@@ -150,8 +150,14 @@ func (s *Service) failLogin(ctx context.Context, ev audit.Event) error {
 
 // SessionUser returns the signed-in user if the session is still valid: the
 // account is active and its auth epoch is the one the session was made in.
+// The user is the one the session store read with the session, if it did
+// (WithSessionUser), else read now.
 func (s *Service) SessionUser(ctx context.Context, id, epoch int64) (User, error) {
-	u, err := s.store.UserByID(ctx, id)
+	u, ok := takeSessionUser(ctx, id)
+	var err error
+	if !ok {
+		u, err = s.store.UserByID(ctx, id)
+	}
 	if errors.Is(err, ErrNotFound) {
 		return User{}, ErrSessionEnded
 	}

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/alexedwards/scs/pgxstore"
-	"github.com/alexedwards/scs/v2"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -52,38 +50,6 @@ func (d *Database) Ready(ctx context.Context) error {
 		return notReady{"database migrations pending", err}
 	}
 	return nil
-}
-
-// SessionStore is the scs store of browser sessions (the sessions table of
-// pgxstore's schema). Its own cleanup goroutine is disabled: it races with
-// its StopCleanup (a data race under -race), and SweepExpired does the job.
-func (d *Database) SessionStore() scs.Store {
-	return sessionStore{pgxstore.NewWithCleanupInterval(d.pool, 0)}
-}
-
-// sessionStore marks pgxstore's errors that are the database out of reach
-// (markUnavailable), as every other store's are, so a page whose session
-// cannot load gets the 503 "busy" page and not a 500. A stopping or
-// starting server answers with its own codes (57P01 to the sessions it
-// ends, 57P03 to new ones), not only with broken connections.
-type sessionStore struct{ *pgxstore.PostgresStore }
-
-func (s sessionStore) Find(token string) ([]byte, bool, error) {
-	b, found, err := s.PostgresStore.Find(token)
-	return b, found, markUnavailable(err)
-}
-
-func (s sessionStore) Commit(token string, b []byte, expiry time.Time) error {
-	return markUnavailable(s.PostgresStore.Commit(token, b, expiry))
-}
-
-func (s sessionStore) Delete(token string) error {
-	return markUnavailable(s.PostgresStore.Delete(token))
-}
-
-func (s sessionStore) All() (map[string][]byte, error) {
-	all, err := s.PostgresStore.All()
-	return all, markUnavailable(err)
 }
 
 // SweepExpired deletes expired session rows and rate-limit counts too old to
