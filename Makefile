@@ -107,7 +107,8 @@ build-hsm:
 ## BENCH_MESSAGES (10k), serves the real portal on loopback with a mail sink,
 ## measures every page alone (1 and 32 clients), sign-in, replies and the mix for
 ## BENCH_TIME each, and prints one table with the in-process floors. Under 5 min.
-## BENCH_PROFILE=DIR also writes a CPU profile of the portal for each run there.
+## BENCH_PROFILE=DIR also writes a CPU profile of the portal for each run there;
+## BENCH_ONLY=inbox (thread, staff, signin, reply, mix, notify) measures only that.
 BENCH_MESSAGES ?= 10000
 BENCH_TIME ?= 5s
 .PHONY: bench
@@ -116,7 +117,7 @@ bench:
 	@$(GO) build -o .dev/bench/portal ./cmd/portal
 	@$(GO) build -o .dev/bench/loadgen ./cmd/loadgen
 	@PORTAL_BENCH_SERVER_URL="$${PORTAL_BENCH_SERVER_URL:-$$(scripts/postgres.sh)}" \
-		./.dev/bench/loadgen bench -portal ./.dev/bench/portal -messages $(BENCH_MESSAGES) -d $(BENCH_TIME) $(if $(BENCH_PROFILE),-profile $(BENCH_PROFILE))
+		./.dev/bench/loadgen bench -portal ./.dev/bench/portal -messages $(BENCH_MESSAGES) -d $(BENCH_TIME) $(if $(BENCH_PROFILE),-profile $(BENCH_PROFILE)) $(if $(BENCH_ONLY),-only $(BENCH_ONLY))
 
 ## bench-search: issue 14's search benchmark: recreates the portal_search_bench
 ## database, seeds SEARCH_THREADS (50,000) threads of five messages in one team,

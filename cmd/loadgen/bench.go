@@ -45,6 +45,7 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 	messages := fs.Int("messages", 10000, "messages to seed")
 	dur := fs.Duration("d", 5*time.Second, "how long each run measures")
 	profiles := fs.String("profile", "", "write a CPU profile of the portal for each run into this directory (RUN-cN.pprof)")
+	only := fs.String("only", "", "measure only this: a scenario's runs (inbox, thread, staff, signin, reply), mix, or notify")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -79,13 +80,19 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer portal.stop()
-	runs, f, err := benchMeasure(ctx, db, env, *dur, *profiles)
+	runs, f, err := benchMeasure(ctx, db, env, *dur, *profiles, *only)
 	if err != nil {
 		return fmt.Errorf("%w (portal log: %s)", err, portal.logTail())
 	}
-	notified, err := measureNotifications(ctx, db, sink, notifyBurst, app.JobWorkers)
-	if err != nil {
-		return fmt.Errorf("%w (portal log: %s)", err, portal.logTail())
+	var notified notifyResult
+	if *only == "" || *only == "notify" {
+		w := serverWatch{metricsURL: "http://" + env["PORTAL_METRICS_ADDR"]}
+		if *profiles != "" {
+			w.profile = filepath.Join(*profiles, "notify.pprof")
+		}
+		if notified, err = measureNotifications(ctx, db, sink, notifyBurst, app.JobWorkers, w); err != nil {
+			return fmt.Errorf("%w (portal log: %s)", err, portal.logTail())
+		}
 	}
 	fmt.Fprintf(stdout, "\nbench: %d messages in %d threads, %d providers; each run %s; database %s kept for EXPLAIN\n",
 		pop.Messages, pop.Threads, pop.Providers, *dur, benchDatabase)
@@ -98,9 +105,10 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 	return failures(runs...)
 }
 
-// benchMeasure measures the floors, then every bench run, each with its
-// CPU profile in profiles if that names a directory.
-func benchMeasure(ctx context.Context, db portalDB, env map[string]string, dur time.Duration, profiles string) ([]runResult, floors, error) {
+// benchMeasure measures the floors, then every bench run (or those of
+// scenario only), each with its CPU profile in profiles if that names a
+// directory.
+func benchMeasure(ctx context.Context, db portalDB, env map[string]string, dur time.Duration, profiles, only string) ([]runResult, floors, error) {
 	all, _ := parseMix(defaultMix)
 	f, err := measureFloors(ctx, db, all)
 	if err != nil {
@@ -113,6 +121,9 @@ func benchMeasure(ctx context.Context, db portalDB, env map[string]string, dur t
 	}
 	var runs []runResult
 	for _, r := range benchRuns {
+		if only != "" && profileName(r.spec) != only {
+			continue
+		}
 		m, err := parseMix(r.spec)
 		if err != nil {
 			return nil, f, err

@@ -110,7 +110,7 @@ func TestSeededPortalOpensEverythingAndCarriesTheMix(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Stop(context.Background())
-	notified, err := measureNotifications(ctx, portalDB{pool: pool, keyring: keyring}, sink, 200, 2)
+	notified, err := measureNotifications(ctx, portalDB{pool: pool, keyring: keyring}, sink, 200, 2, serverWatch{})
 	if err != nil {
 		t.Fatal(err)
 	}

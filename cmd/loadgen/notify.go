@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -35,7 +36,7 @@ type notifyResult struct {
 // same size sent straight to a fresh sink over conns connections (the
 // portal's job workers), one connection per email as the portal's mailer
 // dials.
-func measureNotifications(ctx context.Context, db portalDB, sink *mailcatcher.Server, n, conns int) (notifyResult, error) {
+func measureNotifications(ctx context.Context, db portalDB, sink *mailcatcher.Server, n, conns int, w serverWatch) (notifyResult, error) {
 	var r notifyResult
 	rows, err := db.pool.Query(ctx, `
 		SELECT m.id::text, t.provider_id, u.email::text FROM messages m
@@ -65,31 +66,19 @@ func measureNotifications(ctx context.Context, db portalDB, sink *mailcatcher.Se
 	if err != nil {
 		return r, err
 	}
-	before := len(sink.Messages())
+	before := sink.Len()
 	start := time.Now()
 	if _, err := inserter.InsertMany(ctx, jobs); err != nil {
 		return r, fmt.Errorf("queue notifications: %w", err)
 	}
 	r.queued = len(jobs)
-	for {
-		var left int
-		if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = $1 AND state NOT IN ('completed', 'discarded', 'cancelled')`,
-			messaging.NotifyMessage{}.Kind()).Scan(&left); err != nil {
-			return r, err
-		}
-		if left == 0 {
-			break
-		}
-		if time.Since(start) > 10*time.Minute {
-			return r, fmt.Errorf("notifications: %d of %d still queued after 10 minutes", left, r.queued)
-		}
-		select {
-		case <-ctx.Done():
-			return r, ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
+	profiled := profileServer(ctx, w.metricsURL, w.profile, notifyProfileTime)
+	if r.took, err = waitForNotifications(ctx, db, sink, before, r.queued, start); err != nil {
+		return r, err
 	}
-	r.took = time.Since(start)
+	if err := profiled(); err != nil {
+		return r, err
+	}
 	got := map[string]int{}
 	ids := map[string]bool{}
 	var sample []byte
@@ -114,6 +103,49 @@ func measureNotifications(ctx context.Context, db portalDB, sink *mailcatcher.Se
 	r.conns = conns
 	r.floorRate, err = sinkAcceptRate(ctx, r.queued, conns, sample)
 	return r, err
+}
+
+// notifyProfileTime is how much of a burst a CPU profile covers (from
+// the moment the jobs are queued).
+const notifyProfileTime = 10 * time.Second
+
+// waitForNotifications waits until the sink holds queued more emails than
+// before, and returns the time from start to then; then until no job of
+// the burst is left unfinished, so that what the sink holds is final. The
+// sink is counted in-process every 10 ms; the job table is read only
+// every half second (a count over river_job every 20 ms took CPU from
+// the workers being measured).
+func waitForNotifications(ctx context.Context, db portalDB, sink *mailcatcher.Server, before, queued int, start time.Time) (time.Duration, error) {
+	var took time.Duration
+	lastCheck := time.Now()
+	for {
+		if took == 0 && sink.Len()-before >= queued {
+			took = time.Since(start)
+		}
+		if took != 0 || time.Since(lastCheck) >= 500*time.Millisecond {
+			lastCheck = time.Now()
+			var left int
+			if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = $1 AND state NOT IN ('completed', 'discarded', 'cancelled')`,
+				messaging.NotifyMessage{}.Kind()).Scan(&left); err != nil {
+				return 0, err
+			}
+			if left == 0 {
+				return cmp.Or(took, time.Since(start)), nil // emails lost: the time the jobs took
+			}
+			if time.Since(start) > 10*time.Minute {
+				return 0, fmt.Errorf("notifications: %d of %d still queued after 10 minutes", left, queued)
+			}
+		}
+		pause := 10 * time.Millisecond
+		if took != 0 {
+			pause = 100 * time.Millisecond
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(pause):
+		}
+	}
 }
 
 // sinkAcceptRate sends n copies of raw to a fresh sink over conns
@@ -166,6 +198,9 @@ func headerOf(raw []byte, name string) string {
 }
 
 func printNotifications(w io.Writer, r notifyResult) {
+	if r.queued == 0 {
+		return
+	}
 	rate := float64(r.delivered) / r.took.Seconds()
 	fmt.Fprintf(w, "notifications: %d queued at once, %d delivered in %s = %.0f emails/s, %d duplicates, %d lost;"+
 		" the sink alone accepts %.0f emails/s over %d connections (ratio %.2f)\n",

@@ -240,6 +240,14 @@ func (s *Server) Messages() []Message {
 	return out
 }
 
+// Len is how many messages are retained: cheaper than len(Messages())
+// for a caller that only waits for a count.
+func (s *Server) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.msgs)
+}
+
 // Reset forgets all retained messages. IDs keep increasing afterwards so a
 // stale link in the web UI can never show a different message.
 func (s *Server) Reset() {

@@ -141,19 +141,15 @@ func (s *DeliveryStore) Domains(ctx context.Context) ([]delivery.DomainStatus, e
 // earlier record for the same pair, e.g. a fallback after a retry) and
 // audits it. The record names mail hosts and TLS versions, never content.
 func (s *DeliveryStore) RecordDelivery(ctx context.Context, d messaging.Delivery) error {
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `
-			INSERT INTO message_deliveries (message_id, recipient_id, method, notified, reason, mx, tls_version, verified_by, at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-			ON CONFLICT (message_id, recipient_id) DO UPDATE SET method = $3, notified = $4, reason = $5, mx = $6,
-				tls_version = $7, verified_by = $8, at = $9`,
-			d.MessageID, d.RecipientID, d.Method, d.Notified, d.Reason, d.MX, d.TLSVersion, d.VerifiedBy, d.At); err != nil {
-			return err
-		}
-		return AppendAudit(ctx, tx, audit.Event{Action: auditMessageDelivered, TargetType: "message", TargetID: d.MessageID,
+	err := execWithAudit(ctx, s.pool, `
+		INSERT INTO message_deliveries (message_id, recipient_id, method, notified, reason, mx, tls_version, verified_by, at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		ON CONFLICT (message_id, recipient_id) DO UPDATE SET method = $3, notified = $4, reason = $5, mx = $6,
+			tls_version = $7, verified_by = $8, at = $9`,
+		[]any{d.MessageID, d.RecipientID, d.Method, d.Notified, d.Reason, d.MX, d.TLSVersion, d.VerifiedBy, d.At},
+		audit.Event{Action: auditMessageDelivered, TargetType: "message", TargetID: d.MessageID,
 			Detail: map[string]any{"recipient_id": d.RecipientID, "method": d.Method, "notified": d.Notified, "reason": d.Reason,
 				"mx": d.MX, "tls_version": d.TLSVersion}})
-	})
 	return wrap("record delivery", err)
 }
 

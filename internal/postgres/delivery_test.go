@@ -156,3 +156,36 @@ func TestOutgoingMessageIsWholeAndRecalledOnesAreWithdrawn(t *testing.T) {
 		t.Error("a recalled message's attachment can still be read for delivery")
 	}
 }
+
+// A delivery record and its audit event are one transaction (sent as one
+// batch, so the audit chain's lock is not held across a round trip): when
+// the audit append fails, no record is left unaudited.
+func TestADeliveryRecordIsNeverStoredWithoutItsAuditEvent(t *testing.T) {
+	f := newStoreFixture(t)
+	store := postgres.NewDeliveryStore(f.pool)
+	rep := f.user(accounts.RoleStaff, accounts.StatusActive)
+	dr := f.user(accounts.RoleProvider, accounts.StatusActive)
+	msg := f.messageIDs(f.threadToProvider(rep, dr, "Claim 123"))[0]
+	if _, err := f.pool.Exec(f.ctx, `
+		CREATE FUNCTION refuse_marked_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			IF NEW.detail->>'reason' = 'refuse the audit' THEN RAISE EXCEPTION 'audit refused by the test'; END IF;
+			RETURN NEW;
+		END $$;
+		CREATE TRIGGER refuse_marked_audit BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION refuse_marked_audit()`); err != nil {
+		t.Fatal(err)
+	}
+	err := store.RecordDelivery(f.ctx, messaging.Delivery{MessageID: msg, RecipientID: dr.ID, Method: "portal", Reason: "refuse the audit", At: time.Now()})
+	if err == nil {
+		t.Fatal("RecordDelivery succeeded although its audit event was refused")
+	}
+	if _, done, err := store.DeliveryOf(f.ctx, msg, dr.ID); err != nil || done {
+		t.Errorf("a delivery record was stored without its audit event (done %v, %v)", done, err)
+	}
+	if err := store.RecordDelivery(f.ctx, messaging.Delivery{MessageID: msg, RecipientID: dr.ID, Method: "portal", Reason: "fine", At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, done, err := store.DeliveryOf(f.ctx, msg, dr.ID); err != nil || !done {
+		t.Errorf("a recording with its audit event is not stored (done %v, %v)", done, err)
+	}
+}
