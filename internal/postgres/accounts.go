@@ -282,27 +282,33 @@ func setPassword(ctx context.Context, tx pgx.Tx, userID int64, hash string, now 
 		RETURNING `+userColumns, userID, hash, now))
 }
 
+// Record appends ev to the audit chain with its jobs. An event alone is
+// one statement, committed by the server without waiting for this client:
+// the chain's lock is held only while the database appends and commits.
 func (s *AccountStore) Record(ctx context.Context, ev audit.Event, jobs ...accounts.Job) error {
+	if len(jobs) == 0 {
+		return wrap("record", AppendAudit(ctx, s.pool, ev))
+	}
 	return wrap("record", pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		return s.record(ctx, tx, ev, jobs...)
 	}))
 }
 
-// record appends ev to the audit chain and enqueues jobs, inside tx.
+// record enqueues jobs and appends ev to the audit chain, inside tx. The
+// append comes last (callers end their transaction with it too): it takes
+// the chain's lock, which every audited write in the portal waits for
+// until this transaction commits.
 func (s *AccountStore) record(ctx context.Context, tx pgx.Tx, ev audit.Event, jobs ...accounts.Job) error {
-	if err := AppendAudit(ctx, tx, ev); err != nil {
-		return err
-	}
 	for _, j := range jobs {
 		if _, err := s.jobs.InsertTx(ctx, tx, j, nil); err != nil {
 			return fmt.Errorf("enqueue %s: %w", j.Kind(), err)
 		}
 	}
-	return nil
+	return AppendAudit(ctx, tx, ev)
 }
 
 // AppendAudit writes one event to the hash-chained audit log inside tx.
-func AppendAudit(ctx context.Context, tx pgx.Tx, ev audit.Event) error {
+func AppendAudit(ctx context.Context, tx Querier, ev audit.Event) error {
 	args, err := auditArgs(ev)
 	if err == nil {
 		_, err = tx.Exec(ctx, appendAuditSQL, args...)

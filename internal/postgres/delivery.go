@@ -155,8 +155,8 @@ func (s *DeliveryStore) RecordDelivery(ctx context.Context, d messaging.Delivery
 
 // deliveriesOf returns the delivery records of a thread's messages, by
 // message id, for the staff view.
-func deliveriesOf(ctx context.Context, tx pgx.Tx, threadID string) (map[string][]messaging.Delivery, error) {
-	rows, err := tx.Query(ctx, `SELECT `+deliveryColumns+`
+func deliveriesOf(ctx context.Context, q Querier, threadID string) (map[string][]messaging.Delivery, error) {
+	rows, err := q.Query(ctx, `SELECT `+deliveryColumns+`
 		FROM message_deliveries d JOIN messages m ON m.id = d.message_id
 		WHERE m.thread_id = $1 ORDER BY d.at`, threadID)
 	if err != nil {

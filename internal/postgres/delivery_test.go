@@ -189,3 +189,40 @@ func TestADeliveryRecordIsNeverStoredWithoutItsAuditEvent(t *testing.T) {
 		t.Errorf("a recording with its audit event is not stored (done %v, %v)", done, err)
 	}
 }
+
+// Opening a thread records as read what the page showed, each receipt
+// with its audit event, chained: a message that arrives between reading
+// the page and writing the receipts (given here as the ids the page did
+// not show) stays unread; a second opening writes nothing.
+func TestOpeningAThreadMarksReadOnlyWhatItShowed(t *testing.T) {
+	f := newStoreFixture(t)
+	rep := f.user(accounts.RoleStaff, accounts.StatusActive)
+	dr := f.user(accounts.RoleProvider, accounts.StatusActive)
+	thread := f.threadToProvider(rep, dr, "Claim 123")
+	f.reply(asStaff(rep), thread, "a second message")
+	ids := f.messageIDs(thread)
+	if len(ids) != 2 {
+		t.Fatalf("%d messages, want 2", len(ids))
+	}
+	n, err := f.messages.MarkRead(f.ctx, asProvider(dr), thread, ids[:1])
+	if err != nil || n != 1 {
+		t.Fatalf("MarkRead of the one shown: %d, %v", n, err)
+	}
+	readBy := func() []string {
+		return f.column(`SELECT message_id::text FROM message_reads WHERE user_id = $1 ORDER BY message_id`, dr.ID)
+	}
+	if got := readBy(); len(got) != 1 || got[0] != ids[0] {
+		t.Errorf("receipts %v, want only the message shown (%s)", got, ids[0])
+	}
+	f.read(asProvider(dr), thread) // the page now shows both
+	if got := readBy(); len(got) != 2 {
+		t.Errorf("receipts after opening the thread %v, want both messages", got)
+	}
+	f.read(asProvider(dr), thread)
+	if got := f.column(`SELECT count(*)::text FROM audit_events WHERE action = 'message.read' AND actor_id = $1`, dr.ID); got[0] != "2" {
+		t.Errorf("%s read events, want one per message (none for a second opening)", got[0])
+	}
+	if _, brk, err := postgres.VerifyAudit(f.ctx, f.pool); err != nil || brk != nil {
+		t.Errorf("audit chain after the receipts: %+v, %v", brk, err)
+	}
+}

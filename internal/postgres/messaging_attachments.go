@@ -61,8 +61,8 @@ func (s *MessagingStore) insertAttachments(ctx context.Context, tx pgx.Tx, threa
 // threadAttachments returns the readable attachments of a thread's messages,
 // by message id, with one query for the rows and one for their name keys.
 // Attachments whose keys were destroyed (recall, retention) are left out.
-func (s *MessagingStore) threadAttachments(ctx context.Context, tx pgx.Tx, threadID string) (map[string][]messaging.Attachment, error) {
-	rows, err := tx.Query(ctx, `SELECT a.message_id::text, a.id::text, a.name_key::text, a.name_ct, a.content_type, a.size
+func (s *MessagingStore) threadAttachments(ctx context.Context, q Querier, threadID string) (map[string][]messaging.Attachment, error) {
+	rows, err := q.Query(ctx, `SELECT a.message_id::text, a.id::text, a.name_key::text, a.name_ct, a.content_type, a.size
 		FROM attachments a JOIN messages m ON m.id = a.message_id
 		WHERE m.thread_id = $1 ORDER BY a.message_id, a.position`, threadID)
 	if err != nil {
@@ -88,7 +88,7 @@ func (s *MessagingStore) threadAttachments(ctx context.Context, tx pgx.Tx, threa
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	names, err := s.keys.OpenRecords(ctx, tx, sealed)
+	names, err := s.keys.OpenRecords(ctx, q, sealed)
 	if err != nil {
 		return nil, err
 	}

@@ -169,14 +169,16 @@ func (s *MessagingStore) insertMessage(ctx context.Context, tx pgx.Tx, sender me
 		provider_archived = provider_archived AND NOT $3 WHERE id = $1`, threadID, sender.UserID, sender.Staff); err != nil {
 		return "", err
 	}
-	if err := AppendAudit(ctx, tx, audit.Event{ActorID: sender.UserID, Action: auditMessageSent, TargetType: "message", TargetID: id, IP: sender.IP,
-		Detail: map[string]any{"thread_id": threadID, "attachments": files, "attachment_bytes": bytes, "recipients": recipients}}); err != nil {
-		return "", err
-	}
 	for _, r := range recipients {
 		if _, err := s.jobs.InsertTx(ctx, tx, messaging.NotifyMessage{MessageID: id, RecipientID: r}, nil); err != nil {
 			return "", fmt.Errorf("enqueue notification: %w", err)
 		}
+	}
+	// Last: the audit append takes the chain's lock until commit, and a
+	// reply to a team enqueues a notification per member.
+	if err := AppendAudit(ctx, tx, audit.Event{ActorID: sender.UserID, Action: auditMessageSent, TargetType: "message", TargetID: id, IP: sender.IP,
+		Detail: map[string]any{"thread_id": threadID, "attachments": files, "attachment_bytes": bytes, "recipients": recipients}}); err != nil {
+		return "", err
 	}
 	return id, nil
 }

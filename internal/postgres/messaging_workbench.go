@@ -52,8 +52,8 @@ func (s *MessagingStore) AddNote(ctx context.Context, staff messaging.Viewer, th
 
 // threadNotes opens a thread's notes for staff; a note whose key is gone
 // (retention) is left out.
-func (s *MessagingStore) threadNotes(ctx context.Context, tx pgx.Tx, threadID string) ([]messaging.Note, error) {
-	rows, err := tx.Query(ctx, `SELECT n.id::text, coalesce(nullif(u.display_name, ''), u.email::text), n.body_key::text, n.body_ct, n.created_at
+func (s *MessagingStore) threadNotes(ctx context.Context, q Querier, threadID string) ([]messaging.Note, error) {
+	rows, err := q.Query(ctx, `SELECT n.id::text, coalesce(nullif(u.display_name, ''), u.email::text), n.body_key::text, n.body_ct, n.created_at
 		FROM thread_notes n JOIN users u ON u.id = n.author_id WHERE n.thread_id = $1 ORDER BY n.created_at, n.id`, threadID)
 	if err != nil {
 		return nil, err
@@ -73,7 +73,7 @@ func (s *MessagingStore) threadNotes(ctx context.Context, tx pgx.Tx, threadID st
 	var notes []messaging.Note
 	for _, x := range list {
 		owner, b := noteSeal(threadID, x.id)
-		body, ok, err := s.decryptOrWithdrawn(ctx, tx, x.key, owner, b, x.ct)
+		body, ok, err := s.decryptOrWithdrawn(ctx, q, x.key, owner, b, x.ct)
 		if err != nil {
 			return nil, err
 		}
@@ -220,7 +220,7 @@ func (s *MessagingStore) MarkThreadsRead(ctx context.Context, staff messaging.Vi
 			return err
 		}
 		for _, id := range visible {
-			n, err := s.markRead(ctx, tx, staff, id, true)
+			n, err := s.markRead(ctx, tx, staff, id, nil, true)
 			if err != nil {
 				return err
 			}
