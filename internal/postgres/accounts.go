@@ -345,13 +345,13 @@ func auditArgs(ev audit.Event) ([]any, error) {
 // serialised on that lock, and a round trip to a busy client inside it
 // limited notifications to about 230 a second (docs/PERFORMANCE.md).
 func execWithAudit(ctx context.Context, pool *pgxpool.Pool, sql string, args []any, ev audit.Event) error {
-	auditArgs, err := auditArgs(ev)
+	evArgs, err := auditArgs(ev)
 	if err != nil {
 		return err
 	}
 	batch := &pgx.Batch{}
 	batch.Queue(sql, args...)
-	batch.Queue(appendAuditSQL, auditArgs...)
+	batch.Queue(appendAuditSQL, evArgs...)
 	if err := pool.SendBatch(ctx, batch).Close(); err != nil {
 		return fmt.Errorf("append audit %s: %w", ev.Action, err)
 	}

@@ -38,14 +38,6 @@ func (s *SessionStore) Find(token string) ([]byte, bool, error) {
 // there for accounts.Service.SessionUser, which checks it exactly as it
 // would a user it read itself.
 func (s *SessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
-	if !accounts.WantsSessionUser(ctx) {
-		var b []byte
-		err := s.pool.QueryRow(ctx, findSession, token).Scan(&b)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil, false, nil
-		}
-		return b, err == nil, markUnavailable(err)
-	}
 	batch := &pgx.Batch{}
 	var b []byte
 	found := false
@@ -57,17 +49,19 @@ func (s *SessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool,
 		found = err == nil
 		return err
 	})
-	batch.Queue(`SELECT `+userColumns+` FROM users WHERE id = (SELECT user_id FROM sessions WHERE token = $1 AND current_timestamp < expiry)`, token).
-		QueryRow(func(row pgx.Row) error {
-			u, err := scanUser(row)
-			if errors.Is(err, accounts.ErrNotFound) {
-				return nil // no one signed in, or a session saved before user_id was kept
-			}
-			if err == nil {
-				accounts.PrefetchSessionUser(ctx, u)
-			}
-			return err
-		})
+	if accounts.WantsSessionUser(ctx) {
+		batch.Queue(`SELECT `+userColumns+` FROM users WHERE id = (SELECT user_id FROM sessions WHERE token = $1 AND current_timestamp < expiry)`, token).
+			QueryRow(func(row pgx.Row) error {
+				u, err := scanUser(row)
+				if errors.Is(err, accounts.ErrNotFound) {
+					return nil // no one signed in, or a session saved before user_id was kept
+				}
+				if err == nil {
+					accounts.PrefetchSessionUser(ctx, u)
+				}
+				return err
+			})
+	}
 	if err := s.pool.SendBatch(ctx, batch).Close(); err != nil {
 		return nil, false, markUnavailable(err)
 	}

@@ -65,6 +65,16 @@ func TestSessionStoreReadsTheSessionsUserWithTheSession(t *testing.T) {
 		t.Errorf("second SessionUser with the old epoch: %v, want ErrSessionEnded", err)
 	}
 
+	// Asked for another user, SessionUser reads that user, never the
+	// one that came with the session.
+	other := f.user(accounts.RoleProvider, accounts.StatusActive)
+	rctx = accounts.WithSessionUser(ctx)
+	if _, _, err := store.FindCtx(rctx, "signed-in"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := svc.SessionUser(rctx, other.ID, other.AuthEpoch); err != nil || got.ID != other.ID {
+		t.Errorf("SessionUser for user %d after reading %d's session: %+v %v", other.ID, u.ID, got, err)
+	}
 	for _, token := range []string{"anonymous", "before-user-id", "expired"} {
 		rctx := accounts.WithSessionUser(ctx)
 		before := epoch()
