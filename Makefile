@@ -109,6 +109,9 @@ build-hsm:
 ## BENCH_TIME each, and prints one table with the in-process floors. Under 5 min.
 ## BENCH_PROFILE=DIR also writes a CPU profile of the portal for each run there;
 ## BENCH_ONLY=inbox (thread, staff, signin, reply, mix, notify) measures only that.
+## BENCH_KEEP=DIR keeps the keyring there and the database: the next bench with
+## the same DIR and BENCH_MESSAGES measures it again without seeding (a 1M seed
+## takes about 8 minutes here; before/after pairs then take one each).
 BENCH_MESSAGES ?= 10000
 BENCH_TIME ?= 5s
 .PHONY: bench
@@ -117,7 +120,7 @@ bench:
 	@$(GO) build -o .dev/bench/portal ./cmd/portal
 	@$(GO) build -o .dev/bench/loadgen ./cmd/loadgen
 	@PORTAL_BENCH_SERVER_URL="$${PORTAL_BENCH_SERVER_URL:-$$(scripts/postgres.sh)}" \
-		./.dev/bench/loadgen bench -portal ./.dev/bench/portal -messages $(BENCH_MESSAGES) -d $(BENCH_TIME) $(if $(BENCH_PROFILE),-profile $(BENCH_PROFILE)) $(if $(BENCH_ONLY),-only $(BENCH_ONLY))
+		./.dev/bench/loadgen bench -portal ./.dev/bench/portal -messages $(BENCH_MESSAGES) -d $(BENCH_TIME) $(if $(BENCH_PROFILE),-profile $(BENCH_PROFILE)) $(if $(BENCH_ONLY),-only $(BENCH_ONLY)) $(if $(BENCH_KEEP),-keep $(BENCH_KEEP))
 
 ## bench-search: issue 14's search benchmark: recreates the portal_search_bench
 ## database, seeds SEARCH_THREADS (50,000) threads of five messages in one team,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -46,6 +47,7 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 	dur := fs.Duration("d", 5*time.Second, "how long each run measures")
 	profiles := fs.String("profile", "", "write a CPU profile of the portal for each run into this directory (RUN-cN.pprof)")
 	only := fs.String("only", "", "measure only this: a scenario's runs (inbox, thread, staff, signin, reply), mix, or notify")
+	keep := fs.String("keep", "", "keep the keyring in this directory and the database after the run; a later run with the same directory and -messages measures that database again without seeding")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -54,26 +56,41 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("%w: bench needs -portal and PORTAL_BENCH_SERVER_URL", errUsage)
 	}
 	start := time.Now()
-	dir, err := os.MkdirTemp("", "loadgen-bench-")
+	dir, err := benchDir(*keep)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	if *keep == "" {
+		defer os.RemoveAll(dir)
+	}
 	// Room for the replies' notifications and the notification burst.
 	sink, err := mailcatcher.StartWithOptions("127.0.0.1:0", mailcatcher.Options{Capacity: 50000})
 	if err != nil {
 		return err
 	}
 	defer sink.Close()
-	db, env, err := benchPortalDB(ctx, *portalBin, server, benchDatabase, dir, sink.Addr())
+	pop := population{Staff: 300, Teams: 10, Messages: *messages, Attachments: 0.05, Seed: 1}
+	pop.scaled(map[string]bool{"messages": true})
+	reuse := *keep != "" && keptSeed(dir) == pop && holdsSeed(ctx, server, benchDatabase, pop)
+	db, env, err := benchPortalDB(ctx, *portalBin, server, benchDatabase, dir, sink.Addr(), reuse)
 	if err != nil {
 		return err
 	}
 	defer db.close()
-	pop := population{Staff: 300, Teams: 10, Messages: *messages, Attachments: 0.05, Seed: 1}
-	pop.scaled(map[string]bool{"messages": true})
-	if err := seed(ctx, db.pool, db.keyring, pop, seedOptions{sealers: 2, writers: 2, threadsPerBatch: 500}, stdout); err != nil {
-		return err
+	if reuse {
+		fmt.Fprintf(stdout, "bench: measuring the database %s seeded before (%d messages; kept in %s)\n", benchDatabase, pop.Messages, dir)
+	} else {
+		if *keep != "" {
+			os.Remove(filepath.Join(dir, keptSeedFile)) // a half-seeded database is not reused
+		}
+		if err := seed(ctx, db.pool, db.keyring, pop, seedOptions{sealers: 2, writers: 2, threadsPerBatch: 500}, stdout); err != nil {
+			return err
+		}
+		if *keep != "" {
+			if err := saveKeptSeed(dir, pop); err != nil {
+				return err
+			}
+		}
 	}
 	portal, err := startPortal(ctx, *portalBin, env, dir)
 	if err != nil {
@@ -146,13 +163,19 @@ func benchMeasure(ctx context.Context, db portalDB, env map[string]string, dur t
 }
 
 // benchPortalDB is how every bench starts: database name dropped and
-// created afresh on server, a keyring in dir, the portal's configuration
+// created afresh on server (unless reuse), a keyring in dir (made if it is
+// not there), the portal's configuration
 // (benchEnv, its mail to smtpAddr), the schema migrated by the portal
 // binary itself, and the database opened as the portal opens it.
-func benchPortalDB(ctx context.Context, portalBin, server, name, dir, smtpAddr string) (portalDB, map[string]string, error) {
-	dbURL, err := freshDatabase(ctx, server, name)
+func benchPortalDB(ctx context.Context, portalBin, server, name, dir, smtpAddr string, reuse bool) (portalDB, map[string]string, error) {
+	dbURL, err := databaseURL(server, name)
 	if err != nil {
 		return portalDB{}, nil, err
+	}
+	if !reuse {
+		if err := freshDatabase(ctx, server, name); err != nil {
+			return portalDB{}, nil, err
+		}
 	}
 	env, err := benchEnv(dir, dbURL, smtpAddr)
 	if err != nil {
@@ -166,18 +189,23 @@ func benchPortalDB(ctx context.Context, portalBin, server, name, dir, smtpAddr s
 }
 
 // freshDatabase drops and creates database name on the server at
-// serverURL and returns its URL.
-func freshDatabase(ctx context.Context, serverURL, name string) (string, error) {
+// serverURL.
+func freshDatabase(ctx context.Context, serverURL, name string) error {
 	conn, err := pgx.Connect(ctx, serverURL)
 	if err != nil {
-		return "", fmt.Errorf("PORTAL_BENCH_SERVER_URL: %w", err)
+		return fmt.Errorf("PORTAL_BENCH_SERVER_URL: %w", err)
 	}
 	defer conn.Close(ctx)
 	for _, sql := range []string{"DROP DATABASE IF EXISTS " + name + " WITH (FORCE)", "CREATE DATABASE " + name} {
 		if _, err := conn.Exec(ctx, sql); err != nil {
-			return "", fmt.Errorf("%s: %w", sql, err)
+			return fmt.Errorf("%s: %w", sql, err)
 		}
 	}
+	return nil
+}
+
+// databaseURL is the URL of database name on the server at serverURL.
+func databaseURL(serverURL, name string) (string, error) {
 	u, err := url.Parse(serverURL)
 	if err != nil {
 		return "", err
@@ -199,7 +227,11 @@ func benchEnv(dir, dbURL, smtpAddr string) (map[string]string, error) {
 		return nil, err
 	}
 	keyring := filepath.Join(dir, "portal.keyring")
-	if _, err := envelope.InitKeyring(keyring); err != nil {
+	if _, err := os.Stat(keyring); errors.Is(err, os.ErrNotExist) {
+		if _, err := envelope.InitKeyring(keyring); err != nil {
+			return nil, err
+		}
+	} else if err != nil {
 		return nil, err
 	}
 	return map[string]string{

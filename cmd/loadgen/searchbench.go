@@ -54,7 +54,7 @@ func cmdSearchBench(ctx context.Context, args []string, getenv func(string) stri
 		return err
 	}
 	defer os.RemoveAll(dir)
-	db, _, err := benchPortalDB(ctx, *portalBin, server, searchDatabase, dir, "127.0.0.1:9") // no mail is sent
+	db, _, err := benchPortalDB(ctx, *portalBin, server, searchDatabase, dir, "127.0.0.1:9", false) // no mail is sent
 	if err != nil {
 		return err
 	}
