@@ -127,8 +127,7 @@ func (s *MessagingStore) searchCandidates(ctx context.Context, v messaging.Viewe
 		args = append(args, within)
 		cond = append(cond, `t.id = ANY($`+strconv.Itoa(len(args))+`::uuid[])`)
 	}
-	args = append(args, n)
-	limit := "$" + strconv.Itoa(len(args))
+	limit := limitSQL(n)
 	where := append([]string{threadScope(v)}, cond...)
 	if v.Staff && !v.Emergency && within == nil {
 		where = append(where, `t.id IN (`+staffPageCandidates(cond, limit)+`)`)
