@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"golang.org/x/text/language"
 
 	"github.com/healthnet/secureportal/internal/accounts"
 	"github.com/healthnet/secureportal/internal/delivery"
@@ -94,8 +95,12 @@ func (w *NotifyWorker) Work(ctx context.Context, job *river.Job[messaging.Notify
 			}
 		}
 	}
+	lang := language.English
 	if result.notify && provider && u.Status == accounts.StatusActive {
-		// A provider who chose one email a day hears of it in the digest.
+		// A provider who chose one email a day hears of it in the digest;
+		// the profile also says which language the email speaks (read
+		// once: every query here waits for one of a few connections the
+		// job workers share).
 		p, err := w.Accounts.Profile(ctx, u)
 		if err != nil {
 			return err
@@ -104,9 +109,10 @@ func (w *NotifyWorker) Work(ctx context.Context, job *river.Job[messaging.Notify
 			result.notify = false
 			result.record.Reason += "; announced in the provider's daily digest"
 		}
+		lang, _ = i18n.Parse(p.Language)
 	}
 	if result.notify {
-		if err := w.notify(ctx, job, u, threadID); err != nil {
+		if err := w.notify(ctx, job, u, threadID, lang); err != nil {
 			return err
 		}
 	}
@@ -133,7 +139,11 @@ func (w *NotifyWorker) remind(ctx context.Context, job *river.Job[messaging.Noti
 	if _, sent, err := sentBefore(ctx, w.Sent, job.ID); err != nil || sent {
 		return err
 	}
-	if err := w.notify(ctx, job, u, threadID); err != nil {
+	lang, err := languageOf(ctx, w.Accounts, u)
+	if err != nil {
+		return err
+	}
+	if err := w.notify(ctx, job, u, threadID, lang); err != nil {
 		return err
 	}
 	w.Log.InfoContext(ctx, "reminder sent", "message_id", job.Args.MessageID, "user_id", u.ID)
@@ -166,22 +176,10 @@ func (w *NotifyWorker) finishSent(ctx context.Context, job *river.Job[messaging.
 	return nil
 }
 
-// inTheirLanguage writes a provider's email in the language of their
-// profile, and makes its link open the portal in it too (?lang=, which
-// the portal remembers).
-func (w *NotifyWorker) inTheirLanguage(ctx context.Context, u accounts.User, v *mail.NotificationView) error {
-	tag, err := languageOf(ctx, w.Accounts, u)
-	if err != nil {
-		return err
-	}
-	if tag == i18n.Spanish {
-		v.Lang, v.URL = tag, v.URL+"?lang=es"
-	}
-	return nil
-}
-
-// notify emails the recipient a link to the message waiting in the portal.
-func (w *NotifyWorker) notify(ctx context.Context, job *river.Job[messaging.NotifyMessage], u accounts.User, threadID string) error {
+// notify emails the recipient a link to the message waiting in the portal;
+// an active provider's in lang, the language of their profile, with a link
+// that opens the portal in it too (?lang=, which the portal remembers).
+func (w *NotifyWorker) notify(ctx context.Context, job *river.Job[messaging.NotifyMessage], u accounts.User, threadID string, lang language.Tag) error {
 	a := job.Args
 	v := mail.NotificationView{OrgName: w.Site.OrgName, HelpURL: w.Site.link("/help"), Contacts: w.Site.Contacts}
 	switch {
@@ -195,8 +193,8 @@ func (w *NotifyWorker) notify(ctx context.Context, job *river.Job[messaging.Noti
 		v.Register, v.URL, v.ExpiresIn = true, w.Site.link("/register/"+raw), layout.Duration(w.Site.RegistrationTTL)
 	case u.Status == accounts.StatusActive:
 		v.URL = w.Site.link("/threads/" + threadID)
-		if err := w.inTheirLanguage(ctx, u, &v); err != nil {
-			return err
+		if lang == i18n.Spanish {
+			v.Lang, v.URL = lang, v.URL+"?lang=es"
 		}
 	default:
 		w.Log.InfoContext(ctx, "notification skipped: recipient cannot sign in", "user_id", u.ID, "status", u.Status)
