@@ -71,7 +71,7 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 	defer sink.Close()
 	pop := population{Staff: 300, Teams: 10, Messages: *messages, Attachments: 0.05, Seed: 1}
 	pop.scaled(map[string]bool{"messages": true})
-	reuse := *keep != "" && keptSeed(dir) == pop && holdsSeed(ctx, server, benchDatabase, pop)
+	reuse := *keep != "" && seededBefore(ctx, dir, server, benchDatabase, pop)
 	db, env, err := benchPortalDB(ctx, *portalBin, server, benchDatabase, dir, sink.Addr(), reuse)
 	if err != nil {
 		return err
@@ -80,14 +80,14 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 	if reuse {
 		fmt.Fprintf(stdout, "bench: measuring the database %s seeded before (%d messages; kept in %s)\n", benchDatabase, pop.Messages, dir)
 	} else {
-		if *keep != "" {
-			os.Remove(filepath.Join(dir, keptSeedFile)) // a half-seeded database is not reused
+		if err := forgetSeed(dir); err != nil { // a half-seeded database is not reused
+			return err
 		}
 		if err := seed(ctx, db.pool, db.keyring, pop, seedOptions{sealers: 2, writers: 2, threadsPerBatch: 500}, stdout); err != nil {
 			return err
 		}
 		if *keep != "" {
-			if err := saveKeptSeed(dir, pop); err != nil {
+			if err := rememberSeed(ctx, dir, server, benchDatabase, pop); err != nil {
 				return err
 			}
 		}

@@ -3,16 +3,26 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 
 	"github.com/jackc/pgx/v5"
 )
 
-// keptSeedFile, in a bench's -keep directory, records the population its
-// database was seeded with. It is written only after the seed completed,
-// so a run cut short is seeded again, not measured half-filled.
+// keptSeedFile, in a bench's -keep directory, records what its database
+// was seeded with. It is written only after the seed completed, so a run
+// cut short is seeded again, not measured half-filled.
 const keptSeedFile = "seeded.json"
+
+// keptSeed is that record: the population, and the database it went into
+// by OID. Another bench that drops and creates the database (with a
+// keyring of its own) gives it a new OID, so its data is never taken for
+// the data this directory's keyring sealed.
+type keptSeed struct {
+	Population population
+	Database   uint32
+}
 
 // benchDir is where a bench keeps its keyring and portal files: keep (made
 // if need be) or, without it, a temporary directory the caller removes.
@@ -26,38 +36,51 @@ func benchDir(keep string) (string, error) {
 	return filepath.Abs(keep)
 }
 
-// keptSeed is the population recorded in dir, zero if none.
-func keptSeed(dir string) population {
-	var p population
+// seededBefore tells whether database name on the server at serverURL is
+// the one recorded in dir, seeded with p.
+func seededBefore(ctx context.Context, dir, serverURL, name string, p population) bool {
 	b, err := os.ReadFile(filepath.Join(dir, keptSeedFile))
-	if err == nil && json.Unmarshal(b, &p) != nil {
-		return population{}
+	if err != nil {
+		return false
 	}
-	return p
+	var k keptSeed
+	if json.Unmarshal(b, &k) != nil || k.Population != p {
+		return false
+	}
+	oid, err := databaseOID(ctx, serverURL, name)
+	return err == nil && oid == k.Database
 }
 
-func saveKeptSeed(dir string, p population) error {
-	b, err := json.Marshal(p)
+// rememberSeed records in dir that database name was seeded with p.
+func rememberSeed(ctx context.Context, dir, serverURL, name string, p population) error {
+	oid, err := databaseOID(ctx, serverURL, name)
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(keptSeed{Population: p, Database: oid})
 	if err != nil {
 		return err
 	}
 	return os.WriteFile(filepath.Join(dir, keptSeedFile), b, 0o600)
 }
 
-// holdsSeed tells whether database name on the server at serverURL is
-// there with at least p's threads (another bench without -keep drops and
-// seeds it again, perhaps smaller).
-func holdsSeed(ctx context.Context, serverURL, name string, p population) bool {
-	dbURL, err := databaseURL(serverURL, name)
-	if err != nil {
-		return false
+// forgetSeed removes dir's record, before the database is seeded anew.
+func forgetSeed(dir string) error {
+	err := os.Remove(filepath.Join(dir, keptSeedFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
 	}
-	conn, err := pgx.Connect(ctx, dbURL)
+	return err
+}
+
+// databaseOID is the OID of database name on the server at serverURL.
+func databaseOID(ctx context.Context, serverURL, name string) (uint32, error) {
+	conn, err := pgx.Connect(ctx, serverURL)
 	if err != nil {
-		return false
+		return 0, err
 	}
 	defer conn.Close(ctx)
-	var threads, users int
-	err = conn.QueryRow(ctx, `SELECT (SELECT count(*) FROM threads), (SELECT count(*) FROM users)`).Scan(&threads, &users)
-	return err == nil && threads >= p.Threads && users >= p.Providers+p.Staff
+	var oid uint32
+	err = conn.QueryRow(ctx, `SELECT oid FROM pg_database WHERE datname = $1`, name).Scan(&oid)
+	return oid, err
 }

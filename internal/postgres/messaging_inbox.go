@@ -164,8 +164,8 @@ func (s *MessagingStore) Inbox(ctx context.Context, v messaging.Viewer, p messag
 // limitSQL writes a page's LIMIT into the statement as a number, not as a
 // parameter. pgx prepares each statement once per connection, and after
 // five executions PostgreSQL may reuse one generic plan for it; a generic
-// plan cannot know a parameter LIMIT, costs the statement as if it read
-// every row, and so loses to planning afresh every time. With the staff
+// plan cannot know a parameter LIMIT, costs it as a tenth of every row the
+// query could return, and so loses to planning afresh every time. With the staff
 // inbox's unions that planning is most of the page (issue 12: 7-9 ms a
 // page against 1-2 ms, pgbench at 1M messages). Limits come from the code
 // (a page size, a search batch), so the distinct statements are few.
