@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -64,8 +65,11 @@ func TestRetentionShredsWhatExpiredAndNothingElse(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Keys: the short-lived message's body, file name and data; the old
-	// thread's subject, message and note.
-	must(t, "report: "+r.String(), r.Messages == 1 && r.Threads == 1 && r.Keys == 3+3)
+	// thread's subject, message and note. River starts the periodic run
+	// again whenever this instance is elected leader again (under load its
+	// lease can lapse), and such a run may take part of this work: the
+	// audit log, summed over every run, must say exactly this.
+	must(t, "report: "+r.String(), r.Messages <= 1 && r.Threads <= 1 && r.Keys <= 3+3)
 	var keysAfter, notes int
 	s.app.Pool.QueryRow(ctx, `SELECT count(*) FROM data_keys`).Scan(&keysAfter)
 	must(t, "exactly the expired keys destroyed", keysBefore-keysAfter == 6)
@@ -84,9 +88,10 @@ func TestRetentionShredsWhatExpiredAndNothingElse(t *testing.T) {
 	contains(t, "inbox", p.Body, "(expired)", "Current thread", "Short-lived")
 	must(t, "nothing else expired", strings.Count(p.Body, "(expired)") == 1)
 
-	var audited int
-	s.app.Pool.QueryRow(ctx, `SELECT count(*) FROM audit_events WHERE action = 'retention.purged'`).Scan(&audited)
-	must(t, "retention run audited", audited == 1)
+	var audited [3]int
+	s.app.Pool.QueryRow(ctx, `SELECT coalesce(sum((detail->>'messages')::int), 0), coalesce(sum((detail->>'threads')::int), 0),
+		coalesce(sum((detail->>'keys_destroyed')::int), 0) FROM audit_events WHERE action = 'retention.purged'`).Scan(&audited[0], &audited[1], &audited[2])
+	must(t, fmt.Sprintf("retention audited once: %v", audited), audited == [3]int{1, 1, 6})
 	again, _ := s.app.MessageStore.PurgeExpired(ctx, 720*time.Hour, time.Now(), 100)
 	must(t, "a second run finds nothing", again.Messages == 0 && again.Threads == 0)
 }

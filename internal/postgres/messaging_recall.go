@@ -62,7 +62,8 @@ func (s *MessagingStore) Recall(ctx context.Context, staff messaging.Viewer, mes
 
 // shredMessage destroys the keys of a message's body and of its
 // attachments' names and bytes (crypto-shredding: without its keys the
-// ciphertext is noise). It returns how many keys it destroyed.
+// ciphertext is noise). It returns how many keys it destroyed, not
+// counting any another transaction destroyed first.
 func (s *MessagingStore) shredMessage(ctx context.Context, tx pgx.Tx, messageID, bodyKey string) (int, error) {
 	keys := []string{bodyKey}
 	rows, err := tx.Query(ctx, `SELECT name_key::text, data_key::text FROM attachments WHERE message_id = $1`, messageID)
@@ -80,12 +81,7 @@ func (s *MessagingStore) shredMessage(ctx context.Context, tx pgx.Tx, messageID,
 	if err := rows.Err(); err != nil {
 		return 0, err
 	}
-	for _, k := range keys {
-		if err := s.keys.Shred(ctx, tx, k); err != nil {
-			return 0, err
-		}
-	}
-	return len(keys), nil
+	return s.keys.ShredAll(ctx, tx, keys)
 }
 
 // keyedRow is a row's id and the data key it owns: a message and its body

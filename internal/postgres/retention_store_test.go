@@ -1,6 +1,8 @@
 package postgres_test
 
 import (
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -85,5 +87,75 @@ func TestPurgeSkipsRecalledMessages(t *testing.T) {
 	}
 	if m := f.read(asProvider(p), id).Messages[0]; !m.Withdrawn || !m.ExpiredAt.IsZero() {
 		t.Errorf("a recalled message shows as %+v; want withdrawn, not expired", m)
+	}
+}
+
+// Several instances may run retention at once (each batch takes its rows
+// with SKIP LOCKED). Each expired message and thread is purged, counted and
+// audited by exactly one of them, and each key counted once: a run that
+// read a message as expired while another was shredding it must not take
+// it again once that run commits, and a thread's run that reaches a message
+// another run shredded does not count its key again.
+func TestConcurrentPurgesCountEachRecordOnce(t *testing.T) {
+	f := newStoreFixture(t)
+	p, s := f.user(accounts.RoleProvider, accounts.StatusActive), f.user(accounts.RoleStaff, accounts.StatusActive)
+	const expired, runs, retention = 60, 6, 30 * 24 * time.Hour
+	var threads []string
+	for i := range expired {
+		id, err := f.messages.StartThreadToProvider(f.ctx, asStaff(s), p.Email, fmt.Sprint("expired ", i),
+			messaging.NewMessage{Body: "gone", ExpiresAt: time.Now().Add(-time.Minute)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		threads = append(threads, id)
+	}
+	purgeAtOnce := func(retention time.Duration) messaging.PurgeReport {
+		reports := make(chan messaging.PurgeReport, runs)
+		var wg sync.WaitGroup
+		for range runs {
+			wg.Go(func() {
+				r, err := f.messages.PurgeExpired(f.ctx, retention, time.Now(), 1)
+				if err != nil {
+					t.Error(err)
+				}
+				reports <- r
+			})
+		}
+		wg.Wait()
+		close(reports)
+		var total messaging.PurgeReport
+		for r := range reports {
+			total.Messages += r.Messages
+			total.Threads += r.Threads
+			total.Keys += r.Keys
+		}
+		return total
+	}
+	audited := func(field string) int {
+		return f.count(`SELECT coalesce(sum((detail->>$1)::int), 0) FROM audit_events WHERE action = 'retention.purged'`, field)
+	}
+
+	// Each thread's only message expired: message runs only.
+	if total := purgeAtOnce(0); total != (messaging.PurgeReport{Messages: expired, Keys: expired}) {
+		t.Errorf("%d runs at once reported %+v in all; want %d messages and keys, each counted once", runs, total, expired)
+	}
+	if n := audited("messages"); n != expired {
+		t.Errorf("the audit log says %d messages purged; want %d", n, expired)
+	}
+
+	// Now idle threads, each with a fresh expired message: a message may
+	// go by its own expiry or with its thread, whichever run takes it
+	// first, but its key counts once.
+	for _, id := range threads {
+		f.reply(asProvider(p), id, "also gone")
+		f.setActivity(id, time.Now().Add(-retention-time.Hour))
+	}
+	f.exec(`UPDATE messages SET expires_at = now() - interval '1 minute' WHERE expires_at IS NULL`)
+	total := purgeAtOnce(retention)
+	if total.Threads != expired || total.Keys != 2*expired {
+		t.Errorf("%d runs at once with retention reported %+v in all; want %d threads and %d keys (subject, new message)", runs, total, expired, 2*expired)
+	}
+	if n := audited("keys_destroyed"); n != 3*expired {
+		t.Errorf("the audit log says %d keys destroyed; want %d", n, 3*expired)
 	}
 }
