@@ -24,7 +24,11 @@ func pageConds(v messaging.Viewer, p messaging.Page) (cond []string, args []any,
 	}
 	switch p.Filter {
 	case messaging.FilterUnread:
-		cond = append(cond, `EXISTS (`+unreadMessagesSQL(v)+`)`)
+		if countsUnread(v) {
+			cond = append(cond, unreadCountSQL(v)+` > 0`)
+		} else {
+			cond = append(cond, `EXISTS (`+unreadMessagesSQL(v)+`)`)
+		}
 	case messaging.FilterAwaiting:
 		cond = append(cond, `t.last_sender_id = t.provider_id`)
 	case messaging.FilterNotDone:
@@ -89,7 +93,7 @@ func (s *MessagingStore) Inbox(ctx context.Context, v messaging.Viewer, p messag
 			t.last_sender_id = t.provider_id, t.expired_at IS NOT NULL,
 			coalesce(nullif(pu.display_name, ''), pu.email::text), pu.email::text,
 			coalesce(su.display_name, ''), coalesce(tm.name, ''),
-			(SELECT count(*) FROM (`+unreadMessagesSQL(v)+`) u), t.status, `+notOpened+`, `+keyColumns+`
+			`+unreadCountSQL(v)+`, t.status, `+notOpened+`, `+keyColumns+`
 		FROM threads t
 		LEFT JOIN data_keys dk ON dk.id = t.subject_key
 		JOIN users pu ON pu.id = t.provider_id
@@ -203,6 +207,23 @@ func notOpenedSQL(cutoff string) string {
 // provider or, for a practice's mailbox, by any member: by a provider (a
 // provider can read only their own and their practice's threads).
 const openedByProviderSideSQL = `EXISTS (SELECT 1 FROM message_reads r JOIN users ru ON ru.id = r.user_id WHERE r.message_id = m.id AND ru.role = 'provider')`
+
+// countsUnread says whether v's unread messages are counted in
+// thread_readers (migrations/0026_thread_readers.sql): a staff member's
+// are; a provider's count only the plan's messages (unreadMessagesSQL),
+// and their inbox reads their own threads' few messages anyway.
+func countsUnread(v messaging.Viewer) bool { return v.Staff || v.Emergency }
+
+// unreadCountSQL is the number of thread t's messages viewer $1 has not
+// opened, as unreadMessagesSQL defines them: for staff from the kept
+// counts (one index read, whatever the thread's length), for a provider by
+// looking at the messages.
+func unreadCountSQL(v messaging.Viewer) string {
+	if countsUnread(v) {
+		return `(t.live_messages - coalesce((SELECT r.sent + r.read FROM thread_readers r WHERE r.user_id = $1 AND r.thread_id = t.id), 0))`
+	}
+	return `(SELECT count(*) FROM (` + unreadMessagesSQL(v) + `) u)`
+}
 
 // unreadMessagesSQL selects the messages of thread t that viewer $1 has not
 // opened, sent by someone else and not withdrawn; for a provider, sent by

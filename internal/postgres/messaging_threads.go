@@ -195,12 +195,18 @@ func (s *MessagingStore) markRead(ctx context.Context, q Querier, v messaging.Vi
 		return 0, err
 	}
 	// audit_append's arguments, with the target (each new receipt's
-	// message) taken from the insert.
+	// message) taken from the insert. The messages are locked (FOR SHARE,
+	// in id order) before the audit chain's lock, which the ORDER BY makes
+	// come after the whole insert: a recall locks its message and then the
+	// audit chain, and the trigger counting these receipts
+	// (migrations/0026_thread_readers.sql) must see the messages as they
+	// will be committed.
 	rows, err := q.Query(ctx, `
 		WITH receipts AS (
 			INSERT INTO message_reads (message_id, user_id)
 			SELECT m.id, $2 FROM messages m
 			WHERE m.thread_id = $1 AND m.sender_id <> $2 AND m.recalled_at IS NULL AND ($3::uuid[] IS NULL OR m.id = ANY($3::uuid[]))
+			ORDER BY m.id FOR SHARE OF m
 			ON CONFLICT DO NOTHING RETURNING message_id)
 		SELECT audit_append($4, $5, $6, message_id::text, $7, $8) FROM receipts ORDER BY message_id`,
 		threadID, v.UserID, ids, args[0], args[1], args[2], args[4], args[5])
