@@ -116,18 +116,8 @@ func (d *DataKeys) OpenRecord(ctx context.Context, q Querier, dataKeyID string, 
 // Shredding a key that does not exist is not an error: the outcome the
 // caller wants already holds.
 func (d *DataKeys) Shred(ctx context.Context, q Querier, dataKeyID string) error {
-	// RETURNING gives the canonical id text, which is what the cache is
-	// keyed by, whatever spelling of the UUID the caller passed.
-	var id string
-	err := q.QueryRow(ctx, `DELETE FROM data_keys WHERE id = $1 RETURNING id::text`, dataKeyID).Scan(&id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("postgres: datakeys: shred: %w", err)
-	}
-	d.cache.Delete(id)
-	return nil
+	_, err := d.ShredAll(ctx, q, []string{dataKeyID})
+	return err
 }
 
 // ShredReturned runs deleteSQL, a DELETE of records that returns the ids of
@@ -150,6 +140,8 @@ func (d *DataKeys) ShredReturned(ctx context.Context, tx pgx.Tx, deleteSQL strin
 // shredded it first) is not counted, so reports and audit entries that
 // add these counts never count a key twice.
 func (d *DataKeys) ShredAll(ctx context.Context, q Querier, ids []string) (int, error) {
+	// RETURNING gives the canonical id text, which is what the cache is
+	// keyed by, whatever spelling of the UUID the caller passed.
 	rows, err := q.Query(ctx, `DELETE FROM data_keys WHERE id = ANY($1::uuid[]) RETURNING id::text`, ids)
 	if err != nil {
 		return 0, fmt.Errorf("postgres: datakeys: shred: %w", err)
