@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -103,7 +104,11 @@ type Accounts struct {
 	ResetTTL         time.Duration
 	LockoutThreshold int           // consecutive failures before a temporary lock
 	LockoutDuration  time.Duration // how long that lock lasts
-	MaxHashes        int           // argon2id computations allowed at once
+	// MaxHashes is how many argon2id computations may run at once. It
+	// defaults to the cores the process may use: each hash keeps one core
+	// busy, so more in flight only share the cores (and the CPU caches)
+	// and add latency and 19 MiB each (docs/PERFORMANCE.md, "Sign-in").
+	MaxHashes int
 	// AdminReauth is how long admin pages stay usable without admin
 	// activity before the password is asked for again.
 	AdminReauth time.Duration
@@ -173,7 +178,7 @@ func Load(getenv Getenv) (*Config, error) {
 			ResetTTL:         l.duration("PORTAL_RESET_TTL", 30*time.Minute),
 			LockoutThreshold: l.count("PORTAL_LOCKOUT_THRESHOLD", 10),
 			LockoutDuration:  l.duration("PORTAL_LOCKOUT_DURATION", 15*time.Minute),
-			MaxHashes:        l.count("PORTAL_MAX_CONCURRENT_HASHES", 4),
+			MaxHashes:        l.count("PORTAL_MAX_CONCURRENT_HASHES", runtime.GOMAXPROCS(0)),
 			RatePerMinute:    l.count("PORTAL_RATE_LIMIT_PER_MINUTE", 20),
 			AdminReauth:      l.duration("PORTAL_ADMIN_REAUTH", 10*time.Minute),
 			MFAStaff:         l.oneOf("PORTAL_MFA_STAFF", "required", "required", "optional"),

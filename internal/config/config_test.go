@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -35,6 +36,9 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	if c.MetricsAddr != "" {
 		t.Errorf("metrics listener %q without PORTAL_METRICS_ADDR, want none", c.MetricsAddr)
+	}
+	if c.Accounts.MaxHashes != runtime.GOMAXPROCS(0) {
+		t.Errorf("argon2id computations at once = %d, want one per usable core (%d)", c.Accounts.MaxHashes, runtime.GOMAXPROCS(0))
 	}
 	if c.JobRescueAfter != 2*time.Minute {
 		t.Errorf("job rescue after %s, want 2m", c.JobRescueAfter)
