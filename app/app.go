@@ -290,7 +290,12 @@ func (a *App) Stop(ctx context.Context) {
 }
 
 // JobWorkers is how many jobs (mostly emails) one instance runs at once.
-const JobWorkers = 8
+// River fetches jobs for the free workers at most every FetchCooldown, so
+// in a burst of notifications the workers bound how many each fetch takes:
+// 8 sent 337-417 emails a second here and 16 sent 457-558 (32 no more).
+// A worker waits on the network (the mail server, the database) far more
+// than it computes, and shares the pool's few connections with the web.
+const JobWorkers = 16
 
 // contactLines formats contacts for plain-text and HTML email footers.
 func contactLines(cs []config.Contact) []string {

@@ -338,26 +338,6 @@ func auditArgs(ev audit.Event) ([]any, error) {
 	return []any{actor, string(ev.Action), ev.TargetType, ev.TargetID, ev.IP, b}, nil
 }
 
-// execWithAudit runs sql and then appends ev to the audit log as one
-// implicit transaction sent in one round trip (a pipelined batch), so the
-// audit chain's lock (audit_append) is held from the append to the commit
-// without waiting for this client in between: every audited write is
-// serialised on that lock, and a round trip to a busy client inside it
-// limited notifications to about 230 a second (docs/PERFORMANCE.md).
-func execWithAudit(ctx context.Context, pool *pgxpool.Pool, sql string, args []any, ev audit.Event) error {
-	evArgs, err := auditArgs(ev)
-	if err != nil {
-		return err
-	}
-	batch := &pgx.Batch{}
-	batch.Queue(sql, args...)
-	batch.Queue(appendAuditSQL, evArgs...)
-	if err := pool.SendBatch(ctx, batch).Close(); err != nil {
-		return fmt.Errorf("append audit %s: %w", ev.Action, err)
-	}
-	return nil
-}
-
 // wrap prefixes store errors, keeping sentinels visible to errors.Is.
 func wrap(op string, err error) error {
 	if err == nil {

@@ -140,17 +140,39 @@ func (s *DeliveryStore) Domains(ctx context.Context) ([]delivery.DomainStatus, e
 // RecordDelivery stores how a message reached one recipient (replacing an
 // earlier record for the same pair, e.g. a fallback after a retry) and
 // audits it. The record names mail hosts and TLS versions, never content.
+//
+// The record and its audit event are one implicit transaction sent in one
+// round trip (a pipelined batch), so the audit chain's lock (audit_append)
+// is never held while waiting for this client: every audited write is
+// serialised on that lock.
+//
+// For the same reason the transaction commits without waiting for its WAL
+// to reach the disk (synchronous_commit off for this transaction only),
+// which otherwise keeps the lock through a disk flush per notification
+// (docs/PERFORMANCE.md, "Notifications: the delivery record's flush"). It
+// loses nothing: WAL is written in order, so the job's completion, which
+// the notification worker reaches only after this returns and which waits
+// for the disk, makes the record durable too. A crash before that leaves
+// the job to run again, which finds the record (or records it again, from
+// the send-once mark, without sending a second email).
 func (s *DeliveryStore) RecordDelivery(ctx context.Context, d messaging.Delivery) error {
-	err := execWithAudit(ctx, s.pool, `
+	ev := audit.Event{Action: auditMessageDelivered, TargetType: "message", TargetID: d.MessageID,
+		Detail: map[string]any{"recipient_id": d.RecipientID, "method": d.Method, "notified": d.Notified, "reason": d.Reason,
+			"mx": d.MX, "tls_version": d.TLSVersion}}
+	evArgs, err := auditArgs(ev)
+	if err != nil {
+		return wrap("record delivery", err)
+	}
+	batch := &pgx.Batch{}
+	batch.Queue(`SELECT set_config('synchronous_commit', 'off', true)`)
+	batch.Queue(`
 		INSERT INTO message_deliveries (message_id, recipient_id, method, notified, reason, mx, tls_version, verified_by, at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 		ON CONFLICT (message_id, recipient_id) DO UPDATE SET method = $3, notified = $4, reason = $5, mx = $6,
 			tls_version = $7, verified_by = $8, at = $9`,
-		[]any{d.MessageID, d.RecipientID, d.Method, d.Notified, d.Reason, d.MX, d.TLSVersion, d.VerifiedBy, d.At},
-		audit.Event{Action: auditMessageDelivered, TargetType: "message", TargetID: d.MessageID,
-			Detail: map[string]any{"recipient_id": d.RecipientID, "method": d.Method, "notified": d.Notified, "reason": d.Reason,
-				"mx": d.MX, "tls_version": d.TLSVersion}})
-	return wrap("record delivery", err)
+		d.MessageID, d.RecipientID, d.Method, d.Notified, d.Reason, d.MX, d.TLSVersion, d.VerifiedBy, d.At)
+	batch.Queue(appendAuditSQL, evArgs...)
+	return wrap("record delivery", s.pool.SendBatch(ctx, batch).Close())
 }
 
 // deliveriesOf returns the delivery records of a thread's messages, by
@@ -178,7 +200,7 @@ func deliveriesOf(ctx context.Context, q Querier, threadID string) (map[string][
 // any: a retried job that finds one does not deliver twice.
 func (s *DeliveryStore) DeliveryOf(ctx context.Context, messageID string, recipientID int64) (messaging.Delivery, bool, error) {
 	d, err := scanDelivery(s.pool.QueryRow(ctx, `SELECT `+deliveryColumns+` FROM message_deliveries d
-		WHERE d.message_id = $1 AND d.recipient_id = $2`, messageID, recipientID))
+		WHERE d.message_id = $1 AND d.recipient_id = $2`, replanned, messageID, recipientID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return d, false, nil
 	}

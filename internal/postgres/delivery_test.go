@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/healthnet/secureportal/internal/accounts"
 	"github.com/healthnet/secureportal/internal/delivery"
 	"github.com/healthnet/secureportal/internal/messaging"
@@ -224,5 +226,38 @@ func TestOpeningAThreadMarksReadOnlyWhatItShowed(t *testing.T) {
 	}
 	if _, brk, err := postgres.VerifyAudit(f.ctx, f.pool); err != nil || brk != nil {
 		t.Errorf("audit chain after the receipts: %+v, %v", brk, err)
+	}
+}
+
+// A delivery record commits without waiting for the disk (the job's
+// completion, which waits, makes it durable), but only that transaction:
+// the connection goes back to the pool committing durably, or every later
+// write on it (a message, a password change) could be lost in a crash
+// after the portal said it was saved.
+func TestADeliveryRecordLeavesItsConnectionCommittingDurably(t *testing.T) {
+	f := newStoreFixture(t)
+	cfg := f.pool.Config()
+	cfg.MaxConns = 1 // the record's connection is the one asked afterwards
+	one, err := pgxpool.NewWithConfig(f.ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(one.Close)
+	rep := f.user(accounts.RoleStaff, accounts.StatusActive)
+	dr := f.user(accounts.RoleProvider, accounts.StatusActive)
+	msg := f.messageIDs(f.threadToProvider(rep, dr, "Claim 123"))[0]
+	if err := postgres.NewDeliveryStore(one).RecordDelivery(f.ctx, messaging.Delivery{MessageID: msg, RecipientID: dr.ID,
+		Method: "portal", Reason: "every message waits in the portal", At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	var mode string
+	if err := one.QueryRow(f.ctx, `SHOW synchronous_commit`).Scan(&mode); err != nil {
+		t.Fatal(err)
+	}
+	if mode != "on" {
+		t.Errorf("after a delivery record its connection commits with synchronous_commit = %s, want on", mode)
+	}
+	if audited := f.column(`SELECT target_id FROM audit_events WHERE action = 'message.delivery_recorded'`); len(audited) != 1 || audited[0] != msg {
+		t.Errorf("delivery audit events %v, want the one recorded", audited)
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/healthnet/secureportal/internal/accounts"
 	"github.com/healthnet/secureportal/internal/postgres"
 )
 
@@ -91,5 +92,47 @@ func TestMailSentMarksWhileEveryPooledConnectionIsTaken(t *testing.T) {
 	var n int
 	if err := f.pool.QueryRow(f.ctx, `SELECT count(*) FROM mail_sent WHERE job_id IN (7, 8)`).Scan(&n); err != nil || n != 2 {
 		t.Fatalf("%d of the 2 marks recorded (err %v)", n, err)
+	}
+}
+
+// The job lookups of tables a burst fills from empty (mail_sent,
+// message_deliveries) are planned at each call, never kept as a prepared
+// statement: a plan made while the table was empty scans all of it, and a
+// kept one stayed that way on its connection while the table grew
+// (docs/PERFORMANCE.md, "Notifications").
+func TestJobLookupsAreNotKeptAsPreparedStatements(t *testing.T) {
+	f := newStoreFixture(t)
+	sent := postgres.NewMailSent(f.pool)
+	t.Cleanup(sent.Close)
+	deliveries := postgres.NewDeliveryStore(f.pool)
+	dr := f.user(accounts.RoleProvider, accounts.StatusActive)
+	for range 8 { // pgx prepares a statement on first use; PostgreSQL keeps a generic plan after five
+		if _, _, err := sent.SentBy(f.ctx, 7); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := deliveries.DeliveryOf(f.ctx, "00000000-0000-0000-0000-000000000000", dr.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		name string
+		pool *pgxpool.Pool
+		like string
+	}{{"SentBy", sent.MarkPool(), "%FROM mail_sent WHERE job_id%"}, {"DeliveryOf", f.pool, "%FROM message_deliveries d%WHERE d.message_id%"}} {
+		conns := c.pool.AcquireAllIdle(f.ctx)
+		if len(conns) == 0 {
+			t.Fatalf("%s: no idle connection to look at", c.name)
+		}
+		for _, conn := range conns {
+			var kept int
+			err := conn.QueryRow(f.ctx, `SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE $1`, c.like).Scan(&kept)
+			conn.Release()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if kept != 0 {
+				t.Errorf("%s is kept as a prepared statement on a connection (%d), so its plan is too", c.name, kept)
+			}
+		}
 	}
 }
