@@ -56,6 +56,10 @@ type ReplyTokens interface {
 
 // Deliveries keeps the per-message delivery record staff see.
 type Deliveries interface {
+	// RecordDelivery may return before the record is on disk
+	// (postgres.DeliveryStore): call it only from a job, whose completion,
+	// committed after it, makes the record durable, and which runs again
+	// if the database crashes first.
 	RecordDelivery(ctx context.Context, d messaging.Delivery) error
 	DeliveryOf(ctx context.Context, messageID string, recipientID int64) (messaging.Delivery, bool, error)
 }

@@ -149,7 +149,7 @@ func (s *DeliveryStore) Domains(ctx context.Context) ([]delivery.DomainStatus, e
 // For the same reason the transaction commits without waiting for its WAL
 // to reach the disk (synchronous_commit off for this transaction only),
 // which otherwise keeps the lock through a disk flush per notification
-// (docs/PERFORMANCE.md, "Notifications: the delivery record's flush"). It
+// (docs/PERFORMANCE.md, "Notifications: 500 a second"). It
 // loses nothing: WAL is written in order, so the job's completion, which
 // the notification worker reaches only after this returns and which waits
 // for the disk, makes the record durable too. A crash before that leaves

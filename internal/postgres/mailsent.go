@@ -79,7 +79,7 @@ func (s *MailSent) MarkSent(ctx context.Context, jobID int64, kind string) error
 // last analysed empty as a sequential scan, and a connection kept that plan
 // as the table grew, until autovacuum analysed it again. In a burst of
 // 10,000 notifications each such lookup took 3-5 ms instead of 0.05
-// (docs/PERFORMANCE.md, "Notifications: plans kept from an empty table").
+// (docs/PERFORMANCE.md, "Notifications: 500 a second").
 // Planning a primary-key lookup costs a few hundredths of a millisecond.
 const replanned = pgx.QueryExecModeExec
 
