@@ -197,7 +197,8 @@ func deliveriesOf(ctx context.Context, q Querier, threadID string) (map[string][
 }
 
 // DeliveryOf returns the recorded delivery of a message to a recipient, if
-// any: a retried job that finds one does not deliver twice.
+// any: a retried job that finds one does not deliver twice (a replanned
+// lookup: the table starts empty on a new install).
 func (s *DeliveryStore) DeliveryOf(ctx context.Context, messageID string, recipientID int64) (messaging.Delivery, bool, error) {
 	d, err := scanDelivery(s.pool.QueryRow(ctx, `SELECT `+deliveryColumns+` FROM message_deliveries d
 		WHERE d.message_id = $1 AND d.recipient_id = $2`, replanned, messageID, recipientID))

@@ -49,8 +49,8 @@ func (s *MailSent) Close() {
 	}
 }
 
-// SentBy says whether job jobID's email was accepted, and as which kind.
-// It is planned afresh on each call (replanned): see replanned.
+// SentBy says whether job jobID's email was accepted, and as which kind
+// (a replanned lookup: mail_sent is pruned to nothing when idle).
 func (s *MailSent) SentBy(ctx context.Context, jobID int64) (kind string, sent bool, err error) {
 	err = s.marks.QueryRow(ctx, `SELECT kind FROM mail_sent WHERE job_id = $1`, replanned, jobID).Scan(&kind)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -69,19 +69,6 @@ func (s *MailSent) MarkSent(ctx context.Context, jobID int64, kind string) error
 	}
 	return wrap("mark mail sent", err)
 }
-
-// replanned, given as a query's first argument, has pgx send it as an
-// unnamed statement, planned for the table as it is at each call, instead
-// of a prepared statement whose plan the connection keeps. It is for the
-// point lookups of tables that are often empty when a burst of jobs
-// begins (mail_sent once pruned, message_deliveries on a new install) and
-// grow by thousands of rows in it: PostgreSQL plans a lookup in a table it
-// last analysed empty as a sequential scan, and a connection kept that plan
-// as the table grew, until autovacuum analysed it again. In a burst of
-// 10,000 notifications each such lookup took 3-5 ms instead of 0.05
-// (docs/PERFORMANCE.md, "Notifications: 500 a second").
-// Planning a primary-key lookup costs a few hundredths of a millisecond.
-const replanned = pgx.QueryExecModeExec
 
 // PruneMailSent deletes the markers of jobs River no longer holds (its
 // cleaner deletes a finished job after a day, a discarded one after a

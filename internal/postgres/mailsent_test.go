@@ -99,7 +99,7 @@ func TestMailSentMarksWhileEveryPooledConnectionIsTaken(t *testing.T) {
 // message_deliveries) are planned at each call, never kept as a prepared
 // statement: a plan made while the table was empty scans all of it, and a
 // kept one stayed that way on its connection while the table grew
-// (docs/PERFORMANCE.md, "Notifications").
+// (docs/PERFORMANCE.md, "Notifications: 500 a second").
 func TestJobLookupsAreNotKeptAsPreparedStatements(t *testing.T) {
 	f := newStoreFixture(t)
 	sent := postgres.NewMailSent(f.pool)

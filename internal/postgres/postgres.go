@@ -35,6 +35,19 @@ func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	return pool, nil
 }
 
+// replanned, given as a query's first argument, has pgx send it as an
+// unnamed statement, planned for the table as it is at each call, instead
+// of a prepared statement whose plan the connection keeps. It is for the
+// point lookups of tables that are often empty when a burst of jobs
+// begins (mail_sent once pruned, message_deliveries on a new install) and
+// grow by thousands of rows in it: PostgreSQL plans a lookup in a table it
+// last analysed empty as a sequential scan, and a connection kept that plan
+// as the table grew, until autovacuum analysed it again. In a burst of
+// 10,000 notifications each such lookup took 3-5 ms instead of 0.05
+// (docs/PERFORMANCE.md, "Notifications: 500 a second").
+// Planning a primary-key lookup costs a few hundredths of a millisecond.
+const replanned = pgx.QueryExecModeExec
+
 // InTx runs fn in a transaction, committing when it returns nil and rolling
 // back otherwise.
 func InTx(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error) error {
